@@ -1,0 +1,195 @@
+"""MailHostContainer: one Debian mail server (Dovecot, Postfix, MariaDB, sshd) in the style of
+a testcontainers module. It is ready when the services really work: MariaDB answers, SMTP
+answers EHLO and an IMAP LOGIN succeeds. When it never gets there, the error carries the tail
+of the container log.
+"""
+
+from __future__ import annotations
+
+import io
+import shlex
+import smtplib
+import socket
+import tarfile
+import time
+from dataclasses import dataclass
+
+from imapclient import IMAPClient
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.network import Network
+
+from lab.errors import HostNotReady, LabError
+
+PORTS = {"smtp": 25, "pop3": 110, "imap": 143, "sieve": 4190, "doveadm": 12345, "ssh": 22}
+SERVICES = ("dovecot", "postfix", "mariadb", "sshd")
+PROBE_USER = "maillab-probe"
+VMAIL_UID = 5000
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return (self.stdout + self.stderr).strip()
+
+
+class MailHostContainer(DockerContainer):
+    def __init__(
+        self,
+        image: str,
+        *,
+        role: str,
+        labels: dict[str, str],
+        network: Network,
+        mail_format: str,
+        user_store: str,
+        doveadm_password: str,
+        db_password: str,
+        probe_password: str,
+        name: str,
+    ) -> None:
+        super().__init__(image)
+        self.role = role
+        self.mail_format = mail_format
+        self.user_store = user_store
+        self.doveadm_password = doveadm_password
+        self.probe_password = probe_password
+        self.with_name(name)
+        self.with_network(network).with_network_aliases(role)
+        self.with_kwargs(labels=labels, hostname=role)
+        self.with_envs(
+            MAILLAB_USER_STORE=user_store,
+            MAILLAB_MAIL_FORMAT=mail_format,
+            MAILLAB_DOVEADM_PASSWORD=doveadm_password,
+            MAILLAB_DB_PASSWORD=db_password,
+            MAILLAB_PROBE_PASSWORD=probe_password,
+        )
+        for port in PORTS.values():
+            # Published on the loopback interface only.
+            self.ports[f"{port}/tcp"] = ("127.0.0.1", None)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self, timeout: float = 90) -> MailHostContainer:
+        self.start_container()
+        self.wait_until_ready(timeout)
+        return self
+
+    def start_container(self) -> None:
+        """Start the container without waiting for its services."""
+        super().start()
+
+    def wait_until_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        checks = [("MariaDB", self._mariadb_answers), ("SMTP EHLO", self._smtp_answers),
+                  ("IMAP LOGIN", self._imap_login_works)]
+        for what, check in checks:
+            last_error = "no answer"
+            while True:
+                try:
+                    check()
+                    break
+                except Exception as error:  # noqa: BLE001  every failure here means "not yet"
+                    last_error = str(error) or type(error).__name__
+                self.reload_state()
+                if self.state() != "running":
+                    raise HostNotReady(f"host '{self.role}' exited during start-up; {self.log_tail()}")
+                if time.monotonic() > deadline:
+                    raise HostNotReady(
+                        f"host '{self.role}' not ready after {timeout:.0f} s: {what} failed ({last_error}); "
+                        f"{self.log_tail()}"
+                    )
+                time.sleep(0.2)
+
+    def _mariadb_answers(self) -> None:
+        result = self.run(["mysqladmin", "--silent", "ping"])
+        if result.exit_code != 0:
+            raise LabError(result.output)
+
+    def _smtp_answers(self) -> None:
+        with smtplib.SMTP("127.0.0.1", self.port("smtp"), timeout=5) as smtp:
+            code, _ = smtp.ehlo("maillab")
+            if code != 250:
+                raise LabError(f"EHLO answered {code}")
+
+    def _imap_login_works(self) -> None:
+        with self.imap(PROBE_USER, self.probe_password):
+            pass
+
+    def reload_state(self) -> None:
+        self.get_wrapped_container().reload()
+
+    def state(self) -> str:
+        return self.get_wrapped_container().status
+
+    def log_tail(self, lines: int = 15) -> str:
+        text = self.get_wrapped_container().logs(tail=lines).decode(errors="replace").strip()
+        return "last log lines: " + " | ".join(text.splitlines())
+
+    def logs(self) -> str:
+        return self.get_wrapped_container().logs().decode(errors="replace")
+
+    # -- access --------------------------------------------------------------------------
+    def port(self, service: str) -> int:
+        return int(self.get_exposed_port(PORTS[service]))
+
+    def imap(self, user: str, password: str) -> IMAPClient:
+        client = IMAPClient("127.0.0.1", port=self.port("imap"), ssl=False, timeout=60)
+        # Small IMAP commands through docker-proxy stall on Nagle's algorithm without this.
+        client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client.normalise_times = False
+        try:
+            client.login(user, password)
+        except Exception:
+            client.shutdown()
+            raise
+        return client
+
+    def run(self, command: list[str] | str, *, user: str | None = None, env: dict[str, str] | None = None) -> ExecResult:
+        """Run a command in the host (a string goes through sh -c)."""
+        argv = ["sh", "-c", command] if isinstance(command, str) else command
+        exit_code, (stdout, stderr) = self.get_wrapped_container().exec_run(
+            argv, user=user or "", environment=env, demux=True
+        )
+        return ExecResult(exit_code, (stdout or b"").decode(errors="replace"), (stderr or b"").decode(errors="replace"))
+
+    def run_checked(self, command: list[str] | str, what: str) -> ExecResult:
+        result = self.run(command)
+        if result.exit_code != 0:
+            raise LabError(f"{what} on '{self.role}' failed (exit {result.exit_code}): {result.output[-300:]}")
+        return result
+
+    def put_archive(self, path: str, archive: bytes) -> None:
+        if not self.get_wrapped_container().put_archive(path, archive):
+            raise LabError(f"copying files into '{self.role}:{path}' failed")
+
+    def put_file(self, path: str, content: bytes, mode: int = 0o644, uid: int = 0) -> None:
+        directory, _, name = path.rpartition("/")
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.uid, info.gid, info.mtime = len(content), mode, uid, uid, time.time()
+            tar.addfile(info, io.BytesIO(content))
+        self.put_archive(directory or "/", buffer.getvalue())
+
+    def read_file(self, path: str) -> bytes:
+        stream, _ = self.get_wrapped_container().get_archive(path)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.next()
+            extracted = tar.extractfile(member) if member else None
+            if extracted is None:
+                raise LabError(f"'{self.role}:{path}' is not a file")
+            return extracted.read()
+
+    def service(self, name: str, action: str) -> None:
+        """Stop, start or restart one service of the host (dovecot, postfix, mariadb, sshd)."""
+        if name not in SERVICES or action not in ("stop", "start", "restart"):
+            raise LabError(f"cannot {action} service '{name}'")
+        self.run_checked(["supervisorctl", action, name], f"{action} {name}")
+
+    def sql(self, statements: str, database: str = "mailserver") -> ExecResult:
+        self.put_file("/tmp/maillab.sql", statements.encode())
+        return self.run_checked(f"mysql {shlex.quote(database)} < /tmp/maillab.sql", "SQL")

@@ -1,0 +1,73 @@
+"""What every migration method shares: its step schema base, its context and its result."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from lab.host import MailHostContainer
+    from lab.lab import Lab
+    from runner.scenario import Scenario
+
+
+@dataclass
+class MigrationContext:
+    lab: Lab
+    scenario: Scenario
+    passwords: dict[str, str]
+    say: Callable[[str], None]
+
+
+class StepResult(BaseModel):
+    step: str
+    host: str
+    command: str
+    exit_code: int
+    meaning: str
+    ok: bool
+    seconds: float
+    output: str = ""
+
+
+class MigrationStep(BaseModel):
+    """A step of a scenario's migration. Subclasses set `method` to a Literal tag."""
+
+    model_config = ConfigDict(extra="forbid")
+    # Whether running the step a second time must leave the new server unchanged
+    # (Molecule's idempotence phase reruns these).
+    rerun_in_idempotence: bool = True
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        """A reason this step cannot run in `scenario`, or None."""
+        return None
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def run(self, context: MigrationContext) -> list[StepResult]:
+        raise NotImplementedError
+
+
+def run_command(host: MailHostContainer, step: str, command: str, meanings: dict[int, str],
+                secrets: tuple[str, ...] = ()) -> StepResult:
+    """Run `command` on `host` and describe its exit code; secrets are masked in the report."""
+    started = time.monotonic()
+    result = host.run(command)
+    shown, output = command, result.output
+    for secret in secrets:
+        shown, output = shown.replace(secret, "***"), output.replace(secret, "***")
+    return StepResult(
+        step=step,
+        host=host.role,
+        command=shown,
+        exit_code=result.exit_code,
+        meaning=meanings.get(result.exit_code, "failed"),
+        ok=result.exit_code == 0,
+        seconds=round(time.monotonic() - started, 2),
+        output=output[-2000:],
+    )

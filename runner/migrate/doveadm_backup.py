@@ -1,0 +1,80 @@
+"""`doveadm backup` (or `sync`) over the doveadm protocol on tcp.
+
+pull: runs on new with -R against old (the Dovecot migration doc);
+push: runs on old against new (the doveadm walkthroughs). Users: one or more with -u, all
+users of the userdb with -A, or a users file with -F. Exit code 2 means "mailbox changes
+caused a desync, run it again": the step reruns up to `desync_retries` times.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Literal
+
+from pydantic import Field
+
+from runner.migrate.base import MigrationContext, MigrationStep, StepResult, run_command
+
+DOVEADM_PORT = 12345
+# doveadm's exit codes (Dovecot's doveadm error codes, sysexits.h).
+EXIT_MEANINGS = {
+    0: "success",
+    1: "failed",
+    2: "mailbox changes caused a desync: run it again until it exits 0",
+    64: "usage error",
+    65: "data error (e.g. the target INBOX exists with another GUID: never touch targets before the first sync)",
+    67: "unknown user",
+    68: "not found (mailbox, namespace or host)",
+    73: "cannot create: out of quota",
+    75: "temporary failure (lock timeout, disconnected from remote): retry",
+    76: "remote protocol error",
+    77: "permission denied (wrong doveadm_password or authentication)",
+    78: "configuration error",
+}
+USERS_FILE = "/root/maillab-users"
+
+
+class DoveadmBackup(MigrationStep):
+    method: Literal["doveadm_backup"]
+    command: Literal["backup", "sync"] = "backup"
+    direction: Literal["pull", "push"] = "pull"
+    transport: Literal["tcp"] = "tcp"
+    users: Literal["all", "file"] | list[str] = "all"
+    desync_retries: int = Field(2, ge=0, le=10)
+
+    def problem_with(self, scenario) -> str | None:
+        known = {user.address for user in scenario.users}
+        unknown = [u for u in self.users if u not in known] if isinstance(self.users, list) else []
+        return f"users not in the scenario: {', '.join(unknown)}" if unknown else None
+
+    def describe(self) -> str:
+        return f"doveadm {self.command} ({self.direction}, {self._user_args_text()}, {self.transport})"
+
+    def _user_args_text(self) -> str:
+        if self.users == "all":
+            return "-A"
+        if self.users == "file":
+            return f"-F {USERS_FILE}"
+        return " ".join(f"-u {u}" for u in self.users)
+
+    def run(self, context: MigrationContext) -> list[StepResult]:
+        runs_on, peer = ("new", "old") if self.direction == "pull" else ("old", "new")
+        host = context.lab[runs_on]
+        if self.users == "file":
+            listed = "".join(f"{user.address}\n" for user in context.scenario.users)
+            host.put_file(USERS_FILE, listed.encode())
+        selections = [["-A"]] if self.users == "all" else [["-F", USERS_FILE]] if self.users == "file" \
+            else [["-u", user] for user in self.users]
+        results = []
+        for selection in selections:
+            argv = ["doveadm", self.command, *(["-R"] if self.direction == "pull" else []), *selection,
+                    f"{self.transport}:{peer}:{DOVEADM_PORT}"]
+            command = shlex.join(argv)
+            for attempt in range(self.desync_retries + 1):
+                label = f"{command} (on {runs_on})" + (f", run {attempt + 1}" if attempt else "")
+                context.say(label)
+                result = run_command(host, label, command, EXIT_MEANINGS)
+                results.append(result)
+                if result.exit_code != 2:
+                    break
+        return results

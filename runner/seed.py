@@ -1,0 +1,173 @@
+"""Seeding: put a scenario's users, mail and Sieve scripts onto a host.
+
+Mail is written straight into Maildir (file mtime = INTERNALDATE, flags and keywords in the
+file name, a dovecot-keywords file per folder), which is how a long-lived server looks on
+disk and is far faster than APPENDing. An mdbox host gets the same Maildir staged aside and
+converted with `doveadm backup`.
+"""
+
+from __future__ import annotations
+
+import io
+import shlex
+import tarfile
+from collections.abc import Callable
+
+from imapclient import imap_utf7
+
+from lab.host import VMAIL_UID, MailHostContainer
+from runner.messages import folder_messages
+from runner.scenario import Scenario, UserSpec
+
+FLAG_LETTERS = {"\\Draft": "D", "\\Flagged": "F", "\\Answered": "R", "\\Seen": "S", "\\Deleted": "T"}
+VMAIL = "/var/vmail"
+STAGING = f"{VMAIL}/.maillab-seed"
+
+
+def home_of(address: str) -> str:
+    local, domain = address.split("@", 1)
+    return f"{VMAIL}/{domain}/{local}"
+
+
+def maildir_folder_path(name: str) -> str:
+    """Maildir++ directory of an IMAP folder: INBOX is the root, 'A/B' is '.A.B' in mUTF-7."""
+    if name == "INBOX":
+        return ""
+    return "." + ".".join(imap_utf7.encode(part).decode("ascii") for part in name.split("/"))
+
+
+def seed_host(host: MailHostContainer, scenario: Scenario, passwords: dict[str, str],
+              say: Callable[[str], None]) -> int:
+    """Seed every user of the scenario onto `host`; returns the number of messages written."""
+    write_user_store(host, scenario.users, passwords)
+    written = 0
+    for user in scenario.users:
+        home = home_of(user.address).removeprefix(VMAIL + "/")
+        maildir = f"{STAGING.removeprefix(VMAIL + '/')}/{user.address}" if host.mail_format == "mdbox" else home
+        archive, count = user_archive(scenario.seed, user, home=home, maildir_parent=maildir)
+        host.put_archive(VMAIL, archive)
+        if host.mail_format == "mdbox":
+            host.run_checked(_into_mdbox(host, user.address, f"{VMAIL}/{maildir}/Maildir"),
+                             f"converting {user.address} to mdbox")
+            host.run_checked(["rm", "-rf", f"{STAGING}/{user.address}"], "removing the staging Maildir")
+        subscribed = [folder.name for folder in user.folders if folder.subscribed]
+        if subscribed:
+            host.run_checked(["doveadm", "mailbox", "subscribe", "-u", user.address, *subscribed],
+                             f"subscribing {user.address}")
+        written += count
+        say(f"seeded {user.address}: {count} messages")
+    return written
+
+
+def _into_mdbox(host: MailHostContainer, address: str, maildir: str) -> str:
+    mdbox = f"mdbox:{home_of(address)}/mdbox"
+    source = (f"-o mail_driver=maildir -o mail_path={maildir}" if _is_24(host)
+              else f"-o mail_location=maildir:{maildir}")
+    return f"doveadm {source} backup -u {shlex.quote(address)} {mdbox}"
+
+
+def _is_24(host: MailHostContainer) -> bool:
+    return host.read_file("/etc/dovecot/maillab-series").strip() == b"2.4"
+
+
+def write_user_store(host: MailHostContainer, users: list[UserSpec], passwords: dict[str, str]) -> None:
+    hashes = _password_hashes(host, [passwords[user.address] for user in users])
+    if host.user_store == "sql":
+        host.sql(user_rows_sql(users, dict(zip((u.address for u in users), hashes, strict=True))))
+    else:
+        lines = "".join(f"{user.address}:{hashed}::::::\n" for user, hashed in zip(users, hashes, strict=True))
+        host.put_file("/etc/dovecot/users", lines.encode(), mode=0o640)
+        host.run_checked("chgrp dovecot /etc/dovecot/users && maillab-postfix-maps", "updating the user list")
+
+
+def _password_hashes(host: MailHostContainer, passwords: list[str]) -> list[str]:
+    script = 'for p in "$@"; do doveadm pw -s SHA512-CRYPT -p "$p"; done'
+    result = host.run_checked(["sh", "-c", script, "hash", *passwords], "hashing passwords")
+    return result.stdout.split()
+
+
+def user_rows_sql(users: list[UserSpec], hashes: dict[str, str]) -> str:
+    def quote(value: str) -> str:
+        return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+    domains = sorted({user.domain for user in users} | {a.split("@")[1] for u in users for a in u.aliases})
+    statements = [f"INSERT IGNORE INTO virtual_domains (name) VALUES ({quote(d)});" for d in domains]
+    for user in users:
+        domain_id = f"(SELECT id FROM virtual_domains WHERE name={quote(user.domain)})"
+        statements.append(
+            f"INSERT INTO virtual_users (domain_id, email, password, quota) VALUES "
+            f"({domain_id}, {quote(user.address)}, {quote(hashes[user.address])}, {user.quota});"
+        )
+        for alias in user.aliases:
+            alias_domain = f"(SELECT id FROM virtual_domains WHERE name={quote(alias.split('@')[1])})"
+            statements.append(
+                f"INSERT INTO virtual_aliases (domain_id, source, destination) VALUES "
+                f"({alias_domain}, {quote(alias)}, {quote(user.address)});"
+            )
+    return "\n".join(statements) + "\n"
+
+
+def user_archive(seed: int, user: UserSpec, home: str, maildir_parent: str) -> tuple[bytes, int]:
+    """A tar (paths relative to /var/vmail, owned by vmail) of the user's home with its Sieve
+    scripts and of the Maildir under `maildir_parent` (the home itself, or a staging place)."""
+    buffer = io.BytesIO()
+    count = 0
+    root = maildir_parent
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for directory in dict.fromkeys(_parents(home) + _parents(root)):
+            _add_dir(tar, directory)
+        _add_dir(tar, f"{root}/Maildir")
+        folders = {folder.name: folder for folder in user.folders}
+        for name in user.all_folder_names():
+            path = f"{root}/Maildir/{maildir_folder_path(name)}".rstrip("/")
+            if name != "INBOX":
+                _add_dir(tar, path)
+                _add_file(tar, f"{path}/maildirfolder", b"", 0)
+            for sub in ("cur", "new", "tmp"):
+                _add_dir(tar, f"{path}/{sub}")
+            folder = folders.get(name)
+            if folder is None:
+                continue
+            messages = folder_messages(seed, user, folder)
+            keywords = sorted({keyword for message in messages for keyword in message.keywords})
+            if len(keywords) > 26:
+                raise ValueError(f"{user.address} {name}: Maildir keeps at most 26 keywords per folder")
+            if keywords:
+                table = "".join(f"{i} {keyword}\n" for i, keyword in enumerate(keywords))
+                _add_file(tar, f"{path}/dovecot-keywords", table.encode(), 0)
+            letters = {keyword: chr(ord("a") + i) for i, keyword in enumerate(keywords)}
+            for n, message in enumerate(messages):
+                stamp = int(message.internaldate.timestamp())
+                flags = "".join(sorted(FLAG_LETTERS[f] for f in message.flags))
+                flags += "".join(sorted(letters[k] for k in message.keywords))
+                vsize = len(message.raw) + message.raw.count(b"\n")
+                filename = f"{stamp}.M{n:06d}P{seed}.maillab,S={len(message.raw)},W={vsize}:2,{flags}"
+                _add_file(tar, f"{path}/cur/{filename}", message.raw, stamp)
+                count += 1
+        if user.sieve:
+            _add_dir(tar, f"{home}/sieve")
+            for name, script in user.sieve.scripts.items():
+                _add_file(tar, f"{home}/sieve/{name}.sieve", script.encode(), 0)
+            if user.sieve.active:
+                link = tarfile.TarInfo(f"{home}/.dovecot.sieve")
+                link.type, link.linkname = tarfile.SYMTYPE, f"sieve/{user.sieve.active}.sieve"
+                link.uid = link.gid = VMAIL_UID
+                tar.addfile(link)
+    return buffer.getvalue(), count
+
+
+def _parents(root: str) -> list[str]:
+    parts = root.split("/")
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _add_dir(tar: tarfile.TarFile, path: str) -> None:
+    info = tarfile.TarInfo(path)
+    info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, 0o700, VMAIL_UID, VMAIL_UID
+    tar.addfile(info)
+
+
+def _add_file(tar: tarfile.TarFile, path: str, content: bytes, mtime: int) -> None:
+    info = tarfile.TarInfo(path)
+    info.size, info.mode, info.uid, info.gid, info.mtime = len(content), 0o600, VMAIL_UID, VMAIL_UID, mtime
+    tar.addfile(info, io.BytesIO(content))

@@ -1,0 +1,120 @@
+"""Taking a snapshot of a host: what IMAP, POP3 and ManageSieve clients see, plus the user
+database rows. Everything goes through the host's ports published on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import poplib
+import re
+import warnings
+from collections.abc import Callable
+
+from sievelib.managesieve import Client as ManageSieveClient
+
+from lab.errors import LabError
+from lab.host import MailHostContainer
+from runner.state import FolderState, HostState, MessageState, SieveState, UserState
+
+FETCH_ITEMS = ["BODY.PEEK[]", "FLAGS", "INTERNALDATE", "RFC822.SIZE"]
+FETCH_BATCH = 500
+MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[^>\r\n]*>)", re.IGNORECASE | re.MULTILINE)
+NOT_SELECTABLE = {b"\\noselect", b"\\nonexistent"}
+
+
+def snapshot_host(host: MailHostContainer, passwords: dict[str, str],
+                  say: Callable[[str], None] = lambda _: None) -> HostState:
+    users = {}
+    for address, password in passwords.items():
+        users[address] = snapshot_user(host, address, password)
+        say(f"{host.role}: {address}: {users[address].message_count} messages")
+    return HostState(role=host.role, users=users, user_db=snapshot_user_db(host))
+
+
+def snapshot_user(host: MailHostContainer, address: str, password: str) -> UserState:
+    folders, subscriptions = _imap_state(host, address, password)
+    return UserState(
+        address=address,
+        folders=folders,
+        subscriptions=subscriptions,
+        sieve=_sieve_state(host, address, password),
+        pop3_uidls=_pop3_uidls(host, address, password),
+    )
+
+
+def _imap_state(host: MailHostContainer, address: str, password: str) -> tuple[dict[str, FolderState], list[str]]:
+    folders: dict[str, FolderState] = {}
+    with host.imap(address, password) as imap:
+        subscriptions = sorted(name for _, _, name in imap.list_sub_folders())
+        for flags, _, name in imap.list_folders():
+            if NOT_SELECTABLE & {flag.lower() for flag in flags}:
+                folders[name] = FolderState(name=name, selectable=False)
+                continue
+            status = imap.folder_status(name, ["UIDVALIDITY", "UIDNEXT"])
+            imap.select_folder(name, readonly=True)
+            uids = imap.search("ALL")
+            messages = []
+            for start in range(0, len(uids), FETCH_BATCH):
+                fetched = imap.fetch(uids[start:start + FETCH_BATCH], FETCH_ITEMS)
+                messages += [_message_state(uid, data) for uid, data in sorted(fetched.items())]
+            imap.unselect_folder()
+            folders[name] = FolderState(
+                name=name, uidvalidity=status[b"UIDVALIDITY"], uidnext=status[b"UIDNEXT"], messages=messages
+            )
+    return folders, subscriptions
+
+
+def _message_state(uid: int, data: dict[bytes, object]) -> MessageState:
+    body: bytes = data[b"BODY[]"]  # type: ignore[assignment]
+    flags = [flag.decode() for flag in data[b"FLAGS"]]  # type: ignore[union-attr]
+    header_end = body.find(b"\r\n\r\n")
+    found = MESSAGE_ID.search(body, 0, header_end if header_end >= 0 else len(body))
+    return MessageState(
+        uid=uid,
+        sha256=hashlib.sha256(body).hexdigest(),
+        flags=sorted(f for f in flags if f.startswith("\\") and f.lower() != "\\recent"),
+        keywords=sorted(f for f in flags if not f.startswith("\\")),
+        internaldate=data[b"INTERNALDATE"],
+        size=data[b"RFC822.SIZE"],
+        message_id=found.group(1).decode(errors="replace") if found else None,
+    )
+
+
+def _sieve_state(host: MailHostContainer, address: str, password: str) -> SieveState:
+    client = ManageSieveClient("127.0.0.1", host.port("sieve"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # plaintext on the lab's loopback port is intended
+        if not client.connect(address, password, authmech="PLAIN"):
+            raise LabError(f"ManageSieve login for {address} on '{host.role}' failed")
+    try:
+        active, others = client.listscripts()
+        names = sorted([*others, active] if active else others)
+        scripts = {name: hashlib.sha256(client.getscript(name).encode()).hexdigest() for name in names}
+    finally:
+        client.logout()
+    return SieveState(scripts=scripts, active=active or None)
+
+
+def _pop3_uidls(host: MailHostContainer, address: str, password: str) -> list[str]:
+    pop = poplib.POP3("127.0.0.1", host.port("pop3"), timeout=60)
+    try:
+        pop.user(address)
+        pop.pass_(password)
+        _, lines, _ = pop.uidl()
+        return [line.split(b" ", 1)[1].decode() for line in lines]
+    finally:
+        pop.quit()
+
+
+def snapshot_user_db(host: MailHostContainer) -> dict[str, dict[str, list[str | None]]]:
+    if host.user_store == "passwd-file":
+        text = host.read_file("/etc/dovecot/users").decode()
+        return {"passwd-file": {line.split(":", 1)[0]: line.split(":") for line in text.splitlines() if line}}
+    tables = host.run_checked(["mysql", "-B", "-N", "mailserver", "-e", "SHOW TABLES"], "listing tables")
+    dump: dict[str, dict[str, list[str | None]]] = {}
+    for table in tables.stdout.split():
+        result = host.run_checked(["mysql", "-B", "-N", "mailserver", "-e", f"SELECT * FROM `{table}`"],
+                                  f"reading {table}")
+        rows = [[None if cell == "NULL" else cell for cell in line.split("\t")]
+                for line in result.stdout.splitlines()]
+        dump[table] = {row[0] or "": row for row in rows}
+    return dump
