@@ -11,12 +11,12 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import NoReturn
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # Ryuk cannot be pulled here
 
+import click  # noqa: E402
 import docker.errors  # noqa: E402
-import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
@@ -26,15 +26,20 @@ from lab.errors import LabError  # noqa: E402
 EXIT_PASS, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_LAB = 0, 1, 2, 3
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Rehearse mail-server migrations against real servers and prove what survived.")
+
+
+@click.group(help="Rehearse mail-server migrations against real servers and prove what survived.")
+def app() -> None:
+    pass
+
+
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
 
 
 def fail(message: str, code: int) -> NoReturn:
     errors.print(f"[bold red]maillab:[/] {escape(message)}")
-    raise typer.Exit(code)
+    raise SystemExit(code)
 
 
 def say(message: str) -> None:
@@ -50,13 +55,15 @@ def _load(path: Path):
         fail(str(error), EXIT_BAD_INPUT)
 
 
+SCENARIO = click.argument("scenario", type=click.Path(path_type=Path))
+
+
 @app.command()
-def run(
-    scenario: Annotated[Path, typer.Argument(help="scenario file (YAML)")],
-    keep: Annotated[bool, typer.Option("--keep", help="leave the lab running and print how to connect")] = False,
-    report_dir: Annotated[Path | None, typer.Option("--report-dir", help="where report.json and junit.xml go")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="override the scenario's seed")] = None,
-) -> None:
+@SCENARIO
+@click.option("--keep", is_flag=True, help="leave the lab running and print how to connect")
+@click.option("--report-dir", type=click.Path(path_type=Path), help="where report.json and junit.xml go")
+@click.option("--seed", type=int, help="override the scenario's seed")
+def run(scenario: Path, keep: bool, report_dir: Path | None, seed: int | None) -> None:
     """Run a rehearsal: create, seed, baseline, converge, idempotence, side_effect, verify, destroy."""
     from runner.phases import Progress, rehearse  # noqa: PLC0415
     from runner.report import render, write_reports  # noqa: PLC0415
@@ -77,7 +84,7 @@ def run(
     console.print(f"reports: {directory}/report.json, {directory}/junit.xml")
     if rehearsal.kept is not None:
         _print_connection(rehearsal)
-    raise typer.Exit(EXIT_PASS if rehearsal.passed else EXIT_FAIL)
+    raise SystemExit(EXIT_PASS if rehearsal.passed else EXIT_FAIL)
 
 
 def _print_connection(rehearsal) -> None:
@@ -92,7 +99,8 @@ def _print_connection(rehearsal) -> None:
 
 
 @app.command()
-def validate(scenario: Annotated[Path, typer.Argument(help="scenario file (YAML)")]) -> None:
+@SCENARIO
+def validate(scenario: Path) -> None:
     """Check a scenario file against the schema."""
     spec = _load(scenario)
     console.print(f"{scenario}: valid ({len(spec.users)} users, {spec.message_count} messages, "
@@ -107,7 +115,8 @@ def list_scenarios() -> None:
 
 
 @app.command()
-def build(suites: Annotated[list[str] | None, typer.Argument(help="Debian suites (default: all)")] = None) -> None:
+@click.argument("suites", nargs=-1)
+def build(suites: tuple[str, ...]) -> None:
     """Build the mail host images (a second run builds nothing)."""
     from lab.images import ensure_mailhost_image, mailhost_image  # noqa: PLC0415
     from lab.lab import docker_client  # noqa: PLC0415
@@ -123,7 +132,8 @@ def build(suites: Annotated[list[str] | None, typer.Argument(help="Debian suites
 
 
 @app.command()
-def down(lab: Annotated[str | None, typer.Option("--lab", help="only this lab id")] = None) -> None:
+@click.option("--lab", help="only this lab id")
+def down(lab: str | None) -> None:
     """Remove what labs left behind (containers and networks labelled maillab.lab)."""
     from lab.lab import docker_client, remove_labelled  # noqa: PLC0415
 
@@ -138,15 +148,17 @@ def _terminate(signum: int, _frame: object) -> None:
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        app(standalone_mode=False)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
+        # Without standalone mode click returns the exit code instead of raising it.
+        sys.exit(app.main(prog_name="maillab", standalone_mode=False) or 0)
+    except (click.exceptions.Abort, KeyboardInterrupt):
         errors.print("[bold red]maillab:[/] interrupted; the lab was removed")
         sys.exit(130)
-    except __import__("click").UsageError as error:
-        fail_usage = f"{error.format_message()}"
-        errors.print(f"[bold red]maillab:[/] {escape(fail_usage)} (see maillab --help)")
+    except click.exceptions.NoArgsIsHelpError as error:
+        console.print(error.format_message())
+        sys.exit(EXIT_BAD_INPUT)
+    except click.UsageError as error:
+        command = error.ctx.command_path if error.ctx else "maillab"
+        errors.print(f"[bold red]maillab:[/] {escape(error.format_message())} (see {command} --help)")
         sys.exit(EXIT_BAD_INPUT)
     except LabError as error:
         errors.print(f"[bold red]maillab:[/] {escape(str(error))}")

@@ -182,8 +182,9 @@ def _compare_folder(old: FolderState, new: FolderState) -> list[Finding]:
 
 
 def _pair_messages(old: list[MessageState], new: list[MessageState], same_uid_space: bool):
-    """Pair old and new messages: same content (same UID first), then, within one UID space,
-    same UID with other content. Returns (pairs, old unpaired, new unpaired)."""
+    """Pair old and new messages: by content (the same UID first); then, within one UID
+    space, by UID; then by Message-ID (a copy that altered the message).
+    Returns (pairs, old unpaired, new unpaired)."""
     new_by_hash: dict[str, list[MessageState]] = defaultdict(list)
     for message in new:
         new_by_hash[message.sha256].append(message)
@@ -197,13 +198,22 @@ def _pair_messages(old: list[MessageState], new: list[MessageState], same_uid_sp
         candidates.remove(match)
         pairs.append((message, match))
     unpaired_new = {m.uid: m for group in new_by_hash.values() for m in group}
+    by_message_id = defaultdict(list)
+    for message in sorted(unpaired_new.values(), key=lambda m: m.uid):
+        if message.message_id:
+            by_message_id[message.message_id].append(message)
     lost = []
     for message in unpaired_old:
-        replacement = unpaired_new.pop(message.uid, None) if same_uid_space else None
+        replacement = unpaired_new.get(message.uid) if same_uid_space else None
+        if replacement is None and by_message_id.get(message.message_id):
+            replacement = by_message_id[message.message_id][0]
         if replacement is None:
             lost.append(message)
-        else:
-            pairs.append((message, replacement))
+            continue
+        del unpaired_new[replacement.uid]
+        if replacement in by_message_id.get(replacement.message_id, []):
+            by_message_id[replacement.message_id].remove(replacement)
+        pairs.append((message, replacement))
     extra = sorted(unpaired_new.values(), key=lambda m: m.uid)
     return pairs, lost, extra
 

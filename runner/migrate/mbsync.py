@@ -12,6 +12,7 @@ from runner.migrate.base import MigrationContext, MigrationStep, StepResult, run
 
 EXIT_MEANINGS = {0: "success", 1: "failed"}
 CONFIG = "/root/maillab-mbsyncrc"
+STATE = "/root/maillab-mbsync"  # one folder per channel: state files are named by mailbox
 
 
 class Mbsync(MigrationStep):
@@ -24,9 +25,10 @@ class Mbsync(MigrationStep):
         host = context.lab["new"]
         version = host.run(["mbsync", "--version"]).output.split()[-1]
         # isync 1.4 renamed Master/Slave to Far/Near.
-        far, near = ("Far", "Near") if version >= "1.4" else ("Master", "Slave")
+        far, near = ("Far", "Near") if _version(version) >= (1, 4) else ("Master", "Slave")
         host.put_file(CONFIG, self.config(context.passwords, far, near).encode(), mode=0o600)
-        host.run_checked("mkdir -p /root/maillab-mbsync", "preparing mbsync state")
+        host.run_checked(f"mkdir -p {' '.join(f'{STATE}/user{n}' for n in range(len(context.passwords)))}",
+                         "preparing mbsync state")
         context.say(f"mbsync {version} -a (on new)")
         return [run_command(host, "mbsync -a (on new)", f"mbsync -c {CONFIG} -a", EXIT_MEANINGS,
                             secrets=tuple(context.passwords.values()))]
@@ -42,6 +44,10 @@ class Mbsync(MigrationStep):
                 )
             blocks.append(
                 f"Channel user{n}\n{far} :old{n}:\n{near} :new{n}:\nPatterns *\nCreate {near}\n"
-                f"Sync Pull\nSyncState /root/maillab-mbsync/\nCopyArrivalDate yes\n"
+                f"Sync Pull\nSyncState {STATE}/user{n}/\nCopyArrivalDate yes\n"
             )
         return "\n".join(blocks)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".") if part.isdigit())
