@@ -27,7 +27,6 @@ FINDING_PROPERTY = {
     "flags_changed": "flags",
     "keywords_changed": "keywords",
     "date_changed": "dates",
-    "size_changed": "sizes",
     "uid_changed": "uids",
     "uidnext_lowered": "uids",
     "uidvalidity_changed": "uidvalidity",
@@ -76,7 +75,7 @@ def compare(old: HostState, new: HostState, expect: Expectations, arrivals: list
         )
         expected_here = {a.message_id for a in arrivals if a.user == address}
         findings += _compare_user(old_user, _without_arrivals(new_user, expected_here, findings))
-    findings += _compare_user_db(old.user_db, new.user_db)
+    findings += _compare_user_db(old.user_db, new.user_db, set(old.users))
     for finding in findings:
         finding.tolerated = not expect.must_preserve(finding.property)
     return findings
@@ -176,8 +175,6 @@ def _compare_folder(old: FolderState, new: FolderState) -> list[Finding]:
                 f"{' '.join(before.keywords) or '-'} -> {' '.join(after.keywords) or '-'}")
         if before.internaldate.timestamp() != after.internaldate.timestamp():
             add("date_changed", before.uid, f"{before.internaldate.isoformat()} -> {after.internaldate.isoformat()}")
-        if before.size != after.size and before.sha256 == after.sha256:
-            add("size_changed", before.uid, f"{before.size} -> {after.size}")
     return findings
 
 
@@ -237,12 +234,13 @@ def _compare_sieve(old: SieveState, new: SieveState) -> list[Finding]:
     return findings
 
 
-def _compare_user_db(old: dict[str, dict[str, list]], new: dict[str, dict[str, list]]) -> list[Finding]:
+def _compare_user_db(old: dict[str, dict[str, list]], new: dict[str, dict[str, list]],
+                     users: set[str]) -> list[Finding]:
     findings = []
     for table, rows in old.items():
         new_rows = new.get(table, {})
         for key, row in rows.items():
-            who = _row_owner(row)
+            who = _row_owner(row, users)
             if key not in new_rows:
                 findings.append(Finding(kind="db_row_missing", user=who, mailbox=table, detail=f"row {key}"))
             elif new_rows[key] != row:
@@ -250,10 +248,12 @@ def _compare_user_db(old: dict[str, dict[str, list]], new: dict[str, dict[str, l
                 findings.append(Finding(kind="db_row_changed", user=who, mailbox=table,
                                         detail=f"row {key}, columns {changed or 'count'} differ"))
         for key in sorted(set(new_rows) - set(rows)):
-            findings.append(Finding(kind="db_row_unexpected", user=_row_owner(new_rows[key]), mailbox=table,
+            findings.append(Finding(kind="db_row_unexpected", user=_row_owner(new_rows[key], users), mailbox=table,
                                     detail=f"row {key}"))
     return findings
 
 
-def _row_owner(row: list[str | None]) -> str:
-    return next((cell for cell in row if cell and "@" in cell), "-")
+def _row_owner(row: list[str | None], users: set[str]) -> str:
+    """The user a row belongs to: a scenario user named in it, else any address in it."""
+    return next((cell for cell in row if cell in users), None) or \
+        next((cell for cell in row if cell and "@" in cell), "-")

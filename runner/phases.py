@@ -121,7 +121,7 @@ def smoke_delivery(lab: Lab, address: str, password: str, say: Callable[[str], N
     try:
         with smtplib.SMTP("127.0.0.1", new.port("smtp"), timeout=30) as smtp:
             smtp.send_message(message)
-    except smtplib.SMTPException as error:
+    except (smtplib.SMTPException, OSError) as error:
         say(f"new refused the smoke message: {error}")
         return Arrival(address, message_id)
     deadline = time.monotonic() + DELIVERY_TIMEOUT

@@ -22,11 +22,11 @@ SUITES = ("bullseye", "bookworm", "trixie")
 SYSTEM_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
 # Each property a migration can keep or lose; `expect.preserved` names the ones that must hold.
 PROPERTIES = (
-    "folders", "messages", "content", "flags", "keywords", "dates", "sizes", "uids",
+    "folders", "messages", "content", "flags", "keywords", "dates", "uids",
     "uidvalidity", "subscriptions", "sieve", "pop3_uidls", "db_rows", "delivery",
 )
 Property = Literal[
-    "folders", "messages", "content", "flags", "keywords", "dates", "sizes", "uids",
+    "folders", "messages", "content", "flags", "keywords", "dates", "uids",
     "uidvalidity", "subscriptions", "sieve", "pop3_uidls", "db_rows", "delivery",
 ]
 STEP_TAGS = tuple(METHODS)
@@ -181,9 +181,6 @@ class Scenario(Model):
         addresses = [user.address for user in self.users]
         if len(set(addresses)) != len(addresses):
             raise ValueError("a user is listed twice")
-        for step in self.steps:
-            if problem := step.problem_with(self):
-                raise ValueError(problem)
         return self
 
     @property
@@ -211,12 +208,16 @@ def load_scenario(path: Path) -> Scenario:
     if not isinstance(document, CommentedMap):
         raise ScenarioError(f"{path}:1: a scenario is a mapping with name, hosts, users, steps")
     try:
-        return Scenario.model_validate(_plain(document))
+        scenario = Scenario.model_validate(_plain(document))
     except ValidationError as error:
         first = error.errors()[0]
         where = _line_of(document, first["loc"])
         field = _field_path(first["loc"]) or "(top level)"
         raise ScenarioError(f"{path}:{where}: {field}: {_message(first)}") from None
+    for index, step in enumerate(scenario.steps):
+        if problem := step.problem_with(scenario):
+            raise ScenarioError(f"{path}:{_line_of(document, ('steps', index))}: steps[{index}]: {problem}")
+    return scenario
 
 
 def _plain(node: Any) -> Any:

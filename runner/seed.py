@@ -21,6 +21,9 @@ from runner.scenario import Scenario, UserSpec
 
 FLAG_LETTERS = {"\\Draft": "D", "\\Flagged": "F", "\\Answered": "R", "\\Seen": "S", "\\Deleted": "T"}
 VMAIL = "/var/vmail"
+# mtime of seeded folders and control files. Not 0: Dovecot takes a dovecot-keywords file with
+# mtime 0 as already read and shows its keywords as unknown-N.
+CONTROL_MTIME = 1_577_836_800  # 2020-01-01
 STAGING = f"{VMAIL}/.maillab-seed"
 
 
@@ -122,7 +125,7 @@ def user_archive(seed: int, user: UserSpec, home: str, maildir_parent: str) -> t
             path = f"{root}/Maildir/{maildir_folder_path(name)}".rstrip("/")
             if name != "INBOX":
                 _add_dir(tar, path)
-                _add_file(tar, f"{path}/maildirfolder", b"", 0)
+                _add_file(tar, f"{path}/maildirfolder", b"", CONTROL_MTIME)
             for sub in ("cur", "new", "tmp"):
                 _add_dir(tar, f"{path}/{sub}")
             folder = folders.get(name)
@@ -134,7 +137,7 @@ def user_archive(seed: int, user: UserSpec, home: str, maildir_parent: str) -> t
                 raise ValueError(f"{user.address} {name}: Maildir keeps at most 26 keywords per folder")
             if keywords:
                 table = "".join(f"{i} {keyword}\n" for i, keyword in enumerate(keywords))
-                _add_file(tar, f"{path}/dovecot-keywords", table.encode(), 0)
+                _add_file(tar, f"{path}/dovecot-keywords", table.encode(), CONTROL_MTIME)
             letters = {keyword: chr(ord("a") + i) for i, keyword in enumerate(keywords)}
             for n, message in enumerate(messages):
                 stamp = int(message.internaldate.timestamp())
@@ -147,11 +150,12 @@ def user_archive(seed: int, user: UserSpec, home: str, maildir_parent: str) -> t
         if user.sieve:
             _add_dir(tar, f"{home}/sieve")
             for name, script in user.sieve.scripts.items():
-                _add_file(tar, f"{home}/sieve/{name}.sieve", script.encode(), 0)
+                _add_file(tar, f"{home}/sieve/{name}.sieve", script.encode(), CONTROL_MTIME)
             if user.sieve.active:
                 link = tarfile.TarInfo(f"{home}/.dovecot.sieve")
                 link.type, link.linkname = tarfile.SYMTYPE, f"sieve/{user.sieve.active}.sieve"
                 link.uid = link.gid = VMAIL_UID
+                link.mtime = CONTROL_MTIME
                 tar.addfile(link)
     return buffer.getvalue(), count
 
@@ -164,6 +168,7 @@ def _parents(root: str) -> list[str]:
 def _add_dir(tar: tarfile.TarFile, path: str) -> None:
     info = tarfile.TarInfo(path)
     info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, 0o700, VMAIL_UID, VMAIL_UID
+    info.mtime = CONTROL_MTIME
     tar.addfile(info)
 
 

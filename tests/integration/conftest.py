@@ -1,0 +1,52 @@
+"""Integration tests run real containers built from dockerfiles/. The images are built (or
+found up to date) once per session; after the session no object labelled maillab.lab may remain."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+from lab.images import ensure_mailhost_image  # noqa: E402
+from lab.lab import LABEL, docker_client  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+SUITES_UNDER_TEST = ("bullseye", "bookworm")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "integration" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def docker():
+    return docker_client()
+
+
+@pytest.fixture(scope="session")
+def images(docker):
+    for suite in SUITES_UNDER_TEST:
+        ensure_mailhost_image(docker, suite, lambda line: print(line, file=sys.stderr, flush=True))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind(docker):
+    yield
+    containers = docker.containers.list(all=True, filters={"label": LABEL})
+    networks = docker.networks.list(filters={"label": LABEL})
+    assert not containers and not networks, (
+        f"left behind: {[c.name for c in containers]} {[n.name for n in networks]}"
+    )
+
+
+def maillab(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    """Run the real CLI the way a user does."""
+    return subprocess.run([sys.executable, "-c", "from runner.cli import main; main()", *args],
+                          capture_output=True, text=True, cwd=ROOT, **kwargs)

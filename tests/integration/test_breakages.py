@@ -1,0 +1,160 @@
+"""A check is worth only what it can catch. Each case restores a good migration on new (wipe,
+then the scenario's own steps), breaks exactly one thing the way a bad migration or a careless
+admin would, and expects the verifier to name exactly those finding classes.
+
+A case is data (name, breakage, expected classes); the harness is the code below the table."""
+
+from __future__ import annotations
+
+import imaplib
+import secrets
+from pathlib import Path
+
+import pytest
+
+from lab.lab import HostConfig, Lab
+from runner.compare import FINDING_PROPERTY, compare
+from runner.migrate.base import MigrationContext
+from runner.phases import converge, smoke_delivery
+from runner.scenario import load_scenario
+from runner.seed import seed_host
+from runner.snapshot import snapshot_host
+
+SCENARIO = Path(__file__).parent / "scenarios" / "break-table.yaml"
+ALICE, BOB = "alice@example.org", "bob@example.org"
+HOME = "/var/vmail/example.org/alice"
+MAILDIR = f"{HOME}/Maildir"
+
+
+# -- breakages: each takes the harness and damages the new server -----------------------------
+def sh(command: str):
+    def breakage(h: Harness) -> None:
+        h.new.run_checked(command, "breakage")
+    return breakage
+
+
+def imap(folder: str, action, user: str = ALICE):
+    def breakage(h: Harness) -> None:
+        with h.new.imap(user, h.passwords[user]) as client:
+            client.select_folder(folder)
+            action(client, client.search("ALL"))
+    return breakage
+
+
+def copy_message(client, folder: str, uid: int) -> int:
+    data = client.fetch([uid], ["BODY.PEEK[]", "FLAGS", "INTERNALDATE"])[uid]
+    client.append(folder, data[b"BODY[]"], [f for f in data[b"FLAGS"] if f != b"\\Recent"],
+                  data[b"INTERNALDATE"])
+    return uid
+
+
+def expunge(client, uids) -> None:
+    client.add_flags(uids, [b"\\Deleted"])
+    client.uid_expunge(uids)
+
+
+def same_size_edit(folder_dir: str) -> str:
+    """Alter one message file's bytes, keeping its size and mtime, and drop the cache."""
+    return (f"cd {MAILDIR}/{folder_dir} && f=cur/$(ls cur | head -1) && cp -p $f /tmp/orig"
+            f" && sed -i 's/@seed.maillab>/@seed.maillaX>/' $f && touch -r /tmp/orig $f"
+            f" && rm -f dovecot.index.cache")
+
+
+def stop_postfix_and_send(h: Harness) -> None:
+    h.new.service("postfix", "stop")
+    h.arrivals.append(smoke_delivery(h.lab, ALICE, h.passwords[ALICE], lambda _: None))
+
+
+BREAKAGES = [
+    ("nothing broken", lambda h: None, set()),
+    ("flag removed", imap("INBOX", lambda c, u: c.remove_flags(u[:1], [b"\\Seen"])), {"flags_changed"}),
+    ("keyword removed", imap("INBOX", lambda c, u: c.remove_flags(u[:1], [b"Work"])), {"keywords_changed"}),
+    ("message expunged", imap("Archive", lambda c, u: expunge(c, u[:1])), {"missing"}),
+    ("foreign message appended", imap("Archive", lambda c, u: c.append("Archive", b"Subject: x\r\n\r\nnew\r\n")),
+     {"unexpected"}),
+    ("message appended twice", imap("Archive", lambda c, u: copy_message(c, "Archive", u[0])), {"duplicate"}),
+    ("message re-uploaded", imap("Archive", lambda c, u: expunge(c, [copy_message(c, "Archive", u[0])])),
+     {"uid_changed"}),
+    ("bytes of a message altered", sh(same_size_edit(".Archive")), {"content_changed"}),
+    ("file mtime reset", sh(f"cd {MAILDIR}/.Archive && touch -d 2001-02-03 cur/$(ls cur | head -1)"
+                            " && rm -f dovecot.index.cache"), {"date_changed"}),
+    ("dovecot-uidlist dropped, force-resync", sh(f"cd {MAILDIR}/.Lists.Dev && rm -f dovecot-uidlist dovecot.index*"
+                                                 f" && doveadm force-resync -u {ALICE} Lists/Dev"),
+     {"uidvalidity_changed"}),
+    # the newest message gone and the uidlist's next-UID lowered, as an old uidlist copied back does
+    ("older uidlist restored", sh(f"cd {MAILDIR}/.Lists.Dev && find cur new -name \"$(tail -1 dovecot-uidlist | sed 's/.* ://')*\" -delete"
+                                  " && sed -i -e '$d' -e '1s/ N[0-9]* / N6 /' dovecot-uidlist && rm -f dovecot.index* ../dovecot.list.index*"),
+     {"missing", "uidnext_lowered"}),
+    ("folder deleted", imap("INBOX", lambda c, u: c.delete_folder("Newsletters")), {"folder_missing"}),
+    ("folder created", imap("INBOX", lambda c, u: c.create_folder("Surprise")), {"folder_unexpected"}),
+    ("folder unsubscribed", imap("INBOX", lambda c, u: c.unsubscribe_folder("Archive")), {"subscription_lost"}),
+    ("folder subscribed", imap("INBOX", lambda c, u: c.subscribe_folder("Empty")), {"subscription_added"}),
+    ("sieve script deleted", sh(f"rm {HOME}/sieve/spare.sieve"), {"sieve_lost"}),
+    ("sieve script edited", sh(f"echo '# edited' >> {HOME}/sieve/spare.sieve"), {"sieve_changed"}),
+    ("sieve script added", sh(f"echo keep\\; > {HOME}/sieve/extra.sieve && chown vmail: {HOME}/sieve/extra.sieve"),
+     {"sieve_unexpected"}),
+    ("sieve script deactivated", sh(f"rm {HOME}/.dovecot.sieve"), {"sieve_active_changed"}),
+    ("pop3_uidl_format changed", sh("echo 'pop3_uidl_format = %g' > /etc/dovecot/maillab.d/99-break.conf"
+                                    " && doveadm reload && sleep 1"), {"uidl_changed"}),
+    ("user row changed", sh("mysql mailserver -e \"UPDATE virtual_users SET quota=1 WHERE email='bob@example.org'\""),
+     {"db_row_changed"}),
+    ("alias row deleted", sh("mysql mailserver -e 'DELETE FROM virtual_aliases'"), {"db_row_missing"}),
+    ("alias row added", sh("mysql mailserver -e \"INSERT INTO virtual_aliases (domain_id, source, destination)"
+                           " VALUES (1, 'x@example.org', 'bob@example.org')\""), {"db_row_unexpected"}),
+    ("postfix down at cutover", stop_postfix_and_send, {"delivery_failed"}),
+]
+
+
+class Harness:
+    def __init__(self, lab: Lab, scenario, passwords: dict[str, str]) -> None:
+        self.lab, self.scenario, self.passwords = lab, scenario, passwords
+        self.new = lab["new"]
+        self.arrivals = []
+        self.context = MigrationContext(lab, scenario, passwords, lambda _: None)
+
+    def restore_good_migration(self) -> None:
+        self.arrivals = []
+        self.new.run_checked("rm -rf /var/vmail/example.org; if ls /etc/dovecot/maillab.d/99-* 2>/dev/null;"
+                             " then rm /etc/dovecot/maillab.d/99-*; doveadm reload; sleep 1; fi", "wiping new")
+        if self.new.run(["supervisorctl", "status", "postfix"]).exit_code != 0:
+            self.new.service("postfix", "start")
+        results = converge(self.scenario, self.context)
+        assert all(r.ok for r in results), [r.model_dump() for r in results]
+
+
+@pytest.fixture(scope="module")
+def harness(images):
+    scenario = load_scenario(SCENARIO)
+    with Lab({role: HostConfig(**spec.model_dump()) for role, spec in scenario.hosts.items()}) as lab:
+        passwords = {user.address: secrets.token_urlsafe(12) for user in scenario.users}
+        seed_host(lab["old"], scenario, passwords, lambda _: None)
+        h = Harness(lab, scenario, passwords)
+        h.baseline = snapshot_host(lab["old"], passwords)
+        yield h
+
+
+@pytest.mark.parametrize(("case", "breakage", "expected"), BREAKAGES, ids=[b[0] for b in BREAKAGES])
+def test_breakage_is_reported_as_exactly_its_classes(harness, case, breakage, expected):
+    harness.restore_good_migration()
+    breakage(harness)
+    after = snapshot_host(harness.new, harness.passwords)
+    findings = compare(harness.baseline, after, harness.scenario.expect, harness.arrivals)
+    assert {f.kind for f in findings} == expected, [f.model_dump(by_alias=True) for f in findings]
+    assert all(f.user in (ALICE, BOB) for f in findings), [f.user for f in findings]
+
+
+def test_every_finding_class_is_caught_by_a_real_breakage():
+    caught = set().union(*(expected for _, _, expected in BREAKAGES))
+    assert caught == set(FINDING_PROPERTY)
+
+
+def test_a_stopped_service_stops_and_starts_alone(harness):
+    harness.restore_good_migration()
+    harness.new.service("dovecot", "stop")
+    try:
+        with pytest.raises((OSError, imaplib.IMAP4.error)):
+            harness.new.imap(ALICE, harness.passwords[ALICE])
+        assert harness.new.run(["supervisorctl", "status", "postfix"]).exit_code == 0
+    finally:
+        harness.new.service("dovecot", "start")
+    harness.new.wait_until_ready(timeout=30)

@@ -1,0 +1,126 @@
+"""Whole rehearsals through the real CLI, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.host import MailHostContainer  # noqa: F401  (import check: the lab package loads)
+from lab.images import ensure_mailhost_image
+from lab.lab import LABEL, HostConfig, Lab
+
+from .conftest import ROOT, maillab
+
+HERE = Path(__file__).parent / "scenarios"
+
+
+def report_of(directory: Path) -> dict:
+    return json.loads((directory / "report.json").read_text())
+
+
+def test_default_rehearsal_passes(images, tmp_path):
+    run = maillab("run", "scenarios/bullseye-to-bookworm.yaml", "--report-dir", str(tmp_path))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    report = report_of(tmp_path)
+    assert report["verdict"] == "pass"
+    assert report["findings"] == []
+    assert report["messages"]["old"] == report["messages"]["new"] > 2000  # the default scenario plus Sent etc.
+    assert report["clients_would_redownload"] == {"imap": [], "pop3": []}
+    assert (tmp_path / "junit.xml").read_text().count("<testcase") >= 14
+    assert "PASS: bullseye-to-bookworm" in run.stdout
+
+
+def test_negative_control_fails_for_the_right_reason(images, tmp_path):
+    run = maillab("run", "scenarios/negative-mbsync.yaml", "--report-dir", str(tmp_path))
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr
+    report = report_of(tmp_path)
+    classes = {finding["class"] for finding in report["findings"]}
+    assert report["verdict"] == "fail"
+    assert {"uidvalidity_changed", "subscription_lost", "sieve_lost", "uidl_changed"} <= classes
+    assert not {"missing", "duplicate"} & classes, "mbsync copies every message once"
+    assert all(step["exit_code"] == 0 for step in report["steps"]), "the tool itself reports success"
+    redownload = report["clients_would_redownload"]
+    assert {entry["mailbox"] for entry in redownload["imap"]} >= {"INBOX", "Archive/2023"}
+    assert redownload["pop3"]
+    assert "Clients would re-download mail" in run.stdout
+
+
+@pytest.mark.parametrize("scenario", sorted(HERE.glob("variant-*.yaml")), ids=lambda p: p.stem)
+def test_variants_pass(images, tmp_path, scenario):
+    run = maillab("run", str(scenario), "--report-dir", str(tmp_path))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    assert report_of(tmp_path)["verdict"] == "pass"
+
+
+def test_ctrl_c_tears_the_lab_down(images, docker, tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from runner.cli import main; main()", "run", "scenarios/bullseye-to-bookworm.yaml",
+         "--report-dir", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = ""
+    for line in process.stdout:
+        output += line
+        if "seeded alice" in line:  # the lab exists and is busy
+            break
+    assert docker.containers.list(filters={"label": LABEL})
+    process.send_signal(signal.SIGINT)
+    output += process.communicate(timeout=120)[0]
+    assert process.returncode == 130, output
+    assert "interrupted; the lab was removed" in output
+    assert "Traceback" not in output
+    assert not docker.containers.list(all=True, filters={"label": LABEL})
+    assert not docker.networks.list(filters={"label": LABEL})
+
+
+def test_a_second_build_builds_nothing(images, docker):
+    assert ensure_mailhost_image(docker, "bookworm", lambda _: None) is False
+
+
+def test_trixie_builds_and_starts_with_dovecot_24(docker):
+    ensure_mailhost_image(docker, "trixie", lambda line: print(line, file=sys.stderr))
+    with Lab({"new": HostConfig(suite="trixie")}) as lab:  # ready = MariaDB, EHLO and IMAP LOGIN work
+        assert lab["new"].run(["dovecot", "--version"]).stdout.startswith("2.4")
+
+
+BAD_INPUT = [
+    (["run", "scenarios/nope.yaml"], "scenarios/nope.yaml: cannot read the scenario"),
+    (["run"], "Missing argument 'SCENARIO'"),
+    (["run", "scenarios/bullseye-to-bookworm.yaml", "--frobnicate"], "No such option"),
+    (["build", "buster"], "unknown suite 'buster'"),
+    (["validate", "tests/integration/scenarios/invalid-suite.yaml"], "invalid-suite.yaml:6: hosts.new.suite"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    run = maillab(*args)
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+def test_unreachable_docker_is_one_line_and_exit_3():
+    env = dict(os.environ, DOCKER_HOST="tcp://127.0.0.1:9")  # nothing listens on the discard port
+    run = maillab("down", env=env)
+    assert run.returncode == 3, run.stderr
+    assert "cannot reach the Docker engine" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_down_removes_only_labelled_objects(images, docker):
+    bystander = docker.networks.create("maillab-test-bystander")  # not labelled: must survive
+    try:
+        lab = Lab({"old": HostConfig(suite="bookworm")})
+        lab.create()  # no context manager: as if the runner had been killed
+        run = maillab("down")
+        assert run.returncode == 0, run.stderr
+        assert "removed 1 containers and 1 networks" in run.stdout
+        assert docker.networks.get(bystander.id)
+    finally:
+        bystander.remove()
