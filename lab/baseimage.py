@@ -23,6 +23,7 @@ from lab.errors import LabError
 
 SUITES = ("bullseye", "bookworm", "trixie")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
+BASE_LABEL = "maillab.base"  # on base images maillab made itself
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 
 
@@ -72,7 +73,8 @@ def ensure_base_image(client: docker.DockerClient, suite: str, say: Callable[[st
         tarball = Path(work) / "rootfs.tar"
         _run(["tar", "-C", str(rootfs), "-cf", str(tarball), "."], f"packing {suite}")
         say(f"importing {name}")
-        client.api.import_image_from_file(str(tarball), repository="debian", tag=suite)
+        client.api.import_image_from_file(str(tarball), repository="debian", tag=suite,
+                                          changes=[f"LABEL {BASE_LABEL}=debootstrap"])
 
 
 def _make_like_official_image(rootfs: Path, suite: str, mirror: str) -> None:

@@ -184,6 +184,15 @@ class MailHostContainer(DockerContainer):
                 raise LabError(f"'{self.role}:{path}' is not a file")
             return extracted.read()
 
+    def wait_for_user(self, address: str, timeout: float = 5) -> None:
+        """Wait until Dovecot's userdb knows `address`. Its passwd-file driver looks at the file
+        at most once a second, so a lookup right after an edit can still see the old file."""
+        deadline = time.monotonic() + timeout
+        while self.run(["doveadm", "user", address]).exit_code != 0:
+            if time.monotonic() > deadline:
+                raise LabError(f"user {address} is not known to Dovecot on '{self.role}' after {timeout:.0f} s")
+            time.sleep(0.25)
+
     def service(self, name: str, action: str) -> None:
         """Stop, start or restart one service of the host (dovecot, postfix, mariadb, sshd)."""
         if name not in SERVICES or action not in ("stop", "start", "restart"):

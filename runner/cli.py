@@ -33,8 +33,8 @@ def app() -> None:
     pass
 
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+errors = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per error, never wrapped
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -81,6 +81,8 @@ def write_user_store(host: MailHostContainer, users: list[UserSpec], passwords: 
         lines = "".join(f"{user.address}:{hashed}::::::\n" for user, hashed in zip(users, hashes, strict=True))
         host.put_file("/etc/dovecot/users", lines.encode(), mode=0o640)
         host.run_checked("chgrp dovecot /etc/dovecot/users && maillab-postfix-maps", "updating the user list")
+    for user in users:
+        host.wait_for_user(user.address)
 
 
 def _password_hashes(host: MailHostContainer, passwords: list[str]) -> list[str]:

@@ -37,5 +37,9 @@ class CopyUserDb(MigrationStep):
                                "mysql mailserver < /root/mailserver.sql", EXIT_MEANINGS)
             return [dump, load]
         new.put_file("/etc/dovecot/users", old.read_file("/etc/dovecot/users"), mode=0o640)
-        return [run_command(new, "copy /etc/dovecot/users to new",
-                            "chgrp dovecot /etc/dovecot/users && maillab-postfix-maps", EXIT_MEANINGS)]
+        result = run_command(new, "copy /etc/dovecot/users to new",
+                             "chgrp dovecot /etc/dovecot/users && maillab-postfix-maps", EXIT_MEANINGS)
+        if result.ok:
+            for user in context.scenario.users:
+                new.wait_for_user(user.address)
+        return [result]
