@@ -146,6 +146,9 @@ def _terminate(signum: int, _frame: object) -> None:
 
 
 def main() -> None:
+    # Python leaves SIGINT ignored when it starts ignored (a job started in the background by a
+    # script); a rehearsal must still tear its lab down on Ctrl-C and on SIGTERM.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _terminate)
     try:
         # Without standalone mode click returns the exit code instead of raising it.

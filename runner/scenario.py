@@ -238,8 +238,8 @@ def _line_of(document: Any, loc: tuple[Any, ...]) -> int:
         elif isinstance(node, CommentedSeq) and isinstance(key, int) and key < len(node):
             line = node.lc.item(key)[0] + 1
             node = node[key]
-        elif not isinstance(key, int | str) or isinstance(node, CommentedMap | CommentedSeq):
-            continue  # a pydantic-only step in the path (a union member's tag)
+        elif isinstance(node, CommentedMap | CommentedSeq):
+            continue  # not in the file: a union member's tag, or a field that is missing
         else:
             break
     return line

@@ -31,9 +31,16 @@ def docker():
 
 
 @pytest.fixture(scope="session")
-def images(docker):
+def progress(pytestconfig):
+    """Print past pytest's capture: image builds take minutes and should show it."""
+    reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
+    return lambda line: reporter.write_line(f"  {line}") if reporter else print(line, file=sys.stderr)
+
+
+@pytest.fixture(scope="session")
+def images(docker, progress):
     for suite in SUITES_UNDER_TEST:
-        ensure_mailhost_image(docker, suite, lambda line: print(line, file=sys.stderr, flush=True))
+        ensure_mailhost_image(docker, suite, progress)
 
 
 @pytest.fixture(scope="session", autouse=True)

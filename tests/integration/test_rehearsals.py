@@ -83,8 +83,8 @@ def test_a_second_build_builds_nothing(images, docker):
     assert ensure_mailhost_image(docker, "bookworm", lambda _: None) is False
 
 
-def test_trixie_builds_and_starts_with_dovecot_24(docker):
-    ensure_mailhost_image(docker, "trixie", lambda line: print(line, file=sys.stderr))
+def test_trixie_builds_and_starts_with_dovecot_24(docker, progress):
+    ensure_mailhost_image(docker, "trixie", progress)
     with Lab({"new": HostConfig(suite="trixie")}) as lab:  # ready = MariaDB, EHLO and IMAP LOGIN work
         assert lab["new"].run(["dovecot", "--version"]).stdout.startswith("2.4")
 
