@@ -9,7 +9,10 @@ seeding ten times slower. Maildir keeps LF line ends; IMAP serves CRLF either wa
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import os
 import random
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from email.encoders import encode_base64
 from email.header import Header
@@ -18,10 +21,13 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, parseaddr
 from functools import lru_cache
+from itertools import repeat
 
 from runner.scenario import FolderSpec, MessageSpec, UserSpec
 
 CORPUS_LINES = 12_000
+PARALLEL_FROM = 1_000  # messages in a folder; below this, starting workers costs more than it saves
+CHUNK = 500
 WORDS = (
     "migration server mailbox folder message invoice meeting report quarterly budget "
     "project review draft schedule holiday travel contract update request reply thanks "
@@ -40,12 +46,27 @@ class SeedMessage:
 
 
 def folder_messages(seed: int, user: UserSpec, folder: FolderSpec) -> list[SeedMessage]:
-    """The folder's messages, generated ones first, in delivery (date) order."""
-    rng = random.Random(f"{seed}/{user.address}/{folder.name}")
-    generated = [_generated(rng, seed, user, folder, n) for n in range(folder.count)]
+    """The folder's messages, generated ones first, in delivery (date) order. Each message has
+    a random generator of its own, so big folders are generated on every core."""
+    if folder.count >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
+        chunks = [range(start, min(start + CHUNK, folder.count)) for start in range(0, folder.count, CHUNK)]
+        with ProcessPoolExecutor(os.cpu_count(), mp_context=multiprocessing.get_context("fork")) as pool:
+            parts = pool.map(_generated_range, repeat(seed), repeat(user), repeat(folder), chunks)
+            generated = [message for part in parts for message in part]
+    else:
+        generated = _generated_range(seed, user, folder, range(folder.count))
     generated.sort(key=lambda message: message.internaldate)
-    written = [_written(rng, user, folder, n, spec) for n, spec in enumerate(folder.messages)]
+    written = [_written(_rng(seed, user, folder, f"w{n}"), user, folder, n, spec)
+               for n, spec in enumerate(folder.messages)]
     return generated + written
+
+
+def _rng(seed: int, user: UserSpec, folder: FolderSpec, n: int | str) -> random.Random:
+    return random.Random(f"{seed}/{user.address}/{folder.name}/{n}")
+
+
+def _generated_range(seed: int, user: UserSpec, folder: FolderSpec, numbers: range) -> list[SeedMessage]:
+    return [_generated(_rng(seed, user, folder, n), seed, user, folder, n) for n in numbers]
 
 
 def _generated(rng: random.Random, seed: int, user: UserSpec, folder: FolderSpec, n: int) -> SeedMessage:
@@ -87,6 +108,11 @@ def _text(rng: random.Random, size: int, seed: int) -> str:
     return corpus[start:end] if end > start else corpus[start:corpus.index("\n", start) + 1]
 
 
+@lru_cache(maxsize=256)
+def _from_header(sender: str) -> str:
+    return formataddr(parseaddr(sender), charset="utf-8")
+
+
 def _compose(rng, user, folder, n, subject, sender, date, body, attachments, message_id=None) -> bytes:
     text = MIMEText(body, "plain", "utf-8")
     if attachments:
@@ -101,8 +127,7 @@ def _compose(rng, user, folder, n, subject, sender, date, body, attachments, mes
             message.attach(part)
     else:
         message = text
-    name, address = parseaddr(sender)
-    message["From"] = formataddr((name, address), charset="utf-8")
+    message["From"] = _from_header(sender)
     message["To"] = user.address
     message["Subject"] = Header(subject, "utf-8") if not subject.isascii() else subject
     message["Date"] = date.strftime("%a, %d %b %Y %H:%M:%S +0000")

@@ -48,7 +48,7 @@ def seed_host(host: MailHostContainer, scenario: Scenario, passwords: dict[str, 
         home = home_of(user.address).removeprefix(VMAIL + "/")
         maildir = f"{STAGING.removeprefix(VMAIL + '/')}/{user.address}" if host.mail_format == "mdbox" else home
         archive, count = user_archive(scenario.seed, user, home=home, maildir_parent=maildir)
-        host.put_archive(VMAIL, archive)
+        host.extract(VMAIL, archive)
         if host.mail_format == "mdbox":
             host.run_checked(_into_mdbox(host, user.address, f"{VMAIL}/{maildir}/Maildir"),
                              f"converting {user.address} to mdbox")
