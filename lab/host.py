@@ -6,6 +6,7 @@ of the container log.
 
 from __future__ import annotations
 
+import functools
 import io
 import shlex
 import smtplib
@@ -198,6 +199,11 @@ class MailHostContainer(DockerContainer):
             if extracted is None:
                 raise LabError(f"'{self.role}:{path}' is not a file")
             return extracted.read()
+
+    @functools.cached_property
+    def dovecot_series(self) -> str:
+        """'2.3' or '2.4': which configuration language this host's Dovecot speaks."""
+        return self.read_file("/etc/dovecot/maillab-series").decode().strip()
 
     def wait_for_user(self, address: str, timeout: float = 5) -> None:
         """Wait until Dovecot's userdb knows `address`. Its passwd-file driver looks at the file

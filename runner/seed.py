@@ -64,13 +64,9 @@ def seed_host(host: MailHostContainer, scenario: Scenario, passwords: dict[str, 
 
 def _into_mdbox(host: MailHostContainer, address: str, maildir: str) -> str:
     mdbox = f"mdbox:{home_of(address)}/mdbox"
-    source = (f"-o mail_driver=maildir -o mail_path={maildir}" if _is_24(host)
+    source = (f"-o mail_driver=maildir -o mail_path={maildir}" if host.dovecot_series == "2.4"
               else f"-o mail_location=maildir:{maildir}")
     return f"doveadm {source} backup -u {shlex.quote(address)} {mdbox}"
-
-
-def _is_24(host: MailHostContainer) -> bool:
-    return host.read_file("/etc/dovecot/maillab-series").strip() == b"2.4"
 
 
 def write_user_store(host: MailHostContainer, users: list[UserSpec], passwords: dict[str, str]) -> None:

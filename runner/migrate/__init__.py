@@ -8,11 +8,13 @@ from pydantic import Field
 from runner.migrate.copy_userdb import CopyUserDb
 from runner.migrate.doveadm_backup import DoveadmBackup
 from runner.migrate.mbsync import Mbsync
+from runner.migrate.ssh_root_key import SshRootKey
 
 METHODS = {
     "copy_userdb": CopyUserDb,
     "doveadm_backup": DoveadmBackup,
     "mbsync": Mbsync,
+    "ssh_root_key": SshRootKey,
 }
 
 StepSpec = Annotated[Union[tuple(METHODS.values())], Field(discriminator="method")]  # noqa: UP007

@@ -1,7 +1,10 @@
 """`doveadm backup` (or `sync`) over the doveadm protocol on tcp.
 
 pull: runs on new with -R against old (the Dovecot migration doc);
-push: runs on old against new (the doveadm walkthroughs). Users: one or more with -u, all
+push: runs on old against new (the doveadm walkthroughs).
+transport tcp: the doveadm service on port 12345 with the lab's doveadm_password;
+transport ssh: `remote:root@PEER`, doveadm dsync-server over ssh as root (needs an
+ssh_root_key install step first). Users: one or more with -u, all
 users of the userdb with -A, or a users file with -F. Exit code 2 means "mailbox changes
 caused a desync, run it again": the step reruns up to `desync_retries` times.
 `mail_fsync` defaults to never for the run, as the Dovecot migration doc advises ("avoid
@@ -40,15 +43,10 @@ class DoveadmBackup(MigrationStep):
     method: Literal["doveadm_backup"]
     command: Literal["backup", "sync"] = "backup"
     direction: Literal["pull", "push"] = "pull"
-    transport: Literal["tcp"] = "tcp"
+    transport: Literal["tcp", "ssh"] = "tcp"
     users: Literal["all", "file"] | list[str] = "all"
     desync_retries: int = Field(2, ge=0, le=10)
     mail_fsync: Literal["never", "optimized", "always"] = "never"
-
-    def problem_with(self, scenario) -> str | None:
-        known = {user.address for user in scenario.users}
-        unknown = [u for u in self.users if u not in known] if isinstance(self.users, list) else []
-        return f"users not in the scenario: {', '.join(unknown)}" if unknown else None
 
     def describe(self) -> str:
         return f"doveadm {self.command} ({self.direction}, {self._user_args_text()}, {self.transport})"
@@ -59,6 +57,18 @@ class DoveadmBackup(MigrationStep):
         if self.users == "file":
             return f"-F {USERS_FILE}"
         return " ".join(f"-u {u}" for u in self.users)
+
+    def _destination(self, peer: str) -> str:
+        return f"tcp:{peer}:{DOVEADM_PORT}" if self.transport == "tcp" else f"remote:root@{peer}"
+
+    def problem_with(self, scenario) -> str | None:
+        known = {user.address for user in scenario.users}
+        unknown = [u for u in self.users if u not in known] if isinstance(self.users, list) else []
+        if unknown:
+            return f"users not in the scenario: {', '.join(unknown)}"
+        if self.transport == "ssh" and any(h.suite == "trixie" for h in scenario.hosts.values()):
+            return "doveadm over ssh to or from Dovecot 2.4 (trixie) is not supported yet"
+        return None
 
     def run(self, context: MigrationContext) -> list[StepResult]:
         runs_on, peer = ("new", "old") if self.direction == "pull" else ("old", "new")
@@ -71,7 +81,7 @@ class DoveadmBackup(MigrationStep):
         results = []
         for selection in selections:
             argv = ["doveadm", "-o", f"mail_fsync={self.mail_fsync}", self.command,
-                    *(["-R"] if self.direction == "pull" else []), *selection, f"{self.transport}:{peer}:{DOVEADM_PORT}"]
+                    *(["-R"] if self.direction == "pull" else []), *selection, self._destination(peer)]
             command = shlex.join(argv)
             for attempt in range(self.desync_retries + 1):
                 label = f"{command} (on {runs_on})" + (f", run {attempt + 1}" if attempt else "")

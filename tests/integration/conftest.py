@@ -34,7 +34,12 @@ def docker():
 def progress(pytestconfig):
     """Print past pytest's capture: image builds take minutes and should show it."""
     reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
-    return lambda line: reporter.write_line(f"  {line}") if reporter else print(line, file=sys.stderr)
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+
+    def show(line: str) -> None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"  {line}")
+    return show
 
 
 @pytest.fixture(scope="session")

@@ -60,6 +60,17 @@ def test_variants_pass(images, tmp_path, scenario):
     assert report_of(tmp_path)["verdict"] == "pass"
 
 
+def test_ssh_push_migrates_and_the_key_is_gone_afterwards(images, tmp_path):
+    run = maillab("run", "scenarios/ssh-push-passwd-file.yaml", "--report-dir", str(tmp_path))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    report = report_of(tmp_path)
+    assert report["verdict"] == "pass" and report["findings"] == []
+    commands = [step["command"] for step in report["steps"]]
+    assert any("doveadm" in c and "backup -u user1@example.jp remote:root@new" in c for c in commands)
+    refused = [step for step in report["steps"] if "must now be refused" in step["step"]]
+    assert refused and all(step["exit_code"] == 255 and step["ok"] for step in refused)
+
+
 def test_ctrl_c_tears_the_lab_down(images, docker, tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-c", "from runner.cli import main; main()", "run", "scenarios/bullseye-to-bookworm.yaml",
