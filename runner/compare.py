@@ -9,12 +9,10 @@ and a finding on a property the scenario does not require is reported as tolerat
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from runner.scenario import Expectations
-from runner.state import FolderState, HostState, MessageState, SieveState, UserState
+from runner.state import Arrival, FolderState, HostState, MessageState, SieveState, UserState
 
 # Finding class -> the property it breaks.
 FINDING_PROPERTY = {
@@ -57,14 +55,6 @@ class Finding(BaseModel):
     @property
     def property(self) -> str:
         return FINDING_PROPERTY[self.kind]
-
-
-@dataclass(frozen=True)
-class Arrival:
-    """A message sent during or after the migration that must be found on the new server."""
-
-    user: str
-    message_id: str
 
 
 def compare(old: HostState, new: HostState, expect: Expectations, arrivals: list[Arrival] = ()) -> list[Finding]:

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 from lab.lab import HostConfig, Lab
-from runner.compare import Arrival, Finding, compare
+from runner.compare import Finding, compare
 from runner.migrate.base import MigrationContext, StepResult
 from runner.scenario import Scenario
 from runner.seed import seed_host
 from runner.snapshot import snapshot_host
-from runner.state import HostState
+from runner.state import Arrival, HostState
 
 DELIVERY_TIMEOUT = 30.0
 
@@ -81,7 +81,11 @@ def rehearse(scenario: Scenario, progress: Progress, keep: bool = False) -> Rehe
             with progress.phase("side_effect"):
                 first = scenario.users[0].address
                 result.arrivals.append(smoke_delivery(lab, first, result.passwords[first], progress.say))
+        result.arrivals += context.arrivals
         with progress.phase("verify"):
+            if any(step.changes_old for step in scenario.steps):
+                progress.say("old changed during the migration: new must match old as it is now")
+                result.old = snapshot_host(lab["old"], result.passwords, progress.say)
             result.new = snapshot_host(lab["new"], result.passwords, progress.say)
             result.findings = compare(result.old, result.new, scenario.expect, result.arrivals)
     finally:

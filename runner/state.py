@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from pydantic import BaseModel
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A message sent to the new server during or after the migration: it must be there."""
+
+    user: str
+    message_id: str
 
 
 class MessageState(BaseModel):

@@ -6,6 +6,7 @@ from typing import Annotated, Union
 from pydantic import Field
 
 from runner.migrate.copy_userdb import CopyUserDb
+from runner.migrate.cutover import ChangeFlags, SendMail, Service
 from runner.migrate.doveadm_backup import DoveadmBackup
 from runner.migrate.mbsync import Mbsync
 from runner.migrate.ssh_root_key import SshRootKey
@@ -15,6 +16,9 @@ METHODS = {
     "doveadm_backup": DoveadmBackup,
     "mbsync": Mbsync,
     "ssh_root_key": SshRootKey,
+    "send_mail": SendMail,
+    "change_flags": ChangeFlags,
+    "service": Service,
 }
 
 StepSpec = Annotated[Union[tuple(METHODS.values())], Field(discriminator="method")]  # noqa: UP007

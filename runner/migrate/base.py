@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
+
+from runner.state import Arrival
 
 if TYPE_CHECKING:
     from lab.host import MailHostContainer
@@ -21,6 +23,8 @@ class MigrationContext:
     scenario: Scenario
     passwords: dict[str, str]
     say: Callable[[str], None]
+    # Messages steps sent to the new server; the verify phase expects each of them there.
+    arrivals: list[Arrival] = field(default_factory=list)
 
 
 class StepResult(BaseModel):
@@ -41,6 +45,12 @@ class MigrationStep(BaseModel):
     # Whether running the step a second time must leave the new server unchanged
     # (Molecule's idempotence phase reruns these).
     rerun_in_idempotence: bool = True
+
+    @property
+    def changes_old(self) -> bool:
+        """Whether the step changes the old server's mail (then new must match old as it is
+        after the migration, not as it was before)."""
+        return False
 
     def problem_with(self, scenario: Scenario) -> str | None:
         """A reason this step cannot run in `scenario`, or None."""

@@ -45,11 +45,13 @@ class DoveadmBackup(MigrationStep):
     direction: Literal["pull", "push"] = "pull"
     transport: Literal["tcp", "ssh"] = "tcp"
     users: Literal["all", "file"] | list[str] = "all"
+    one_way: bool = False  # sync -1: a backup that keeps what only the destination has
     desync_retries: int = Field(2, ge=0, le=10)
     mail_fsync: Literal["never", "optimized", "always"] = "never"
 
     def describe(self) -> str:
-        return f"doveadm {self.command} ({self.direction}, {self._user_args_text()}, {self.transport})"
+        command = f"{self.command} -1" if self.one_way else self.command
+        return f"doveadm {command} ({self.direction}, {self._user_args_text()}, {self.transport})"
 
     def _user_args_text(self) -> str:
         if self.users == "all":
@@ -66,6 +68,8 @@ class DoveadmBackup(MigrationStep):
         unknown = [u for u in self.users if u not in known] if isinstance(self.users, list) else []
         if unknown:
             return f"users not in the scenario: {', '.join(unknown)}"
+        if self.one_way and self.command != "sync":
+            return "one_way (-1) goes with command: sync"
         if self.transport == "ssh" and any(h.suite == "trixie" for h in scenario.hosts.values()):
             return "doveadm over ssh to or from Dovecot 2.4 (trixie) is not supported yet"
         return None
@@ -81,7 +85,7 @@ class DoveadmBackup(MigrationStep):
         results = []
         for selection in selections:
             argv = ["doveadm", "-o", f"mail_fsync={self.mail_fsync}", self.command,
-                    *(["-R"] if self.direction == "pull" else []), *selection, self._destination(peer)]
+                    *(["-1"] if self.one_way else []), *(["-R"] if self.direction == "pull" else []), *selection, self._destination(peer)]
             command = shlex.join(argv)
             for attempt in range(self.desync_retries + 1):
                 label = f"{command} (on {runs_on})" + (f", run {attempt + 1}" if attempt else "")

@@ -60,6 +60,33 @@ def test_variants_pass(images, tmp_path, scenario):
     assert report_of(tmp_path)["verdict"] == "pass"
 
 
+def test_delta_update_keeps_mail_from_both_sides_of_the_cutover(images, tmp_path):
+    run = maillab("run", "scenarios/delta-update.yaml", "--report-dir", str(tmp_path))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    report = report_of(tmp_path)
+    assert report["verdict"] == "pass"
+    # the declared loss: only the messages that reached old after the initial copy (4 per user)
+    # can collide with the UIDs of the mail that reached new after the switch
+    renumbered = [f for f in report["findings"] if f["class"] == "uid_changed"]
+    assert {f["class"] for f in report["findings"]} <= {"uid_changed", "uidl_changed"}
+    assert all(f["tolerated"] for f in report["findings"]) and 0 < len(renumbered) <= 2 * 4
+    # old after the cutover: seeded 340, plus 3 + 4 messages per user sent to it over SMTP
+    assert report["messages"]["old"] == 340 + 2 * (3 + 4)
+    # new: all of that, plus 2 per user sent to it after the MX switch, plus the smoke test
+    assert report["messages"]["new"] == report["messages"]["old"] + 2 * 2 + 1
+    assert any("sync -1" in step["command"] for step in report["steps"])
+
+
+def test_a_second_backup_after_mail_reached_both_servers_loses_mail_silently(images, tmp_path):
+    run = maillab("run", "tests/integration/scenarios/negative-delta-with-backup.yaml", "--report-dir", str(tmp_path))
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr
+    report = report_of(tmp_path)
+    assert all(step["exit_code"] == 0 for step in report["steps"]), "doveadm itself reports success"
+    missing = [f for f in report["findings"] if f["class"] == "missing"]
+    assert {f["class"] for f in report["findings"]} == {"missing", "uidl_changed"}
+    assert [f["detail"].split(",")[0].split(".")[1] for f in missing] == ["old", "old"]  # <cutover.old.N...>
+
+
 def test_ssh_push_migrates_and_the_key_is_gone_afterwards(images, tmp_path):
     run = maillab("run", "scenarios/ssh-push-passwd-file.yaml", "--report-dir", str(tmp_path))
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr

@@ -5,9 +5,9 @@ import datetime as dt
 
 import pytest
 
-from runner.compare import FINDING_PROPERTY, Arrival, compare
+from runner.compare import FINDING_PROPERTY, compare
 from runner.scenario import Expectations
-from runner.state import FolderState, HostState, MessageState, SieveState, UserState
+from runner.state import Arrival, FolderState, HostState, MessageState, SieveState, UserState
 
 USER = "a@example.org"
 DATE = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
