@@ -10,18 +10,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 
 from lab.lab import HostConfig, Lab
 from runner.compare import Finding, compare
 from runner.migrate.base import MigrationContext, StepResult
+from runner.migrate.cutover import compose_message, wait_for_delivery
 from runner.scenario import Scenario
 from runner.seed import seed_host
 from runner.snapshot import snapshot_host
 from runner.state import Arrival, HostState
-
-DELIVERY_TIMEOUT = 30.0
-
 
 class Progress:
     """Where phases report what they do; the CLI prints it, tests may collect it."""
@@ -117,27 +114,13 @@ def smoke_delivery(lab: Lab, address: str, password: str, say: Callable[[str], N
     """Send a message to `address` over SMTP on new and wait until LMTP put it in INBOX."""
     new = lab["new"]
     message_id = f"<smoke.{lab.id}.{secrets.token_hex(4)}@maillab.invalid>"
-    message = EmailMessage()
-    message["From"], message["To"] = "smoke-test@maillab.invalid", address
-    message["Subject"], message["Message-ID"] = "maillab smoke test after migration", message_id
-    message.set_content("Sent to the new server after the migration.\n")
     say(f"SMTP to new for {address}, waiting for LMTP delivery")
     try:
         with smtplib.SMTP("127.0.0.1", new.port("smtp"), timeout=30) as smtp:
-            smtp.send_message(message)
+            smtp.send_message(compose_message(address, message_id, "sent to the new server after the migration"))
     except (smtplib.SMTPException, OSError) as error:
         say(f"new refused the smoke message: {error}")
         return Arrival(address, message_id)
-    deadline = time.monotonic() + DELIVERY_TIMEOUT
-    while time.monotonic() < deadline:
-        if _has_message(lab, address, password, message_id):
-            say("delivered to INBOX")
-            break
-        time.sleep(0.25)
+    if not wait_for_delivery(new, {address: password}, {address: [message_id]}):
+        say("delivered to INBOX")
     return Arrival(address, message_id)
-
-
-def _has_message(lab: Lab, address: str, password: str, message_id: str) -> bool:
-    with lab["new"].imap(address, password) as imap:
-        imap.select_folder("INBOX", readonly=True)
-        return bool(imap.search(["HEADER", "Message-ID", message_id]))

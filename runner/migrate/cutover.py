@@ -53,20 +53,20 @@ class SendMail(MigrationStep):
                 for user in users:
                     for n in range(self.count):
                         message_id = f"<cutover.{self.to}.{n}.{secrets.token_hex(4)}@maillab.invalid>"
-                        smtp.send_message(_message(user, message_id, f"sent to {self.to} during the cutover"))
+                        smtp.send_message(compose_message(user, message_id, f"sent to {self.to} during the cutover"))
                         sent.setdefault(user, []).append(message_id)
         except (smtplib.SMTPException, OSError) as error:
             return [_result(self.describe(), self.to, False, f"SMTP refused: {error}", started)]
         if self.to == "new":  # after the MX switch: must still be there after the final sync
             context.arrivals += [Arrival(user, mid) for user, ids in sent.items() for mid in ids]
-        missing = _wait_for_delivery(host, context.passwords, sent)
+        missing = wait_for_delivery(host, context.passwords, sent)
         if missing:
             return [_result(self.describe(), self.to, False, f"{missing} messages never reached INBOX", started)]
         total = sum(len(ids) for ids in sent.values())
         return [_result(self.describe(), self.to, True, f"{total} delivered through LMTP", started)]
 
 
-def _message(user: str, message_id: str, text: str) -> EmailMessage:
+def compose_message(user: str, message_id: str, text: str) -> EmailMessage:
     message = EmailMessage()
     message["From"], message["To"] = "sender@maillab.invalid", user
     message["Subject"], message["Message-ID"] = f"maillab: {text}", message_id
@@ -74,7 +74,9 @@ def _message(user: str, message_id: str, text: str) -> EmailMessage:
     return message
 
 
-def _wait_for_delivery(host, passwords: dict[str, str], sent: dict[str, list[str]]) -> int:
+def wait_for_delivery(host, passwords: dict[str, str], sent: dict[str, list[str]]) -> int:
+    """Wait until every Message-ID in `sent` (per user) is in that user's INBOX on `host`;
+    returns how many never arrived."""
     deadline = time.monotonic() + DELIVERY_TIMEOUT
     waiting = {user: set(ids) for user, ids in sent.items()}
     while waiting and time.monotonic() < deadline:
