@@ -43,7 +43,8 @@ def fail(message: str, code: int) -> NoReturn:
 
 
 def say(message: str) -> None:
-    console.print(f"  {message}" if not message.startswith("[bold]") else f"▶ {message}")
+    """Progress: phase names (sent as bold markup) get a marker; anything else is plain text."""
+    console.print(f"▶ {message}" if message.startswith("[bold]") else f"  {escape(message)}")
 
 
 def _load(path: Path):
