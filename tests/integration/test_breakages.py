@@ -150,6 +150,7 @@ def test_every_finding_class_is_caught_by_a_real_breakage():
 
 def test_a_stopped_service_stops_and_starts_alone(harness):
     harness.restore_good_migration()
+    starts_before = harness.new.logs().count("starting up for imap")
     harness.new.service("dovecot", "stop")
     try:
         with pytest.raises((OSError, imaplib.IMAP4.error)):
@@ -158,3 +159,4 @@ def test_a_stopped_service_stops_and_starts_alone(harness):
     finally:
         harness.new.service("dovecot", "start")
     harness.new.wait_until_ready(timeout=30)
+    assert harness.new.logs().count("starting up for imap") == starts_before + 1  # every service logs to the container log
