@@ -27,6 +27,30 @@ PROBE_USER = "maillab-probe"
 VMAIL_UID = 5000
 
 
+# The personal namespace's prefix and separator, by style: Dovecot's default, or Courier's
+# `INBOX.` prefix with `.` (what many old servers show their clients).
+NAMESPACES = {"dovecot": ("", "/"), "courier": ("INBOX.", ".")}
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    """How one lab host's Dovecot is set up (the scenario's `hosts.<role>`)."""
+
+    suite: str
+    mail_format: str = "maildir"  # maildir | mdbox
+    user_store: str = "sql"  # sql | passwd-file
+    namespace: str = "dovecot"  # dovecot | courier (see NAMESPACES)
+    compression: str = "none"  # none | gz | zstd: how new mail is written
+    pop3_uidl_format: str | None = None  # None: Dovecot's default
+
+    def imap_name(self, folder: str) -> str:
+        """The name IMAP clients of this host see for `folder` ('A/B' in the scenario)."""
+        if folder == "INBOX":
+            return folder
+        prefix, separator = NAMESPACES[self.namespace]
+        return prefix + folder.replace("/", separator)
+
+
 @dataclass(frozen=True)
 class ExecResult:
     exit_code: int
@@ -52,7 +76,90 @@ def imap_login(port: int, user: str, password: str) -> IMAPClient:
     return client
 
 
-class MailHostContainer(DockerContainer):
+class LabContainer(DockerContainer):
+    """What every lab container offers: a role on the lab network, commands run inside it,
+    files in and out, and its log."""
+
+    role: str
+
+    def reload_state(self) -> None:
+        self.get_wrapped_container().reload()
+
+    def state(self) -> str:
+        return self.get_wrapped_container().status
+
+    def log_tail(self, lines: int = 15) -> str:
+        text = self.get_wrapped_container().logs(tail=lines).decode(errors="replace").strip()
+        return "last log lines: " + " | ".join(text.splitlines())
+
+    def logs(self) -> str:
+        return self.get_wrapped_container().logs().decode(errors="replace")
+
+    # -- commands and files ---------------------------------------------------------------
+    def run(self, command: list[str] | str, *, user: str | None = None, env: dict[str, str] | None = None) -> ExecResult:
+        """Run a command in the host (a string goes through sh -c)."""
+        argv = ["sh", "-c", command] if isinstance(command, str) else command
+        exit_code, (stdout, stderr) = self.get_wrapped_container().exec_run(
+            argv, user=user or "", environment=env, demux=True
+        )
+        return ExecResult(exit_code, (stdout or b"").decode(errors="replace"), (stderr or b"").decode(errors="replace"))
+
+    def run_checked(self, command: list[str] | str, what: str) -> ExecResult:
+        result = self.run(command)
+        if result.exit_code != 0:
+            raise LabError(f"{what} on '{self.role}' failed (exit {result.exit_code}): {result.output[-300:]}")
+        return result
+
+    def put_archive(self, path: str, archive: bytes) -> None:
+        if not self.get_wrapped_container().put_archive(path, archive):
+            raise LabError(f"copying files into '{self.role}:{path}' failed")
+
+    def extract(self, directory: str, archive: bytes) -> None:
+        """Unpack a tar into `directory` inside the host. Unlike put_archive this reaches
+        tmpfs mounts such as /var/vmail, which `docker cp` writes underneath."""
+        self.put_file("/tmp/maillab-upload.tar", archive, mode=0o600)
+        self.run_checked(f"tar -C {shlex.quote(directory)} -xpf /tmp/maillab-upload.tar"
+                         " && rm /tmp/maillab-upload.tar", f"unpacking files into {directory}")
+
+    def put_file(self, path: str, content: bytes, mode: int = 0o644, uid: int = 0) -> None:
+        directory, _, name = path.rpartition("/")
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.uid, info.gid, info.mtime = len(content), mode, uid, uid, time.time()
+            tar.addfile(info, io.BytesIO(content))
+        self.put_archive(directory or "/", buffer.getvalue())
+
+    def read_file(self, path: str) -> bytes:
+        stream, _ = self.get_wrapped_container().get_archive(path)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.next()
+            extracted = tar.extractfile(member) if member else None
+            if extracted is None:
+                raise LabError(f"'{self.role}:{path}' is not a file")
+            return extracted.read()
+
+
+
+class MigratorContainer(LabContainer):
+    """A separate machine on the lab network for the user's own scripts: the new server's
+    image (doveadm, mysql, rsync, ssh, mbsync at hand) with no services running."""
+
+    def __init__(self, image: str, *, labels: dict[str, str], network: Network, name: str) -> None:
+        super().__init__(image)
+        self.role = "migrator"
+        self.with_name(name)
+        self.with_network(network).with_network_aliases(self.role)
+        self.with_kwargs(labels=labels, hostname=self.role, entrypoint=["sleep", "infinity"])
+
+    def start(self) -> MigratorContainer:
+        super().start()
+        if self.run("true").exit_code != 0:
+            raise HostNotReady(f"the migrator container does not run commands; {self.log_tail()}")
+        return self
+
+
+class MailHostContainer(LabContainer):
     def __init__(
         self,
         image: str,
@@ -60,8 +167,7 @@ class MailHostContainer(DockerContainer):
         role: str,
         labels: dict[str, str],
         network: Network,
-        mail_format: str,
-        user_store: str,
+        config: HostConfig,
         doveadm_password: str,
         db_password: str,
         probe_password: str,
@@ -69,16 +175,20 @@ class MailHostContainer(DockerContainer):
     ) -> None:
         super().__init__(image)
         self.role = role
-        self.mail_format = mail_format
-        self.user_store = user_store
+        self.config = config
+        self.mail_format = config.mail_format
+        self.user_store = config.user_store
         self.doveadm_password = doveadm_password
         self.probe_password = probe_password
         self.with_name(name)
         self.with_network(network).with_network_aliases(role)
         self.with_kwargs(labels=labels, hostname=role)
         self.with_envs(
-            MAILLAB_USER_STORE=user_store,
-            MAILLAB_MAIL_FORMAT=mail_format,
+            MAILLAB_USER_STORE=config.user_store,
+            MAILLAB_MAIL_FORMAT=config.mail_format,
+            MAILLAB_NAMESPACE=config.namespace,
+            MAILLAB_COMPRESSION=config.compression,
+            MAILLAB_POP3_UIDL_FORMAT=config.pop3_uidl_format or "",
             MAILLAB_DOVEADM_PASSWORD=doveadm_password,
             MAILLAB_DB_PASSWORD=db_password,
             MAILLAB_PROBE_PASSWORD=probe_password,
@@ -137,68 +247,12 @@ class MailHostContainer(DockerContainer):
         with self.imap(PROBE_USER, self.probe_password):
             pass
 
-    def reload_state(self) -> None:
-        self.get_wrapped_container().reload()
-
-    def state(self) -> str:
-        return self.get_wrapped_container().status
-
-    def log_tail(self, lines: int = 15) -> str:
-        text = self.get_wrapped_container().logs(tail=lines).decode(errors="replace").strip()
-        return "last log lines: " + " | ".join(text.splitlines())
-
-    def logs(self) -> str:
-        return self.get_wrapped_container().logs().decode(errors="replace")
-
     # -- access --------------------------------------------------------------------------
     def port(self, service: str) -> int:
         return int(self.get_exposed_port(PORTS[service]))
 
     def imap(self, user: str, password: str) -> IMAPClient:
         return imap_login(self.port("imap"), user, password)
-
-    def run(self, command: list[str] | str, *, user: str | None = None, env: dict[str, str] | None = None) -> ExecResult:
-        """Run a command in the host (a string goes through sh -c)."""
-        argv = ["sh", "-c", command] if isinstance(command, str) else command
-        exit_code, (stdout, stderr) = self.get_wrapped_container().exec_run(
-            argv, user=user or "", environment=env, demux=True
-        )
-        return ExecResult(exit_code, (stdout or b"").decode(errors="replace"), (stderr or b"").decode(errors="replace"))
-
-    def run_checked(self, command: list[str] | str, what: str) -> ExecResult:
-        result = self.run(command)
-        if result.exit_code != 0:
-            raise LabError(f"{what} on '{self.role}' failed (exit {result.exit_code}): {result.output[-300:]}")
-        return result
-
-    def put_archive(self, path: str, archive: bytes) -> None:
-        if not self.get_wrapped_container().put_archive(path, archive):
-            raise LabError(f"copying files into '{self.role}:{path}' failed")
-
-    def extract(self, directory: str, archive: bytes) -> None:
-        """Unpack a tar into `directory` inside the host. Unlike put_archive this reaches
-        tmpfs mounts such as /var/vmail, which `docker cp` writes underneath."""
-        self.put_file("/tmp/maillab-upload.tar", archive, mode=0o600)
-        self.run_checked(f"tar -C {shlex.quote(directory)} -xpf /tmp/maillab-upload.tar"
-                         " && rm /tmp/maillab-upload.tar", f"unpacking files into {directory}")
-
-    def put_file(self, path: str, content: bytes, mode: int = 0o644, uid: int = 0) -> None:
-        directory, _, name = path.rpartition("/")
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as tar:
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.uid, info.gid, info.mtime = len(content), mode, uid, uid, time.time()
-            tar.addfile(info, io.BytesIO(content))
-        self.put_archive(directory or "/", buffer.getvalue())
-
-    def read_file(self, path: str) -> bytes:
-        stream, _ = self.get_wrapped_container().get_archive(path)
-        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-            member = tar.next()
-            extracted = tar.extractfile(member) if member else None
-            if extracted is None:
-                raise LabError(f"'{self.role}:{path}' is not a file")
-            return extracted.read()
 
     @functools.cached_property
     def dovecot_series(self) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # Ryuk cannot be pulled here
 
@@ -18,17 +17,10 @@ import docker.errors  # noqa: E402
 from testcontainers.core.network import Network  # noqa: E402
 
 from lab.errors import LabError  # noqa: E402
-from lab.host import MailHostContainer  # noqa: E402
+from lab.host import HostConfig, LabContainer, MailHostContainer, MigratorContainer  # noqa: E402
 from lab.images import ensure_mailhost_image, mailhost_image  # noqa: E402
 
 LABEL = "maillab.lab"
-
-
-@dataclass(frozen=True)
-class HostConfig:
-    suite: str
-    mail_format: str = "maildir"
-    user_store: str = "sql"
 
 
 def docker_client() -> docker.DockerClient:
@@ -50,6 +42,7 @@ class Lab:
         self.doveadm_password = secrets.token_urlsafe(18)
         self.hosts: dict[str, MailHostContainer] = {}
         self.network: Network | None = None
+        self._migrator: MigratorContainer | None = None
 
     @property
     def labels(self) -> dict[str, str]:
@@ -57,6 +50,18 @@ class Lab:
 
     def __getitem__(self, role: str) -> MailHostContainer:
         return self.hosts[role]
+
+    def container(self, role: str) -> LabContainer:
+        """A host by role, or the migrator (started on first use)."""
+        return self.migrator() if role == "migrator" else self.hosts[role]
+
+    def migrator(self) -> MigratorContainer:
+        if self._migrator is None:
+            suite = self.configs["new"].suite if "new" in self.configs else next(iter(self.configs.values())).suite
+            self.say(f"starting the migrator container (Debian {suite} tools, no services)")
+            self._migrator = MigratorContainer(mailhost_image(suite), labels=self.labels, network=self.network,
+                                               name=f"{self.id}-migrator").start()
+        return self._migrator
 
     def create(self) -> None:
         for suite in sorted({config.suite for config in self.configs.values()}):
@@ -71,8 +76,7 @@ class Lab:
                 role=role,
                 labels=self.labels,
                 network=self.network,
-                mail_format=config.mail_format,
-                user_store=config.user_store,
+                config=config,
                 doveadm_password=self.doveadm_password,
                 db_password=secrets.token_urlsafe(18),
                 probe_password=secrets.token_urlsafe(18),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pydantic import BaseModel, ConfigDict, Field
 
-from runner.scenario import Expectations
+from runner.scenario import DbChange, Expectations
 from runner.state import Arrival, FolderState, HostState, MessageState, SieveState, UserState
 
 # Finding class -> the property it breaks.
@@ -65,7 +65,7 @@ def compare(old: HostState, new: HostState, expect: Expectations, arrivals: list
         )
         expected_here = {a.message_id for a in arrivals if a.user == address}
         findings += _compare_user(old_user, _without_arrivals(new_user, expected_here, findings))
-    findings += _compare_user_db(old.user_db, new.user_db, set(old.users))
+    findings += _compare_user_db(old.user_db, new.user_db, set(old.users), expect.db_changes)
     for finding in findings:
         finding.tolerated = not expect.must_preserve(finding.property)
     return findings
@@ -224,26 +224,33 @@ def _compare_sieve(old: SieveState, new: SieveState) -> list[Finding]:
     return findings
 
 
-def _compare_user_db(old: dict[str, dict[str, list]], new: dict[str, dict[str, list]],
-                     users: set[str]) -> list[Finding]:
+def _compare_user_db(old: dict[str, dict[str, dict]], new: dict[str, dict[str, dict]], users: set[str],
+                     changes: list[DbChange]) -> list[Finding]:
+    """Row by row; a column the scenario declares changed (`expect.db_changes`) must hold the
+    declared value on new instead of old's."""
     findings = []
     for table, rows in old.items():
         new_rows = new.get(table, {})
+        declared = {change.column: change.value for change in changes if change.table == table}
         for key, row in rows.items():
             who = _row_owner(row, users)
             if key not in new_rows:
                 findings.append(Finding(kind="db_row_missing", user=who, mailbox=table, detail=f"row {key}"))
-            elif new_rows[key] != row:
-                changed = [i for i, (a, b) in enumerate(zip(row, new_rows[key])) if a != b]
+                continue
+            wanted = {column: declared.get(column, value) for column, value in row.items()}
+            differ = [f"{column} is {new_rows[key].get(column)!r}, expected {value!r}"
+                      for column, value in wanted.items() if new_rows[key].get(column) != value]
+            if differ:
                 findings.append(Finding(kind="db_row_changed", user=who, mailbox=table,
-                                        detail=f"row {key}, columns {changed or 'count'} differ"))
+                                        detail=f"row {key}: " + "; ".join(differ)))
         for key in sorted(set(new_rows) - set(rows)):
             findings.append(Finding(kind="db_row_unexpected", user=_row_owner(new_rows[key], users), mailbox=table,
                                     detail=f"row {key}"))
     return findings
 
 
-def _row_owner(row: list[str | None], users: set[str]) -> str:
+def _row_owner(row: dict[str, str | None], users: set[str]) -> str:
     """The user a row belongs to: a scenario user named in it, else any address in it."""
-    return next((cell for cell in row if cell in users), None) or \
-        next((cell for cell in row if cell and "@" in cell), "-")
+    cells = list(row.values())
+    return next((cell for cell in cells if cell in users), None) or \
+        next((cell for cell in cells if cell and "@" in cell), "-")

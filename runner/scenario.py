@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
@@ -41,6 +41,13 @@ class HostSpec(Model):
     suite: Literal["bullseye", "bookworm", "trixie"]
     mail_format: Literal["maildir", "mdbox"] = "maildir"
     user_store: Literal["sql", "passwd-file"] = "sql"
+    # courier: clients see `INBOX.` before every folder and `.` between levels
+    namespace: Literal["dovecot", "courier"] = "dovecot"
+    # how new mail is written: Dovecot 2.3's zlib plugin, 2.4's mail_compress
+    compression: Literal["none", "gz", "zstd"] = "none"
+    # Dovecot's default when unset; written in the host's Dovecot syntax (2.3: %08Xu%08Xv,
+    # 2.4: %{uid | hex(8)}%{uidvalidity | hex(8)})
+    pop3_uidl_format: str | None = Field(None, pattern=r"^[^\n\\]+$")
 
 
 class Attachment(Model):
@@ -154,11 +161,28 @@ class UserSpec(Model):
         return sorted(names)
 
 
+class RoundcubeSpec(Model):
+    """Roundcube data on old: a users row per scenario user, identities and address books."""
+
+    mail_host: str = "old"  # what Roundcube's users.mail_host holds on old
+    contacts: int = Field(5, ge=0, le=10_000)  # per user
+    language: str = "de_DE"
+
+
+class DbChange(Model):
+    """A column the migration is meant to change, e.g. Roundcube's users.mail_host."""
+
+    table: str = Field(pattern=r"^[a-z_]+\.[a-z_]+$")  # database.table
+    column: str
+    value: str | None
+
+
 class Expectations(Model):
     """What must hold after the migration; anything left out is a declared, tolerated loss."""
 
     preserved: list[Literal["all"] | Property] = ["all"]
     smoke_delivery: bool = True
+    db_changes: list[DbChange] = []
 
     def must_preserve(self, prop: str) -> bool:
         return "all" in self.preserved or prop in self.preserved
@@ -170,9 +194,16 @@ class Scenario(Model):
     seed: int = 1
     hosts: dict[Literal["old", "new"], HostSpec]
     users: list[UserSpec] = Field(min_length=1)
+    roundcube: RoundcubeSpec | None = None
     steps: list[StepSpec] = Field(min_length=1)
     idempotence: bool = True
     expect: Expectations = Expectations()
+    # where the scenario file is: steps find the user's scripts relative to it
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @property
+    def base_dir(self) -> Path:
+        return self._base_dir
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -214,6 +245,7 @@ def load_scenario(path: Path) -> Scenario:
         where = _line_of(document, first["loc"])
         field = _field_path(first["loc"]) or "(top level)"
         raise ScenarioError(f"{path}:{where}: {field}: {_message(first)}") from None
+    scenario._base_dir = path.resolve().parent
     for index, step in enumerate(scenario.steps):
         if problem := step.problem_with(scenario):
             raise ScenarioError(f"{path}:{_line_of(document, ('steps', index))}: steps[{index}]: {problem}")

@@ -9,6 +9,7 @@ converted with `doveadm backup`.
 from __future__ import annotations
 
 import io
+import random
 import shlex
 import tarfile
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from imapclient import imap_utf7
 
 from lab.host import VMAIL_UID, MailHostContainer
 from runner.messages import folder_messages
-from runner.scenario import Scenario, UserSpec
+from runner.scenario import RoundcubeSpec, Scenario, UserSpec
 
 FLAG_LETTERS = {"\\Draft": "D", "\\Flagged": "F", "\\Answered": "R", "\\Seen": "S", "\\Deleted": "T"}
 VMAIL = "/var/vmail"
@@ -43,6 +44,9 @@ def seed_host(host: MailHostContainer, scenario: Scenario, passwords: dict[str, 
               say: Callable[[str], None]) -> int:
     """Seed every user of the scenario onto `host`; returns the number of messages written."""
     write_user_store(host, scenario.users, passwords)
+    if scenario.roundcube:
+        host.sql(roundcube_rows_sql(scenario.seed, scenario.users, scenario.roundcube), database="roundcube")
+        say(f"seeded Roundcube: {len(scenario.users)} users, {scenario.roundcube.contacts} contacts each")
     written = 0
     for user in scenario.users:
         home = home_of(user.address).removeprefix(VMAIL + "/")
@@ -53,7 +57,7 @@ def seed_host(host: MailHostContainer, scenario: Scenario, passwords: dict[str, 
             host.run_checked(_into_mdbox(host, user.address, f"{VMAIL}/{maildir}/Maildir"),
                              f"converting {user.address} to mdbox")
             host.run_checked(["rm", "-rf", f"{STAGING}/{user.address}"], "removing the staging Maildir")
-        subscribed = [folder.name for folder in user.folders if folder.subscribed]
+        subscribed = [host.config.imap_name(folder.name) for folder in user.folders if folder.subscribed]
         if subscribed:
             host.run_checked(["doveadm", "mailbox", "subscribe", "-u", user.address, *subscribed],
                              f"subscribing {user.address}")
@@ -87,10 +91,12 @@ def _password_hashes(host: MailHostContainer, passwords: list[str]) -> list[str]
     return result.stdout.split()
 
 
-def user_rows_sql(users: list[UserSpec], hashes: dict[str, str]) -> str:
-    def quote(value: str) -> str:
-        return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+def quote(value: str) -> str:
+    """A MariaDB string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
+
+def user_rows_sql(users: list[UserSpec], hashes: dict[str, str]) -> str:
     domains = sorted({user.domain for user in users} | {a.split("@")[1] for u in users for a in u.aliases})
     statements = [f"INSERT IGNORE INTO virtual_domains (name) VALUES ({quote(d)});" for d in domains]
     for user in users:
@@ -105,6 +111,38 @@ def user_rows_sql(users: list[UserSpec], hashes: dict[str, str]) -> str:
                 f"INSERT INTO virtual_aliases (domain_id, source, destination) VALUES "
                 f"({alias_domain}, {quote(alias)}, {quote(user.address)});"
             )
+    return "\n".join(statements) + "\n"
+
+
+FIRST_NAMES = ("Anna", "Ben", "Chiara", "Dmitri", "Elif", "Femi", "Grete", "Hiro", "Inés", "Jonas")
+ROUNDCUBE_PREFERENCES = 'a:1:{s:8:"timezone";s:13:"Europe/Berlin";}'  # PHP-serialized, as Roundcube stores it
+SURNAMES = ("Müller", "Novak", "Okafor", "Petit", "Quist", "Rossi", "Sato", "Theron", "Urban", "Vogel")
+
+
+def roundcube_rows_sql(seed: int, users: list[UserSpec], spec: RoundcubeSpec) -> str:
+    """Roundcube's rows for the scenario's users: one users row (with mail_host), a default
+    identity and `spec.contacts` address book entries each, the same for the same seed."""
+    statements = []
+    for n, user in enumerate(users, start=1):
+        rng = random.Random(f"{seed}/roundcube/{user.address}")
+        statements.append(
+            "INSERT INTO users (user_id, username, mail_host, created, last_login, language, preferences) VALUES "
+            f"({n}, {quote(user.address)}, {quote(spec.mail_host)}, '2021-03-0{1 + n % 9} 10:00:00', "
+            f"'2024-11-{10 + n % 19} 08:30:00', {quote(spec.language)}, "
+            f"{quote(ROUNDCUBE_PREFERENCES)});")
+        statements.append(
+            "INSERT INTO identities (user_id, changed, standard, name, email, signature) VALUES "
+            f"({n}, '2021-03-01 10:00:00', 1, {quote(user.address.split('@')[0].title())}, {quote(user.address)}, "
+            f"{quote('-- ' + chr(10) + user.address)});")
+        for _ in range(spec.contacts):
+            first, last = rng.choice(FIRST_NAMES), rng.choice(SURNAMES)
+            email = f"{first.lower()}.{rng.randrange(1000)}@example.net"
+            vcard = f"BEGIN:VCARD\r\nVERSION:3.0\r\nN:{last};{first};;;\r\nFN:{first} {last}\r\nEMAIL:{email}\r\nEND:VCARD"
+            statements.append(
+                "INSERT INTO contacts (changed, name, email, firstname, surname, vcard, words, user_id) VALUES "
+                f"('2023-0{1 + rng.randrange(9)}-1{rng.randrange(10)} 12:00:00', {quote(f'{first} {last}')}, "
+                f"{quote(email)}, {quote(first)}, {quote(last)}, {quote(vcard)}, "
+                f"{quote(f' {first.lower()} {last.lower()} {email}')}, {n});")
     return "\n".join(statements) + "\n"
 
 

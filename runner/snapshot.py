@@ -50,13 +50,23 @@ def snapshot_user(host: MailHostContainer, address: str, password: str) -> UserS
     )
 
 
+def canonical_name(name: str, prefix: str, separator: str) -> str:
+    """A folder's name as the scenario writes it ('Archive/2023'), whatever the server's
+    namespace shows clients (Courier-style 'INBOX.Archive.2023')."""
+    if name.upper() == "INBOX":
+        return "INBOX"
+    return name.removeprefix(prefix).replace(separator, "/")
+
+
 def _imap_state(host: MailHostContainer, address: str, password: str) -> tuple[dict[str, FolderState], list[str]]:
     folders: dict[str, FolderState] = {}
     with host.imap(address, password) as imap:
-        subscriptions = sorted(name for _, _, name in imap.list_sub_folders())
+        prefix, separator = imap.namespace().personal[0]
+        subscriptions = sorted(canonical_name(name, prefix, separator) for _, _, name in imap.list_sub_folders())
         for flags, _, name in imap.list_folders():
+            canonical = canonical_name(name, prefix, separator)
             if NOT_SELECTABLE & {flag.lower() for flag in flags}:
-                folders[name] = FolderState(name=name, selectable=False)
+                folders[canonical] = FolderState(name=canonical, selectable=False)
                 continue
             status = imap.folder_status(name, ["UIDVALIDITY", "UIDNEXT"])
             imap.select_folder(name, readonly=True)
@@ -66,8 +76,8 @@ def _imap_state(host: MailHostContainer, address: str, password: str) -> tuple[d
             else:
                 messages = _fetch(imap, uids)
             imap.unselect_folder()
-            folders[name] = FolderState(
-                name=name, uidvalidity=status[b"UIDVALIDITY"], uidnext=status[b"UIDNEXT"], messages=messages
+            folders[canonical] = FolderState(
+                name=canonical, uidvalidity=status[b"UIDVALIDITY"], uidnext=status[b"UIDNEXT"], messages=messages
             )
     return folders, subscriptions
 
@@ -139,16 +149,28 @@ def _pop3_uidls(host: MailHostContainer, address: str, password: str) -> list[st
         pop.quit()
 
 
-def snapshot_user_db(host: MailHostContainer) -> dict[str, dict[str, list[str | None]]]:
+DATABASES = ("mailserver", "roundcube")
+PASSWD_FILE_FIELDS = ("user", "password", "uid", "gid", "gecos", "home", "shell", "extra")
+
+
+def snapshot_user_db(host: MailHostContainer) -> dict[str, dict[str, dict[str, str | None]]]:
+    """Every row of the lab's databases (ISPmail's mailserver, Roundcube's roundcube), keyed
+    by its first column; a passwd-file user store stands in for mailserver."""
+    dump: dict[str, dict[str, dict[str, str | None]]] = {}
     if host.user_store == "passwd-file":
         text = host.read_file("/etc/dovecot/users").decode()
-        return {"passwd-file": {line.split(":", 1)[0]: line.split(":") for line in text.splitlines() if line}}
-    tables = host.run_checked(["mysql", "-B", "-N", "mailserver", "-e", "SHOW TABLES"], "listing tables")
-    dump: dict[str, dict[str, list[str | None]]] = {}
-    for table in tables.stdout.split():
-        result = host.run_checked(["mysql", "-B", "-N", "mailserver", "-e", f"SELECT * FROM `{table}`"],
-                                  f"reading {table}")
-        rows = [[None if cell == "NULL" else cell for cell in line.split("\t")]
-                for line in result.stdout.splitlines()]
-        dump[table] = {row[0] or "": row for row in rows}
+        dump["passwd-file"] = {line.split(":", 1)[0]: dict(zip(PASSWD_FILE_FIELDS, line.split(":"), strict=False))
+                               for line in text.splitlines() if line}
+    for database in DATABASES:
+        if database == "mailserver" and host.user_store == "passwd-file":
+            continue
+        tables = host.run_checked(["mysql", "-B", "-N", database, "-e", "SHOW TABLES"], f"listing {database}")
+        for table in tables.stdout.split():
+            result = host.run_checked(["mysql", "-B", database, "-e", f"SELECT * FROM `{table}`"],
+                                      f"reading {database}.{table}")
+            header, *lines = result.stdout.splitlines() or [""]
+            columns = header.split("\t")
+            rows = [dict(zip(columns, (None if cell == "NULL" else cell for cell in line.split("\t")), strict=True))
+                    for line in lines]
+            dump[f"{database}.{table}"] = {row[columns[0]] or "": row for row in rows}
     return dump

@@ -54,8 +54,8 @@ class UserState(BaseModel):
 class HostState(BaseModel):
     role: str
     users: dict[str, UserState]
-    # The user database: table -> primary key -> row (every column as text, None for NULL).
-    user_db: dict[str, dict[str, list[str | None]]]
+    # The databases: "database.table" -> primary key -> column -> value (text, None for NULL).
+    user_db: dict[str, dict[str, dict[str, str | None]]]
 
     @property
     def message_count(self) -> int:

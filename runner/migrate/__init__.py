@@ -8,14 +8,24 @@ from pydantic import Field
 from runner.migrate.copy_userdb import CopyUserDb
 from runner.migrate.cutover import ChangeFlags, SendMail, Service
 from runner.migrate.doveadm_backup import DoveadmBackup
+from runner.migrate.imapc import Imapc
 from runner.migrate.mbsync import Mbsync
+from runner.migrate.mysqldump import Mysqldump, Sql
+from runner.migrate.rsync_vmail import ForceResync, Rsync
+from runner.migrate.script import Script
 from runner.migrate.ssh_root_key import SshRootKey
 
 METHODS = {
     "copy_userdb": CopyUserDb,
     "doveadm_backup": DoveadmBackup,
+    "imapc": Imapc,
     "mbsync": Mbsync,
+    "mysqldump": Mysqldump,
+    "sql": Sql,
+    "rsync": Rsync,
+    "force_resync": ForceResync,
     "ssh_root_key": SshRootKey,
+    "script": Script,
     "send_mail": SendMail,
     "change_flags": ChangeFlags,
     "service": Service,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,12 @@ class MigrationContext:
     say: Callable[[str], None]
     # Messages steps sent to the new server; the verify phase expects each of them there.
     arrivals: list[Arrival] = field(default_factory=list)
+    # Secrets steps make up (a master user's password...), stable for the whole rehearsal
+    # so that the idempotence rerun uses the same ones.
+    secrets: dict[str, str] = field(default_factory=dict)
+
+    def secret(self, name: str) -> str:
+        return self.secrets.setdefault(name, secrets.token_urlsafe(15))
 
 
 class StepResult(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from runner.migrate.base import MigrationContext, MigrationStep, StepResult, run_command
+from runner.migrate.mysqldump import dump_and_load
 
 EXIT_MEANINGS = {0: "success"}
 
@@ -28,14 +29,7 @@ class CopyUserDb(MigrationStep):
     def run(self, context: MigrationContext) -> list[StepResult]:
         old, new = context.lab["old"], context.lab["new"]
         if old.user_store == "sql":
-            dump = run_command(old, "mysqldump mailserver (on old)",
-                               "mysqldump mailserver > /root/mailserver.sql", EXIT_MEANINGS)
-            if not dump.ok:
-                return [dump]
-            new.put_file("/root/mailserver.sql", old.read_file("/root/mailserver.sql"), mode=0o600)
-            load = run_command(new, "mysql mailserver < mailserver.sql (on new)",
-                               "mysql mailserver < /root/mailserver.sql", EXIT_MEANINGS)
-            return [dump, load]
+            return dump_and_load(context, "mailserver")
         new.put_file("/etc/dovecot/users", old.read_file("/etc/dovecot/users"), mode=0o640)
         result = run_command(new, "copy /etc/dovecot/users to new",
                              "chgrp dovecot /etc/dovecot/users && maillab-postfix-maps", EXIT_MEANINGS)

@@ -11,6 +11,7 @@ import time
 from email.message import EmailMessage
 from typing import Literal
 
+from imapclient.exceptions import IMAPClientError
 from pydantic import Field
 
 from lab.errors import LabError
@@ -81,11 +82,14 @@ def wait_for_delivery(host, passwords: dict[str, str], sent: dict[str, list[str]
     waiting = {user: set(ids) for user, ids in sent.items()}
     while waiting and time.monotonic() < deadline:
         for user in list(waiting):
-            with host.imap(user, passwords[user]) as imap:
-                imap.select_folder("INBOX", readonly=True)
-                for message_id in list(waiting[user]):
-                    if imap.search(["HEADER", "Message-ID", message_id]):
-                        waiting[user].discard(message_id)
+            try:
+                with host.imap(user, passwords[user]) as imap:
+                    imap.select_folder("INBOX", readonly=True)
+                    for message_id in list(waiting[user]):
+                        if imap.search(["HEADER", "Message-ID", message_id]):
+                            waiting[user].discard(message_id)
+            except IMAPClientError:  # INBOX not readable (yet): the mail has not arrived for the user
+                pass
             if not waiting[user]:
                 del waiting[user]
         if waiting:

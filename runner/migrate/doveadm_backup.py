@@ -4,7 +4,8 @@ pull: runs on new with -R against old (the Dovecot migration doc);
 push: runs on old against new (the doveadm walkthroughs).
 transport tcp: the doveadm service on port 12345 with the lab's doveadm_password;
 transport ssh: `remote:root@PEER`, doveadm dsync-server over ssh as root (needs an
-ssh_root_key install step first). Users: one or more with -u, all
+ssh_root_key install step first; against a Dovecot 2.4 peer the step sets dsync_remote_cmd
+without -U, which 2.4.0-2.4.2's dsync-server rejects). Users: one or more with -u, all
 users of the userdb with -A, or a users file with -F. Exit code 2 means "mailbox changes
 caused a desync, run it again": the step reruns up to `desync_retries` times.
 `mail_fsync` defaults to never for the run, as the Dovecot migration doc advises ("avoid
@@ -37,6 +38,8 @@ EXIT_MEANINGS = {
     78: "configuration error",
 }
 USERS_FILE = "/root/maillab-users"
+# Dovecot's default remote command minus -U (the replicator's flag, gone from 2.4's dsync-server).
+DSYNC_REMOTE_CMD_24 = "ssh -l%{login} %{host} doveadm dsync-server -u%{user}"
 
 
 class DoveadmBackup(MigrationStep):
@@ -70,13 +73,13 @@ class DoveadmBackup(MigrationStep):
             return f"users not in the scenario: {', '.join(unknown)}"
         if self.one_way and self.command != "sync":
             return "one_way (-1) goes with command: sync"
-        if self.transport == "ssh" and any(h.suite == "trixie" for h in scenario.hosts.values()):
-            return "doveadm over ssh to or from Dovecot 2.4 (trixie) is not supported yet"
         return None
 
     def run(self, context: MigrationContext) -> list[StepResult]:
         runs_on, peer = ("new", "old") if self.direction == "pull" else ("old", "new")
         host = context.lab[runs_on]
+        remote_cmd = ["-o", f"dsync_remote_cmd={DSYNC_REMOTE_CMD_24}"] \
+            if self.transport == "ssh" and context.lab[peer].dovecot_series == "2.4" else []
         if self.users == "file":
             listed = "".join(f"{user.address}\n" for user in context.scenario.users)
             host.put_file(USERS_FILE, listed.encode())
@@ -84,7 +87,7 @@ class DoveadmBackup(MigrationStep):
             else [["-u", user] for user in self.users]
         results = []
         for selection in selections:
-            argv = ["doveadm", "-o", f"mail_fsync={self.mail_fsync}", self.command,
+            argv = ["doveadm", "-o", f"mail_fsync={self.mail_fsync}", *remote_cmd, self.command,
                     *(["-1"] if self.one_way else []), *(["-R"] if self.direction == "pull" else []), *selection, self._destination(peer)]
             command = shlex.join(argv)
             for attempt in range(self.desync_retries + 1):

@@ -9,9 +9,12 @@ halves and the sshd drop-in, then checks that the key no longer gets in.
 
 from __future__ import annotations
 
+import shlex
 from typing import Literal
 
 import asyncssh
+
+from lab.host import LabContainer, MailHostContainer
 
 from runner.migrate.base import MigrationContext, MigrationStep, StepResult, run_command
 
@@ -20,6 +23,27 @@ SSHD_SETTINGS = "PermitRootLogin prohibit-password\nPubkeyAuthentication yes\nPa
 KEY = "/root/.ssh/id_ed25519"
 KEY_COMMENT = "maillab-migration"
 EXIT_MEANINGS = {0: "success", 255: "ssh failed to connect or authenticate"}
+
+
+def authorize_key(peer: MailHostContainer, key: asyncssh.SSHKey) -> None:
+    """Root login on `peer` by key only, and `key` allowed in."""
+    peer.put_file(SSHD_DROP_IN, SSHD_SETTINGS.encode())
+    peer.run_checked("mkdir -p -m 0700 /root/.ssh", "preparing /root/.ssh")
+    line = key.export_public_key().decode().strip()
+    peer.run_checked(f"echo {shlex.quote(line)} >> /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys",
+                     "authorizing the key")
+    peer.service("sshd", "restart")
+
+
+def give_key(client: LabContainer, path: str, key: asyncssh.SSHKey, peers: list[str]) -> StepResult:
+    """Put the private key on `client` and trust the peers' host keys (ssh-keyscan)."""
+    client.run_checked("mkdir -p -m 0700 /root/.ssh", "preparing /root/.ssh")
+    client.put_file(path, key.export_private_key(), mode=0o600)
+    names = " ".join(peers)
+    return run_command(client, f"trust the host keys of {', '.join(peers)} (ssh-keyscan)",
+                       f"for i in $(seq 20); do ssh-keyscan -t ed25519 {names} >> /root/.ssh/known_hosts"
+                       f" 2>/dev/null && [ $(wc -l < /root/.ssh/known_hosts) -ge {len(peers)} ] && exit 0; sleep 0.25; done; exit 1",
+                       {0: "success", 1: "sshd on a peer did not answer"})
 
 
 class SshRootKey(MigrationStep):
@@ -39,16 +63,8 @@ class SshRootKey(MigrationStep):
         ssh = f"ssh -o BatchMode=yes -o ConnectTimeout=5 root@{self.peer}"
         if self.action == "install":
             key = asyncssh.generate_private_key("ssh-ed25519", comment=KEY_COMMENT)
-            peer.put_file(SSHD_DROP_IN, SSHD_SETTINGS.encode())
-            peer.run_checked("mkdir -p -m 0700 /root/.ssh", "preparing /root/.ssh")
-            peer.put_file("/root/.ssh/authorized_keys", key.export_public_key(), mode=0o600)
-            peer.service("sshd", "restart")
-            client.run_checked("mkdir -p -m 0700 /root/.ssh", "preparing /root/.ssh")
-            client.put_file(KEY, key.export_private_key(), mode=0o600)
-            scan = run_command(client, f"trust {self.peer}'s host key (ssh-keyscan)",
-                               f"for i in $(seq 20); do ssh-keyscan -t ed25519 {self.peer} > /root/.ssh/known_hosts"
-                               " 2>/dev/null && [ -s /root/.ssh/known_hosts ] && exit 0; sleep 0.25; done; exit 1",
-                               {0: "success", 1: "sshd on the peer did not answer"})
+            authorize_key(peer, key)
+            scan = give_key(client, KEY, key, [self.peer])
             if not scan.ok:
                 return [scan]
             return [scan, run_command(client, f"{ssh} true (key login works)", f"{ssh} true", EXIT_MEANINGS)]

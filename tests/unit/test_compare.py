@@ -31,7 +31,8 @@ def state() -> HostState:
         sieve=SieveState(scripts={"main": "1" * 64, "old": "2" * 64}, active="main"),
         pop3_uidls=["00000001", "00000002", "00000003"],
     )
-    db = {"virtual_users": {"1": ["1", "1", USER, "{SHA512-CRYPT}x", "0"]}}
+    db = {"mailserver.virtual_users": {"1": {"id": "1", "domain_id": "1", "email": USER,
+                                             "password": "{SHA512-CRYPT}x", "quota": "0"}}}
     return HostState(role="old", users={USER: user}, user_db=db)
 
 
@@ -79,9 +80,10 @@ CASES = [
     ("sieve deactivated", lambda s: setattr(user(s).sieve, "active", None), {"sieve_active_changed"}),
     ("uidls changed", lambda s: setattr(user(s), "pop3_uidls", ["x", "y", "z"]), {"uidl_changed"}),
     ("uidls reordered", lambda s: user(s).pop3_uidls.reverse(), {"uidl_changed"}),
-    ("db row changed", lambda s: s.user_db["virtual_users"]["1"].__setitem__(4, "5"), {"db_row_changed"}),
-    ("db row missing", lambda s: s.user_db["virtual_users"].clear(), {"db_row_missing"}),
-    ("db row added", lambda s: s.user_db["virtual_users"].update({"2": ["2", "1", "b@x.org", "", "0"]}),
+    ("db row changed", lambda s: s.user_db["mailserver.virtual_users"]["1"].__setitem__("quota", "5"), {"db_row_changed"}),
+    ("db row missing", lambda s: s.user_db["mailserver.virtual_users"].clear(), {"db_row_missing"}),
+    ("db row added", lambda s: s.user_db["mailserver.virtual_users"].update(
+        {"2": {"id": "2", "domain_id": "1", "email": "b@x.org", "password": "", "quota": "0"}}),
      {"db_row_unexpected"}),
 ]
 
@@ -123,3 +125,19 @@ def test_an_arrival_is_expected_mail_and_a_missing_one_is_a_finding():
     assert compare(old, new, Expectations(), [Arrival(USER, "<smoke@x>")]) == []
     findings = compare(old, state(), Expectations(), [Arrival(USER, "<smoke@x>")])
     assert [(f.kind, f.detail) for f in findings] == [("delivery_failed", "<smoke@x> was sent but never arrived")]
+
+
+def test_a_declared_column_change_must_hold_exactly():
+    """Roundcube's users.mail_host after `UPDATE users SET mail_host=...`: the new value is
+    required, old's value is a finding, other columns still must match."""
+    def with_host(mail_host, language="de_DE"):
+        snapshot = state()
+        snapshot.user_db["roundcube.users"] = {"1": {"user_id": "1", "username": USER, "mail_host": mail_host,
+                                                     "language": language}}
+        return snapshot
+    expect = Expectations(db_changes=[{"table": "roundcube.users", "column": "mail_host", "value": "new"}])
+    assert compare(with_host("old"), with_host("new"), expect) == []
+    [forgotten] = compare(with_host("old"), with_host("old"), expect)
+    assert forgotten.kind == "db_row_changed" and "mail_host is 'old', expected 'new'" in forgotten.detail
+    [other] = compare(with_host("old"), with_host("new", language="en_US"), expect)
+    assert "language is 'en_US', expected 'de_DE'" in other.detail
