@@ -15,6 +15,8 @@ import pytest
 from lab.host import MailHostContainer  # noqa: F401  (import check: the lab package loads)
 from lab.images import ensure_mailhost_image
 from lab.lab import LABEL, HostConfig, Lab
+from runner.phases import Progress, rehearse
+from runner.scenario import load_scenario
 
 from .conftest import ROOT, maillab
 
@@ -58,6 +60,77 @@ def test_variants_pass(images, tmp_path, scenario):
     run = maillab("run", str(scenario), "--report-dir", str(tmp_path))
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr
     assert report_of(tmp_path)["verdict"] == "pass"
+
+
+def snapshot_of(directory: Path, role: str) -> dict:
+    return json.loads((directory / f"snapshot-{role}.json").read_text())
+
+
+def same_uidls(directory: Path) -> bool:
+    old, new = snapshot_of(directory, "old"), snapshot_of(directory, "new")
+    return all(new["users"][u]["pop3_uidls"][: len(v["pop3_uidls"])] == v["pop3_uidls"]
+               for u, v in old["users"].items())
+
+
+# Each migration path's scenario and what its run must show: the exit code, exactly the
+# finding classes that come out (tolerated ones included: a declared loss must be seen), and
+# a further check on the report directory where the path promises something particular.
+PATHS = [
+    ("scenarios/imapc-courier.yaml", 0, {"sieve_lost"}, None),
+    ("scenarios/imapc-pop3-migration.yaml", 0, {"sieve_lost"},
+     # old's UIDLs are <uidvalidity><uid> (%08Xv%08Xu), not Dovecot's default, and new keeps them
+     lambda d: same_uidls(d) and snapshot_of(d, "new")["users"]["pete@example.net"]["pop3_uidls"][0].endswith("00000001")),
+    ("scenarios/negative-pop3-without-migration-plugin.yaml", 1, {"uidl_changed", "sieve_lost"},
+     lambda d: not same_uidls(d) and len(report_of(d)["clients_would_redownload"]["pop3"]) == 2),
+    ("scenarios/ispmail-rsync.yaml", 0, set(),
+     lambda d: {row["mail_host"] for row in snapshot_of(d, "new")["user_db"]["roundcube.users"].values()} == {"new"}
+     and len(snapshot_of(d, "new")["user_db"]["roundcube.contacts"]) == 2 * 12),
+    ("scenarios/negative-rsync-without-uidlist.yaml", 1, {"uid_changed", "uidl_changed"},
+     lambda d: report_of(d)["clients_would_redownload"]["imap"]),
+    ("tests/integration/scenarios/negative-roundcube-mail-host-not-updated.yaml", 1, {"db_row_changed"},
+     lambda d: "mail_host is 'old', expected 'new'" in report_of(d)["findings"][0]["detail"]),
+    ("scenarios/bookworm-to-trixie.yaml", 0, set(), None),
+    ("scenarios/own-script.yaml", 0, set(),
+     lambda d: "migrating cem@example.org" in report_of(d)["steps"][-1]["output"]),
+    ("scenarios/negative-own-script-subtly-wrong.yaml", 1,
+     {"folder_missing", "missing", "subscription_lost", "uidl_changed", "uidvalidity_changed"},
+     lambda d: {f["user"] for f in report_of(d)["findings"]} == {"ben@example.org", "cem@example.org"}
+     and report_of(d)["steps"][-1]["exit_code"] == 0),
+    ("scenarios/fifty-users.yaml", 0, set(),
+     lambda d: any("-F /root/maillab-users" in s["command"] for s in report_of(d)["steps"])
+     and any("-A" in s["command"] for s in report_of(d)["steps"]) and len(snapshot_of(d, "new")["users"]) == 50),
+]
+
+
+@pytest.mark.parametrize(("scenario", "exit_code", "classes", "check"), PATHS, ids=[Path(p[0]).stem for p in PATHS])
+def test_migration_path(images, tmp_path, scenario, exit_code, classes, check):
+    run = maillab("run", scenario, "--report-dir", str(tmp_path))
+    assert run.returncode == exit_code, run.stdout[-3000:] + run.stderr
+    report = report_of(tmp_path)
+    assert {finding["class"] for finding in report["findings"]} == classes
+    assert all(step["ok"] for step in report["steps"]), "each negative control's tools report success"
+    assert check is None or check(tmp_path)
+
+
+def test_maildir_to_mdbox_writes_compressed_storage(images):
+    scenario = load_scenario(ROOT / "scenarios/maildir-to-mdbox-compressed.yaml")
+    result = rehearse(scenario, Progress(), keep=True)
+    try:
+        assert result.passed and not result.findings
+        storage = "/var/vmail/example.org/uwe/mdbox/storage"
+        # every message in the mdbox files starts with the gzip magic (1f 8b 08)
+        magic = result.kept["new"].run_checked(
+            f"cat {storage}/m.* | od -An -tx1 -v | tr -d '\\n' | grep -o ' 1f 8b 08' | wc -l", "counting").stdout
+        assert int(magic) >= 380  # uwe's 380 messages
+    finally:
+        result.kept.destroy()
+
+
+def test_every_shipped_scenario_is_rehearsed():
+    rehearsed = {p[0] for p in PATHS} | {"scenarios/maildir-to-mdbox-compressed.yaml", "scenarios/bullseye-to-bookworm.yaml", "scenarios/negative-mbsync.yaml",
+                                             "scenarios/delta-update.yaml", "scenarios/ssh-push-passwd-file.yaml"}
+    shipped = {str(path.relative_to(ROOT)) for path in (ROOT / "scenarios").glob("*.yaml")}
+    assert shipped <= rehearsed, shipped - rehearsed
 
 
 def test_delta_update_keeps_mail_from_both_sides_of_the_cutover(images, tmp_path):

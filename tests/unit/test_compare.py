@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 
+from runner.snapshot import canonical_name
 from runner.compare import FINDING_PROPERTY, compare
 from runner.scenario import Expectations
 from runner.state import Arrival, FolderState, HostState, MessageState, SieveState, UserState
@@ -141,3 +142,14 @@ def test_a_declared_column_change_must_hold_exactly():
     assert forgotten.kind == "db_row_changed" and "mail_host is 'old', expected 'new'" in forgotten.detail
     [other] = compare(with_host("old"), with_host("new", language="en_US"), expect)
     assert "language is 'en_US', expected 'de_DE'" in other.detail
+
+
+@pytest.mark.parametrize(("name", "prefix", "separator", "canonical"), [
+    ("INBOX", "INBOX.", ".", "INBOX"),
+    ("INBOX.Archive.2023", "INBOX.", ".", "Archive/2023"),
+    ("Archive/2023", "", "/", "Archive/2023"),
+    ("inbox", "", "/", "INBOX"),
+])
+def test_folder_names_are_compared_as_the_scenario_writes_them(name, prefix, separator, canonical):
+    """A Courier-style server's INBOX.Archive.2023 is the folder Archive/2023 on a default one."""
+    assert canonical_name(name, prefix, separator) == canonical

@@ -39,6 +39,16 @@ BAD = [
     ("missing hosts", VALID.replace("hosts:\n  old: {suite: bullseye}\n  new: {suite: bookworm}\n", ""), 1, "hosts: Field required"),
     ("unknown user in step", VALID.replace("method: doveadm_backup", "method: doveadm_backup\n    users: [x@example.org]"),
      13, "steps[1]: users not in the scenario: x@example.org"),
+    ("script not found", VALID.replace("method: doveadm_backup", "method: script\n    path: scripts/nope.sh"),
+     13, "steps[1]: script 'scripts/nope.sh' not found"),
+    ("script on an unknown machine", VALID.replace("method: doveadm_backup", "method: script\n    path: x.sh\n    on: db"),
+     15, "steps[1].on"),
+    ("imapc into a Courier namespace", VALID.replace("suite: bookworm}", "suite: bookworm, namespace: courier}")
+     .replace("method: doveadm_backup", "method: imapc"), 13, "imapc pulls into a server with Dovecot's default"),
+    ("unknown compression", VALID.replace("suite: bookworm}", "suite: bookworm, compression: rar}"), 5,
+     "hosts.new.compression"),
+    ("db change without database", VALID + "expect:\n  db_changes: [{table: users, column: mail_host, value: new}]\n",
+     15, "expect.db_changes[0].table"),
     ("not yaml", "name: [unclosed\n", 2, "not valid YAML"),
     ("not a mapping", "- just\n- a list\n", 1, "a scenario is a mapping"),
 ]
