@@ -142,12 +142,13 @@ class LabContainer(DockerContainer):
 
 
 class MigratorContainer(LabContainer):
-    """A separate machine on the lab network for the user's own scripts: the new server's
-    image (doveadm, mysql, rsync, ssh, mbsync at hand) with no services running."""
+    """A separate machine on the lab network for migration tools and the user's own scripts:
+    by default the new server's image (doveadm, mysql, rsync, ssh, mbsync at hand) with no
+    services running."""
 
-    def __init__(self, image: str, *, labels: dict[str, str], network: Network, name: str) -> None:
+    def __init__(self, image: str, *, role: str, labels: dict[str, str], network: Network, name: str) -> None:
         super().__init__(image)
-        self.role = "migrator"
+        self.role = role
         self.with_name(name)
         self.with_network(network).with_network_aliases(self.role)
         self.with_kwargs(labels=labels, hostname=self.role, entrypoint=["sleep", "infinity"])
@@ -155,7 +156,7 @@ class MigratorContainer(LabContainer):
     def start(self) -> MigratorContainer:
         super().start()
         if self.run("true").exit_code != 0:
-            raise HostNotReady(f"the migrator container does not run commands; {self.log_tail()}")
+            raise HostNotReady(f"the {self.role} container does not run commands; {self.log_tail()}")
         return self
 
 

@@ -7,6 +7,8 @@ exists, nothing is built. Build steps are streamed to the progress callback.
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from lab.errors import LabError
 
 DOCKERFILES = Path(__file__).resolve().parent.parent / "dockerfiles"
 MAILHOST_CONTEXT = DOCKERFILES / "mailhost"
+IMAPSYNC_CONTEXT = DOCKERFILES / "imapsync"
 CONTEXT_LABEL = "maillab.context"
 
 
@@ -34,12 +37,12 @@ def context_hash(context: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def is_current(client: docker.DockerClient, suite: str) -> bool:
+def is_current(client: docker.DockerClient, tag: str, context: Path) -> bool:
     try:
-        image = client.images.get(mailhost_image(suite))
+        image = client.images.get(tag)
     except docker.errors.ImageNotFound:
         return False
-    return (image.labels or {}).get(CONTEXT_LABEL) == context_hash(MAILHOST_CONTEXT)
+    return (image.labels or {}).get(CONTEXT_LABEL) == context_hash(context)
 
 
 def ensure_mailhost_image(client: docker.DockerClient, suite: str, say: Callable[[str], None]) -> bool:
@@ -49,15 +52,37 @@ def ensure_mailhost_image(client: docker.DockerClient, suite: str, say: Callable
     """
     if suite not in SUITES:
         raise LabError(f"unknown suite '{suite}' (known: {', '.join(SUITES)})")
-    if is_current(client, suite):
+    if is_current(client, mailhost_image(suite), MAILHOST_CONTEXT):
         return False
     ensure_base_image(client, suite, say)
-    say(f"building {mailhost_image(suite)}")
+    build(client, mailhost_image(suite), MAILHOST_CONTEXT, suite, say)
+    return True
+
+
+def ensure_imapsync_image(client: docker.DockerClient, suite: str, script: Path, say: Callable[[str], None]) -> str:
+    """The imapsync image: the mail host image of `suite` plus imapsync's Perl modules and the
+    imapsync script the user provides (it is in no Debian suite). Built on first use only."""
+    ensure_mailhost_image(client, suite, say)
+    tag = f"maillab/imapsync:{suite}"
+    with tempfile.TemporaryDirectory(prefix="maillab-imapsync-") as directory:
+        context = Path(directory)
+        shutil.copy(IMAPSYNC_CONTEXT / "Dockerfile", context / "Dockerfile")
+        shutil.copy(script, context / "imapsync")
+        (context / "imapsync").chmod(0o755)
+        if not is_current(client, tag, context):
+            build(client, tag, context, suite, say)
+    return tag
+
+
+def build(client: docker.DockerClient, tag: str, context: Path, suite: str, say: Callable[[str], None]) -> None:
+    """docker build of `context` for `suite`, labelled with the context's hash; progress
+    lines go to `say`."""
+    say(f"building {tag}")
     stream = client.api.build(
-        path=str(MAILHOST_CONTEXT),
-        tag=mailhost_image(suite),
+        path=str(context),
+        tag=tag,
         buildargs={"SUITE": suite},
-        labels={CONTEXT_LABEL: context_hash(MAILHOST_CONTEXT)},
+        labels={CONTEXT_LABEL: context_hash(context)},
         rm=True,
         forcerm=True,  # the legacy builder otherwise leaves failed, unlabelled containers behind
         decode=True,
@@ -66,10 +91,9 @@ def ensure_mailhost_image(client: docker.DockerClient, suite: str, say: Callable
     for chunk in stream:
         if "error" in chunk:
             detail = " / ".join(line for line in last_lines[-3:] if line)
-            raise LabError(f"building {mailhost_image(suite)} failed: {chunk['error'].strip()} ({detail})")
+            raise LabError(f"building {tag} failed: {chunk['error'].strip()} ({detail})")
         line = chunk.get("stream", "").strip()
         if line:
             last_lines.append(line)
             if line.startswith("Step "):
                 say(f"{suite}: {line}")
-    return True

@@ -42,7 +42,7 @@ class Lab:
         self.doveadm_password = secrets.token_urlsafe(18)
         self.hosts: dict[str, MailHostContainer] = {}
         self.network: Network | None = None
-        self._migrator: MigratorContainer | None = None
+        self.tools: dict[str, MigratorContainer] = {}
 
     @property
     def labels(self) -> dict[str, str]:
@@ -52,16 +52,18 @@ class Lab:
         return self.hosts[role]
 
     def container(self, role: str) -> LabContainer:
-        """A host by role, or the migrator (started on first use)."""
-        return self.migrator() if role == "migrator" else self.hosts[role]
+        """A host by role, or the migrator machine (started on first use)."""
+        return self.tool_machine("migrator") if role == "migrator" else self.hosts[role]
 
-    def migrator(self) -> MigratorContainer:
-        if self._migrator is None:
-            suite = self.configs["new"].suite if "new" in self.configs else next(iter(self.configs.values())).suite
-            self.say(f"starting the migrator container (Debian {suite} tools, no services)")
-            self._migrator = MigratorContainer(mailhost_image(suite), labels=self.labels, network=self.network,
-                                               name=f"{self.id}-migrator").start()
-        return self._migrator
+    def tool_machine(self, role: str, image: str | None = None) -> MigratorContainer:
+        """A machine without services on the lab network, named `role` there; by default
+        from the new server's image. Started on first use."""
+        if role not in self.tools:
+            image = image or mailhost_image(self.configs["new"].suite)
+            self.say(f"starting the {role} machine ({image}, no services)")
+            self.tools[role] = MigratorContainer(image, role=role, labels=self.labels, network=self.network,
+                                                 name=f"{self.id}-{role}").start()
+        return self.tools[role]
 
     def create(self) -> None:
         for suite in sorted({config.suite for config in self.configs.values()}):

@@ -9,6 +9,7 @@ from runner.migrate.copy_userdb import CopyUserDb
 from runner.migrate.cutover import ChangeFlags, SendMail, Service
 from runner.migrate.doveadm_backup import DoveadmBackup
 from runner.migrate.imapc import Imapc
+from runner.migrate.imapsync import Imapsync
 from runner.migrate.mbsync import Mbsync
 from runner.migrate.mysqldump import Mysqldump, Sql
 from runner.migrate.rsync_vmail import ForceResync, Rsync
@@ -20,6 +21,7 @@ METHODS = {
     "doveadm_backup": DoveadmBackup,
     "imapc": Imapc,
     "mbsync": Mbsync,
+    "imapsync": Imapsync,
     "mysqldump": Mysqldump,
     "sql": Sql,
     "rsync": Rsync,

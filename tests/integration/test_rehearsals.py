@@ -126,6 +126,19 @@ def test_maildir_to_mdbox_writes_compressed_storage(images):
         result.kept.destroy()
 
 
+IMAPSYNC = os.environ.get("MAILLAB_IMAPSYNC")
+
+
+@pytest.mark.skipif(not IMAPSYNC, reason="imapsync is in no Debian suite: set MAILLAB_IMAPSYNC to your copy")
+def test_imapsync_is_a_client_side_copy(images, tmp_path):
+    scenario = (HERE / "negative-imapsync.yaml").read_text().replace("script: imapsync", f"script: {IMAPSYNC}")
+    (tmp_path / "negative-imapsync.yaml").write_text(scenario)
+    run = maillab("run", str(tmp_path / "negative-imapsync.yaml"), "--report-dir", str(tmp_path))
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr
+    classes = {finding["class"] for finding in report_of(tmp_path)["findings"]}
+    assert {"uidvalidity_changed", "sieve_lost", "uidl_changed"} <= classes and "missing" not in classes
+
+
 def test_every_shipped_scenario_is_rehearsed():
     rehearsed = {p[0] for p in PATHS} | {"scenarios/maildir-to-mdbox-compressed.yaml", "scenarios/bullseye-to-bookworm.yaml", "scenarios/negative-mbsync.yaml",
                                              "scenarios/delta-update.yaml", "scenarios/ssh-push-passwd-file.yaml"}

@@ -41,6 +41,8 @@ BAD = [
      13, "steps[1]: users not in the scenario: x@example.org"),
     ("script not found", VALID.replace("method: doveadm_backup", "method: script\n    path: scripts/nope.sh"),
      13, "steps[1]: script 'scripts/nope.sh' not found"),
+    ("imapsync without the script", VALID.replace("method: doveadm_backup", "method: imapsync\n    script: imapsync"),
+     13, "imapsync is in no Debian suite: put your copy there"),
     ("script on an unknown machine", VALID.replace("method: doveadm_backup", "method: script\n    path: x.sh\n    on: db"),
      15, "steps[1].on"),
     ("imapc into a Courier namespace", VALID.replace("suite: bookworm}", "suite: bookworm, namespace: courier}")
