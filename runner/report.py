@@ -42,6 +42,14 @@ def redownload(rehearsal: Rehearsal) -> dict[str, list[dict[str, object]]]:
     return {"imap": sorted(imap.values(), key=lambda e: (e["user"], e["mailbox"])), "pop3": pop3}
 
 
+def messages_per_user(rehearsal: Rehearsal) -> dict[str, dict[str, int | None]]:
+    """Each user's message count on old and new (new without the expected arrivals' share)."""
+    old = rehearsal.old.users if rehearsal.old else {}
+    new = rehearsal.new.users if rehearsal.new else {}
+    return {address: {"old": user.message_count, "new": new[address].message_count if address in new else None}
+            for address, user in old.items()}
+
+
 def check_rows(rehearsal: Rehearsal) -> list[tuple[str, str, list[Finding]]]:
     """(property, status, findings) for every property: held, LOST, or a tolerated loss."""
     by_property: dict[str, list[Finding]] = defaultdict(list)
@@ -85,6 +93,7 @@ def to_json(rehearsal: Rehearsal) -> dict[str, object]:
         "summary": verdict_line(rehearsal),
         "messages": {"old": rehearsal.old.message_count if rehearsal.old else None,
                      "new": rehearsal.new.message_count if rehearsal.new else None},
+        "messages_per_user": messages_per_user(rehearsal),
         "checks": [{"property": p, "status": s, "findings": len(f)} for p, s, f in check_rows(rehearsal)],
         "clients_would_redownload": redownload(rehearsal),
         "steps": [step.model_dump() for step in rehearsal.steps],
@@ -131,6 +140,10 @@ def render(rehearsal: Rehearsal, console: Console) -> None:
         style = "" if step.ok else "red"
         steps.add_row(step.step, step.host, str(step.exit_code), step.meaning, f"{step.seconds:.1f}", style=style)
     console.print(steps)
+    for step in rehearsal.steps:
+        if step.show_output and step.output:
+            console.print(f"Output of {step.step} (exit {step.exit_code}, last lines):", markup=False)
+            console.print("\n".join("  " + line for line in step.output.splitlines()[-10:]), markup=False)
 
     checks = Table(title="Checks (old -> new, as clients see them)", title_justify="left")
     for column in ("property", "status", "findings", "example"):
@@ -140,6 +153,13 @@ def render(rehearsal: Rehearsal, console: Console) -> None:
         checks.add_row(prop, f"[{colours[status]}]{status}[/]", str(len(found)),
                        _one_line(found[0]) if found else "", )
     console.print(checks)
+
+    arrivals = Counter(arrival.user for arrival in rehearsal.arrivals)
+    short = {address: counts for address, counts in messages_per_user(rehearsal).items()
+             if counts["new"] is not None and counts["new"] - arrivals[address] < counts["old"]}
+    for address, counts in short.items():
+        console.print(f"[red]{address}: {counts['old']} messages on old, only "
+                      f"{counts['new'] - arrivals[address]} on new[/]")
 
     again = redownload(rehearsal)
     if again["imap"] or again["pop3"]:

@@ -43,6 +43,7 @@ class StepResult(BaseModel):
     ok: bool
     seconds: float
     output: str = ""
+    show_output: bool = False  # print the output's tail on the terminal (the user's own script)
 
 
 class MigrationStep(BaseModel):

@@ -71,7 +71,7 @@ class Script(MigrationStep):
                                                      f"./{name}", *self.args])
         context.say(f"running {self.path} on {self.on}")
         result = run_command(target, f"{self.path} (as root on {self.on})", command,
-                             {0: "success"}, secrets=(lab.doveadm_password,))
+                             {0: "success"}, secrets=(lab.doveadm_password,)).model_copy(update={"show_output": True})
         for role in ("old", "new"):  # the key lives for the script's run only
             lab[role].run_checked(f"sed -i '/ {KEY_COMMENT}$/d' /root/.ssh/authorized_keys", "removing the key")
         target.run_checked(f"rm -f {KEY}", "removing the private key")

@@ -95,7 +95,8 @@ PATHS = [
     ("scenarios/negative-own-script-subtly-wrong.yaml", 1,
      {"folder_missing", "missing", "subscription_lost", "uidl_changed", "uidvalidity_changed"},
      lambda d: {f["user"] for f in report_of(d)["findings"]} == {"ben@example.org", "cem@example.org"}
-     and report_of(d)["steps"][-1]["exit_code"] == 0),
+     and report_of(d)["steps"][-1]["exit_code"] == 0
+     and report_of(d)["messages_per_user"]["ben@example.org"] == {"old": 25, "new": 0}),
     ("scenarios/fifty-users.yaml", 0, set(),
      lambda d: any("-F /root/maillab-users" in s["command"] for s in report_of(d)["steps"])
      and any("-A" in s["command"] for s in report_of(d)["steps"]) and len(snapshot_of(d, "new")["users"]) == 50),
