@@ -16,7 +16,7 @@ from lab.images import ensure_mailhost_image  # noqa: E402
 from lab.lab import LABEL, docker_client  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-SUITES_UNDER_TEST = ("bullseye", "bookworm")
+SUITES_UNDER_TEST = ("bullseye", "bookworm", "trixie")  # every suite a shipped scenario uses
 
 
 def pytest_collection_modifyitems(items):
