@@ -4,6 +4,7 @@ mailbox. Prints figures only; nothing here asserts.
 
     .venv/bin/python bench/bench.py            # everything, cold builds included (~6 min)
     .venv/bin/python bench/bench.py --no-cold  # keep the images, skip the cold builds
+    .venv/bin/python bench/bench.py --paths    # also every shipped scenario, end to end (~7 min)
 """
 
 from __future__ import annotations
@@ -46,15 +47,26 @@ def cold_builds(suites: tuple[str, ...]) -> None:
         print(f"cold build {suite:9s} (debootstrap + import + image): {time.monotonic() - started:6.1f} s")
 
 
-def warm_rehearsal() -> None:
+def rehearsal(scenario: str) -> tuple[float, int, str]:
+    """One run through the CLI: seconds, exit code, verdict line."""
     command = [sys.executable, "-c", "from runner.cli import main; main()", "run",
-               "scenarios/bullseye-to-bookworm.yaml", "--report-dir", "/tmp/maillab-bench-report"]
-    subprocess.run(command, cwd=ROOT, capture_output=True)  # images and caches warm
+               scenario, "--report-dir", "/tmp/maillab-bench-report"]
     started = time.monotonic()
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     verdict = run.stdout.strip().splitlines()[-2] if run.stdout else run.stderr
-    print(f"warm default rehearsal, end to end:           {time.monotonic() - started:6.1f} s  "
-          f"(exit {run.returncode}; {verdict.strip()})")
+    return time.monotonic() - started, run.returncode, verdict.strip()
+
+
+def warm_rehearsal() -> None:
+    rehearsal("scenarios/bullseye-to-bookworm.yaml")  # images and caches warm
+    seconds, code, verdict = rehearsal("scenarios/bullseye-to-bookworm.yaml")
+    print(f"warm default rehearsal, end to end:           {seconds:6.1f} s  (exit {code}; {verdict})")
+
+
+def every_path() -> None:
+    for scenario in sorted((ROOT / "scenarios").glob("*.yaml")):
+        seconds, code, verdict = rehearsal(str(scenario.relative_to(ROOT)))
+        print(f"{scenario.stem:42s} {seconds:6.1f} s  exit {code}  {verdict[:60]}")
 
 
 def big_mailbox() -> None:
@@ -84,14 +96,18 @@ def big_mailbox() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-cold", action="store_true", help="skip the cold image builds")
+    parser.add_argument("--paths", action="store_true", help="also time every shipped scenario")
     args = parser.parse_args()
+    suites = ("bullseye", "bookworm", "trixie")
     if not args.no_cold:
-        cold_builds(("bullseye", "bookworm"))
+        cold_builds(suites)
     else:
-        for suite in ("bullseye", "bookworm"):
+        for suite in suites:
             ensure_mailhost_image(docker_client(), suite, lambda _: None)
     warm_rehearsal()
     big_mailbox()
+    if args.paths:
+        every_path()
 
 
 if __name__ == "__main__":
