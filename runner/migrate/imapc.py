@@ -131,12 +131,13 @@ class Imapc(MigrationStep):
         old.run_checked(f"chgrp dovecot {SOURCE_CONF} && doveadm reload", "reloading Dovecot")
         first = next(iter(context.passwords))
         login = f"{first}*{MASTER_USER}" if self.auth == "master_user" else first
-        command = shlex.join(["doveadm", "auth", "test", "-x", "service=imap", login, secret])
+        # `--`: a generated password may begin with '-'
+        command = shlex.join(["doveadm", "auth", "test", "-x", "service=imap", "--", login, secret])
         label = f"old accepts the {self.auth.replace('_', ' ')} (doveadm auth test {login})"
         deadline = time.monotonic() + 10
         while True:  # the reload restarts the auth service in the background
             result = run_command(old, label, command, {0: "success", 77: "authentication failed"}, secrets=(secret,))
-            if result.ok or time.monotonic() > deadline:
+            if result.exit_code != 77 or time.monotonic() > deadline:
                 return result
             time.sleep(0.3)
 

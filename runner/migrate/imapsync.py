@@ -44,8 +44,9 @@ class Imapsync(MigrationStep):
         machine = lab.tool_machine("imapsync", image)
         results = []
         for user, password in context.passwords.items():
-            argv = ["imapsync", "--host1", "old", "--port1", "143", "--user1", user, "--password1", password,
-                    "--host2", "new", "--port2", "143", "--user2", user, "--password2", password,
+            # --option=value: a generated password may begin with '-'
+            argv = ["imapsync", "--host1=old", "--port1=143", f"--user1={user}", f"--password1={password}",
+                    "--host2=new", "--port2=143", f"--user2={user}", f"--password2={password}",
                     "--nossl1", "--nossl2", "--notls1", "--notls2", "--noreleasecheck", *self.args]
             context.say(f"imapsync {user} old -> new")
             results.append(run_command(machine, f"imapsync {user} (on the imapsync machine)", shlex.join(argv),
