@@ -25,6 +25,7 @@ FINDING_PROPERTY = {
     "flags_changed": "flags",
     "keywords_changed": "keywords",
     "date_changed": "dates",
+    "guid_changed": "guids",
     "uid_changed": "uids",
     "uidnext_lowered": "uids",
     "uidvalidity_changed": "uidvalidity",
@@ -165,6 +166,8 @@ def _compare_folder(old: FolderState, new: FolderState) -> list[Finding]:
                 f"{' '.join(before.keywords) or '-'} -> {' '.join(after.keywords) or '-'}")
         if before.internaldate.timestamp() != after.internaldate.timestamp():
             add("date_changed", before.uid, f"{before.internaldate.isoformat()} -> {after.internaldate.isoformat()}")
+        if before.guid is not None and before.guid != after.guid:
+            add("guid_changed", before.uid, f"GUID {before.guid} -> {after.guid}")
     return findings
 
 

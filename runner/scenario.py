@@ -22,11 +22,11 @@ SUITES = ("bullseye", "bookworm", "trixie")
 SYSTEM_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
 # Each property a migration can keep or lose; `expect.preserved` names the ones that must hold.
 PROPERTIES = (
-    "folders", "messages", "content", "flags", "keywords", "dates", "uids",
+    "folders", "messages", "content", "flags", "keywords", "dates", "guids", "uids",
     "uidvalidity", "subscriptions", "sieve", "pop3_uidls", "db_rows", "delivery",
 )
 Property = Literal[
-    "folders", "messages", "content", "flags", "keywords", "dates", "uids",
+    "folders", "messages", "content", "flags", "keywords", "dates", "guids", "uids",
     "uidvalidity", "subscriptions", "sieve", "pop3_uidls", "db_rows", "delivery",
 ]
 STEP_TAGS = tuple(METHODS)

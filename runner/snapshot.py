@@ -22,7 +22,7 @@ from lab.errors import LabError
 from lab.host import MailHostContainer, imap_login
 from runner.state import FolderState, HostState, MessageState, SieveState, UserState
 
-FETCH_ITEMS = ["BODY.PEEK[]", "FLAGS", "INTERNALDATE", "RFC822.SIZE"]
+FETCH_ITEMS = ["BODY.PEEK[]", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "X-GUID"]  # X-GUID: Dovecot's
 FETCH_BATCH = 500
 PARALLEL_FROM = 2_000  # messages in a folder; below this one session is faster than several
 WORKERS = os.cpu_count() or 1
@@ -120,6 +120,7 @@ def _message_state(uid: int, data: dict[bytes, object]) -> MessageState:
         internaldate=data[b"INTERNALDATE"].astimezone(dt.timezone.utc),  # imapclient's tzinfo won't pickle
         size=data[b"RFC822.SIZE"],
         message_id=found.group(1).decode(errors="replace") if found else None,
+        guid=data[b"X-GUID"].decode() if data.get(b"X-GUID") else None,  # type: ignore[union-attr]
     )
 
 

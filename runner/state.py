@@ -24,6 +24,9 @@ class MessageState(BaseModel):
     internaldate: dt.datetime
     size: int  # RFC822.SIZE
     message_id: str | None = None
+    # Dovecot's message GUID (IMAP FETCH X-GUID): what dsync matches messages by; clients do
+    # not see it, but a later dsync or replication does.
+    guid: str | None = None
 
 
 class FolderState(BaseModel):

@@ -60,6 +60,14 @@ def same_size_edit(folder_dir: str) -> str:
             f" && rm -f dovecot.index.cache")
 
 
+def renamed_keeping_uid(folder_dir: str) -> str:
+    """Give one Maildir file another base name (its GUID) and point its dovecot-uidlist line
+    at it, so the message keeps its UID: what a careless re-naming copy does."""
+    return (f"cd {MAILDIR}/{folder_dir} && f=$(ls cur | head -1) && b=${{f%%:*}}"
+            " && n=$(echo $b | sed s/maillab,/maillaX,/) && mv cur/$f cur/$n:${f#*:}"
+            " && sed -i \"s/:$b\\$/:$n/\" dovecot-uidlist && rm -f dovecot.index.cache")
+
+
 def stop_postfix_and_send(h: Harness) -> None:
     h.new.service("postfix", "stop")
     h.arrivals.append(smoke_delivery(h.lab, ALICE, h.passwords[ALICE], lambda _: None))
@@ -74,7 +82,8 @@ BREAKAGES = [
      {"unexpected"}),
     ("message appended twice", imap("Archive", lambda c, u: copy_message(c, "Archive", u[0])), {"duplicate"}),
     ("message re-uploaded", imap("Archive", lambda c, u: expunge(c, [copy_message(c, "Archive", u[0])])),
-     {"uid_changed"}),
+     {"uid_changed", "guid_changed"}),  # an APPEND is a new message to Dovecot: new UID, new GUID
+    ("message GUID changed", sh(renamed_keeping_uid(".Archive")), {"guid_changed"}),
     ("bytes of a message altered", sh(same_size_edit(".Archive")), {"content_changed"}),
     ("file mtime reset", sh(f"cd {MAILDIR}/.Archive && touch -d 2001-02-03 cur/$(ls cur | head -1)"
                             " && rm -f dovecot.index.cache"), {"date_changed"}),

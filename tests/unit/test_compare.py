@@ -16,7 +16,7 @@ DATE = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
 
 def message(uid: int, content: str, **changes) -> MessageState:
     fields = dict(uid=uid, sha256=content * 8, flags=["\\Seen"], keywords=["Work"], internaldate=DATE,
-                  size=100 + uid, message_id=f"<{content}@x>")
+                  size=100 + uid, message_id=f"<{content}@x>", guid=f"{content}.M{uid}P1.host")
     return MessageState(**(fields | changes))
 
 
@@ -67,6 +67,7 @@ CASES = [
     ("date reset", lambda s: setattr(inbox(s).messages[0], "internaldate", DATE + dt.timedelta(hours=1)),
      {"date_changed"}),
     ("uid renumbered", new_uid, {"uid_changed"}),
+    ("guid changed", lambda s: setattr(inbox(s).messages[0], "guid", "other"), {"guid_changed"}),
     ("uidnext lowered", lambda s: setattr(inbox(s), "uidnext", 2), {"uidnext_lowered"}),
     ("uidvalidity changed", renumber, {"uidvalidity_changed"}),
     ("folder dropped", lambda s: user(s).folders.pop("Archive"), {"folder_missing"}),
