@@ -140,7 +140,6 @@ class LabContainer(DockerContainer):
             return extracted.read()
 
 
-
 class MigratorContainer(LabContainer):
     """A separate machine on the lab network for migration tools and the user's own scripts:
     by default the new server's image (doveadm, mysql, rsync, ssh, mbsync at hand) with no
@@ -177,8 +176,6 @@ class MailHostContainer(LabContainer):
         super().__init__(image)
         self.role = role
         self.config = config
-        self.mail_format = config.mail_format
-        self.user_store = config.user_store
         self.doveadm_password = doveadm_password
         self.probe_password = probe_password
         self.with_name(name)
@@ -259,6 +256,11 @@ class MailHostContainer(LabContainer):
     def dovecot_series(self) -> str:
         """'2.3' or '2.4': which configuration language this host's Dovecot speaks."""
         return self.read_file("/etc/dovecot/maillab-series").decode().strip()
+
+    def password_hashes(self, passwords: list[str]) -> list[str]:
+        """SHA512-CRYPT hashes made by this host's own `doveadm pw`."""
+        script = 'for p in "$@"; do doveadm pw -s SHA512-CRYPT -p "$p"; done'
+        return self.run_checked(["sh", "-c", script, "hash", *passwords], "hashing passwords").stdout.split()
 
     def wait_for_user(self, address: str, timeout: float = 5) -> None:
         """Wait until Dovecot's userdb knows `address`. Its passwd-file driver looks at the file

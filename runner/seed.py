@@ -50,10 +50,10 @@ def seed_host(host: MailHostContainer, scenario: Scenario, passwords: dict[str, 
     written = 0
     for user in scenario.users:
         home = home_of(user.address).removeprefix(VMAIL + "/")
-        maildir = f"{STAGING.removeprefix(VMAIL + '/')}/{user.address}" if host.mail_format == "mdbox" else home
+        maildir = f"{STAGING.removeprefix(VMAIL + '/')}/{user.address}" if host.config.mail_format == "mdbox" else home
         archive, count = user_archive(scenario.seed, user, home=home, maildir_parent=maildir)
         host.extract(VMAIL, archive)
-        if host.mail_format == "mdbox":
+        if host.config.mail_format == "mdbox":
             host.run_checked(_into_mdbox(host, user.address, f"{VMAIL}/{maildir}/Maildir"),
                              f"converting {user.address} to mdbox")
             host.run_checked(["rm", "-rf", f"{STAGING}/{user.address}"], "removing the staging Maildir")
@@ -74,8 +74,8 @@ def _into_mdbox(host: MailHostContainer, address: str, maildir: str) -> str:
 
 
 def write_user_store(host: MailHostContainer, users: list[UserSpec], passwords: dict[str, str]) -> None:
-    hashes = _password_hashes(host, [passwords[user.address] for user in users])
-    if host.user_store == "sql":
+    hashes = host.password_hashes([passwords[user.address] for user in users])
+    if host.config.user_store == "sql":
         host.sql(user_rows_sql(users, dict(zip((u.address for u in users), hashes, strict=True))))
     else:
         lines = "".join(f"{user.address}:{hashed}::::::\n" for user, hashed in zip(users, hashes, strict=True))
@@ -83,12 +83,6 @@ def write_user_store(host: MailHostContainer, users: list[UserSpec], passwords: 
         host.run_checked("chgrp dovecot /etc/dovecot/users && maillab-postfix-maps", "updating the user list")
     for user in users:
         host.wait_for_user(user.address)
-
-
-def _password_hashes(host: MailHostContainer, passwords: list[str]) -> list[str]:
-    script = 'for p in "$@"; do doveadm pw -s SHA512-CRYPT -p "$p"; done'
-    result = host.run_checked(["sh", "-c", script, "hash", *passwords], "hashing passwords")
-    return result.stdout.split()
 
 
 def quote(value: str) -> str:

@@ -158,12 +158,12 @@ def snapshot_user_db(host: MailHostContainer) -> dict[str, dict[str, dict[str, s
     """Every row of the lab's databases (ISPmail's mailserver, Roundcube's roundcube), keyed
     by its first column; a passwd-file user store stands in for mailserver."""
     dump: dict[str, dict[str, dict[str, str | None]]] = {}
-    if host.user_store == "passwd-file":
+    if host.config.user_store == "passwd-file":
         text = host.read_file("/etc/dovecot/users").decode()
         dump["passwd-file"] = {line.split(":", 1)[0]: dict(zip(PASSWD_FILE_FIELDS, line.split(":"), strict=False))
                                for line in text.splitlines() if line}
     for database in DATABASES:
-        if database == "mailserver" and host.user_store == "passwd-file":
+        if database == "mailserver" and host.config.user_store == "passwd-file":
             continue
         tables = host.run_checked(["mysql", "-B", "-N", database, "-e", "SHOW TABLES"], f"listing {database}")
         for table in tables.stdout.split():

@@ -28,7 +28,7 @@ class CopyUserDb(MigrationStep):
 
     def run(self, context: MigrationContext) -> list[StepResult]:
         old, new = context.lab["old"], context.lab["new"]
-        if old.user_store == "sql":
+        if old.config.user_store == "sql":
             return dump_and_load(context, "mailserver")
         new.put_file("/etc/dovecot/users", old.read_file("/etc/dovecot/users"), mode=0o640)
         result = run_command(new, "copy /etc/dovecot/users to new",

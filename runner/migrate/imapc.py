@@ -124,7 +124,7 @@ class Imapc(MigrationStep):
         secret = context.secret(self.auth)
         settings = SOURCE_AUTH[(old.dovecot_series, self.auth)].replace("@SECRET@", secret)
         if self.auth == "master_user":
-            hashed = old.run_checked(["doveadm", "pw", "-s", "SHA512-CRYPT", "-p", secret], "hashing").stdout.strip()
+            [hashed] = old.password_hashes([secret])
             old.put_file(MASTER_USERS_FILE, f"{MASTER_USER}:{hashed}\n".encode(), mode=0o640)
             old.run_checked(f"chgrp dovecot {MASTER_USERS_FILE}", "master users file")
         old.put_file(SOURCE_CONF, settings.encode(), mode=0o640)

@@ -24,7 +24,7 @@ from pydantic import Field
 
 from runner.migrate.base import MigrationContext, MigrationStep, StepResult, run_command
 from runner.migrate.doveadm_backup import DOVEADM_PORT
-from runner.migrate.ssh_root_key import authorize_key, give_key
+from runner.migrate.ssh_root_key import authorize_key, give_key, revoke_key
 
 WORKDIR = "/root/maillab-script"
 KEY = f"{WORKDIR}/id_ed25519"
@@ -73,6 +73,6 @@ class Script(MigrationStep):
         result = run_command(target, f"{self.path} (as root on {self.on})", command,
                              {0: "success"}, secrets=(lab.doveadm_password,)).model_copy(update={"show_output": True})
         for role in ("old", "new"):  # the key lives for the script's run only
-            lab[role].run_checked(f"sed -i '/ {KEY_COMMENT}$/d' /root/.ssh/authorized_keys", "removing the key")
+            revoke_key(lab[role], KEY_COMMENT)
         target.run_checked(f"rm -f {KEY}", "removing the private key")
         return [scan, result]

@@ -35,6 +35,11 @@ def authorize_key(peer: MailHostContainer, key: asyncssh.SSHKey) -> None:
     peer.service("sshd", "restart")
 
 
+def revoke_key(peer: MailHostContainer, comment: str) -> None:
+    """Delete the authorized keys that carry `comment` from root's authorized_keys on `peer`."""
+    peer.run_checked(f"sed -i '/ {comment}$/d' /root/.ssh/authorized_keys", "removing the authorized key")
+
+
 def give_key(client: LabContainer, path: str, key: asyncssh.SSHKey, peers: list[str]) -> StepResult:
     """Put the private key on `client` and trust the peers' host keys (ssh-keyscan)."""
     client.run_checked("mkdir -p -m 0700 /root/.ssh", "preparing /root/.ssh")
@@ -68,8 +73,8 @@ class SshRootKey(MigrationStep):
             if not scan.ok:
                 return [scan]
             return [scan, run_command(client, f"{ssh} true (key login works)", f"{ssh} true", EXIT_MEANINGS)]
-        peer.run_checked(f"sed -i '/ {KEY_COMMENT}$/d' /root/.ssh/authorized_keys; rm -f {SSHD_DROP_IN}",
-                         "removing the authorized key")
+        revoke_key(peer, KEY_COMMENT)
+        peer.run_checked(f"rm -f {SSHD_DROP_IN}", "removing the sshd settings")
         peer.service("sshd", "restart")
         client.run_checked(f"rm -f {KEY} {KEY}.pub", "removing the private key")
         # The check: the old key must no longer log in (ssh exits 255).

@@ -5,9 +5,9 @@ import datetime as dt
 
 import pytest
 
-from runner.snapshot import canonical_name
 from runner.compare import FINDING_PROPERTY, compare
 from runner.scenario import Expectations
+from runner.snapshot import canonical_name
 from runner.state import Arrival, FolderState, HostState, MessageState, SieveState, UserState
 
 USER = "a@example.org"
