@@ -8,20 +8,21 @@ builds), and `docker import` it.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import docker
 import docker.errors
 
-from lab.errors import LabError
+from maillab.lab.errors import LabError
 
-SUITES = ("bullseye", "bookworm", "trixie")
+log = logging.getLogger(__name__)
+
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 BASE_LABEL = "maillab.base"  # on base images maillab made itself
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
@@ -52,27 +53,27 @@ def image_exists(client: docker.DockerClient, name: str) -> bool:
         return False
 
 
-def ensure_base_image(client: docker.DockerClient, suite: str, say: Callable[[str], None]) -> None:
+def ensure_base_image(client: docker.DockerClient, suite: str) -> None:
     """Make sure `debian:<suite>` exists: pull it, or else debootstrap and import it."""
     name = f"debian:{suite}"
     if image_exists(client, name):
         return
     try:
         client.images.pull("debian", tag=suite)
-        say(f"pulled {name}")
+        log.info("pulled %s", name)
         return
     except docker.errors.APIError:
         pass
     mirror = host_debian_mirror()
-    say(f"{name} is not present and cannot be pulled: making it with debootstrap from {mirror}")
-    debootstrap = _debootstrap_command(say)
+    log.info("%s is not present and cannot be pulled: making it with debootstrap from %s", name, mirror)
+    debootstrap = _debootstrap_command()
     with tempfile.TemporaryDirectory(prefix=f"maillab-{suite}-") as work:
         rootfs = Path(work) / "rootfs"
         _run([*debootstrap, "--variant=minbase", suite, str(rootfs), mirror], f"debootstrap {suite}")
         _make_like_official_image(rootfs, suite, mirror)
         tarball = Path(work) / "rootfs.tar"
         _run(["tar", "-C", str(rootfs), "-cf", str(tarball), "."], f"packing {suite}")
-        say(f"importing {name}")
+        log.info("importing %s", name)
         client.api.import_image_from_file(str(tarball), repository="debian", tag=suite,
                                           changes=[f"LABEL {BASE_LABEL}=debootstrap"])
 
@@ -93,11 +94,11 @@ def _make_like_official_image(rootfs: Path, suite: str, mirror: str) -> None:
     (rootfs / "var/cache/apt/archives/partial").mkdir(parents=True)
 
 
-def _debootstrap_command(say: Callable[[str], None]) -> list[str]:
+def _debootstrap_command() -> list[str]:
     if shutil.which("debootstrap"):
         return ["debootstrap"]
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        say("debootstrap is missing: installing it with apt-get (Debian package 'debootstrap')")
+        log.info("debootstrap is missing: installing it with apt-get (Debian package 'debootstrap')")
         _run(["apt-get", "update", "-qq"], "apt-get update")
         _run(["apt-get", "install", "-y", "-qq", "debootstrap"], "apt-get install debootstrap")
         return ["debootstrap"]
@@ -107,8 +108,11 @@ def _debootstrap_command(say: Callable[[str], None]) -> list[str]:
     )
 
 
-def _run(command: list[str], what: str) -> None:
-    result = subprocess.run(command, capture_output=True, text=True)
+def _run(command: list[str], what: str, timeout: float = 1800) -> None:
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise LabError(f"{what} did not finish within {timeout:.0f} s") from None
     if result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
         raise LabError(f"{what} failed (exit {result.returncode}): {tail[0]}")

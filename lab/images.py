@@ -7,16 +7,18 @@ exists, nothing is built. Build steps are streamed to the progress callback.
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import docker
 import docker.errors
 
-from lab.baseimage import SUITES, ensure_base_image
-from lab.errors import LabError
+from maillab.lab.baseimage import ensure_base_image
+from maillab.lab.errors import LabError
+
+log = logging.getLogger(__name__)
 
 DOCKERFILES = Path(__file__).resolve().parent.parent / "dockerfiles"
 MAILHOST_CONTEXT = DOCKERFILES / "mailhost"
@@ -45,24 +47,22 @@ def is_current(client: docker.DockerClient, tag: str, context: Path) -> bool:
     return (image.labels or {}).get(CONTEXT_LABEL) == context_hash(context)
 
 
-def ensure_mailhost_image(client: docker.DockerClient, suite: str, say: Callable[[str], None]) -> bool:
+def ensure_mailhost_image(client: docker.DockerClient, suite: str) -> bool:
     """Build the mail host image for `suite` unless an up-to-date one exists.
 
     Returns True when something was built.
     """
-    if suite not in SUITES:
-        raise LabError(f"unknown suite '{suite}' (known: {', '.join(SUITES)})")
     if is_current(client, mailhost_image(suite), MAILHOST_CONTEXT):
         return False
-    ensure_base_image(client, suite, say)
-    build(client, mailhost_image(suite), MAILHOST_CONTEXT, suite, say)
+    ensure_base_image(client, suite)
+    build(client, mailhost_image(suite), MAILHOST_CONTEXT, suite)
     return True
 
 
-def ensure_imapsync_image(client: docker.DockerClient, suite: str, script: Path, say: Callable[[str], None]) -> str:
+def ensure_imapsync_image(client: docker.DockerClient, suite: str, script: Path) -> str:
     """The imapsync image: the mail host image of `suite` plus imapsync's Perl modules and the
     imapsync script the user provides (it is in no Debian suite). Built on first use only."""
-    ensure_mailhost_image(client, suite, say)
+    ensure_mailhost_image(client, suite)
     tag = f"maillab/imapsync:{suite}"
     with tempfile.TemporaryDirectory(prefix="maillab-imapsync-") as directory:
         context = Path(directory)
@@ -70,14 +70,14 @@ def ensure_imapsync_image(client: docker.DockerClient, suite: str, script: Path,
         shutil.copy(script, context / "imapsync")
         (context / "imapsync").chmod(0o755)
         if not is_current(client, tag, context):
-            build(client, tag, context, suite, say)
+            build(client, tag, context, suite)
     return tag
 
 
-def build(client: docker.DockerClient, tag: str, context: Path, suite: str, say: Callable[[str], None]) -> None:
-    """docker build of `context` for `suite`, labelled with the context's hash; progress
-    lines go to `say`."""
-    say(f"building {tag}")
+def build(client: docker.DockerClient, tag: str, context: Path, suite: str) -> None:
+    """docker build of `context` for `suite`, labelled with the context's hash; each build
+    step is logged as progress."""
+    log.info("building %s", tag)
     stream = client.api.build(
         path=str(context),
         tag=tag,
@@ -96,4 +96,4 @@ def build(client: docker.DockerClient, tag: str, context: Path, suite: str, say:
         if line:
             last_lines.append(line)
             if line.startswith("Step "):
-                say(f"{suite}: {line}")
+                log.info("%s: %s", suite, line)

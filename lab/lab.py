@@ -1,26 +1,41 @@
-"""A lab: a private Docker network with mail hosts on it, reachable by role (`old`, `new`).
+"""A lab: a private Docker network with mail hosts on it, reachable by role (`old`, `new`),
+and machines without services for tools (`migrator`, `imapsync`).
 
-Every Docker object the lab creates carries `maillab.lab=<lab id>`; `destroy` removes exactly
-those objects. Secrets (doveadm, database and probe passwords) are generated per lab.
+Every Docker object the lab creates carries `maillab.lab=<lab id>` and says which runner
+made it (host name, pid, that process's start time), so that `maillab down` can tell a lab
+whose runner is gone (stale) from one that is still running. `destroy` removes exactly the
+objects of its own lab. Secrets (doveadm, database, probe, user passwords, keys) are made
+per lab and kept in `secrets`, which every output shown or reported is masked with.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import os
 import secrets
-from collections.abc import Callable
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # Ryuk cannot be pulled here
 
 import docker  # noqa: E402
 import docker.errors  # noqa: E402
+import psutil  # noqa: E402
 from testcontainers.core.network import Network  # noqa: E402
 
-from lab.errors import LabError  # noqa: E402
-from lab.host import HostConfig, LabContainer, MailHostContainer, MigratorContainer  # noqa: E402
-from lab.images import ensure_mailhost_image, mailhost_image  # noqa: E402
+from maillab.lab.containers import HostSecrets, LabContainer, MailHostContainer, ToolContainer  # noqa: E402
+from maillab.lab.errors import LabError  # noqa: E402
+from maillab.lab.images import ensure_imapsync_image, ensure_mailhost_image, mailhost_image  # noqa: E402
+from maillab.runner.scenario import HostSpec  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 LABEL = "maillab.lab"
+RUNNER_HOST, RUNNER_PID, RUNNER_STARTED = "maillab.runner.host", "maillab.runner.pid", "maillab.runner.started"
+KEPT = "maillab.kept"  # a lab kept on purpose (--keep) is never stale
 
 
 def docker_client() -> docker.DockerClient:
@@ -32,21 +47,30 @@ def docker_client() -> docker.DockerClient:
         raise LabError(f"cannot reach the Docker engine: {error}") from None
 
 
-class Lab:
-    def __init__(self, hosts: dict[str, HostConfig], say: Callable[[str], None] = lambda _: None) -> None:
-        self.id = f"ml{secrets.token_hex(4)}"
-        self.configs = hosts
-        self.say = say
-        self.client = docker_client()
-        # dsync over tcp needs the same doveadm_password on both ends.
-        self.doveadm_password = secrets.token_urlsafe(18)
-        self.hosts: dict[str, MailHostContainer] = {}
-        self.network: Network | None = None
-        self.tools: dict[str, MigratorContainer] = {}
+def _runner_labels(lab_id: str, kept: bool) -> dict[str, str]:
+    me = psutil.Process()
+    labels = {LABEL: lab_id, RUNNER_HOST: socket.gethostname(), RUNNER_PID: str(me.pid),
+              RUNNER_STARTED: f"{me.create_time():.2f}"}
+    return labels | ({KEPT: "yes"} if kept else {})
 
-    @property
-    def labels(self) -> dict[str, str]:
-        return {LABEL: self.id}
+
+class Lab:
+    def __init__(self, hosts: dict[str, HostSpec], *, keep: bool = False) -> None:
+        self.id = f"ml{secrets.token_hex(4)}"
+        self.specs = hosts
+        self.client = docker_client()
+        self.labels = _runner_labels(self.id, keep)
+        self.secrets: set[str] = set()
+        self.doveadm_password = self.new_secret()
+        self.hosts: dict[str, MailHostContainer] = {}
+        self.tools: dict[str, ToolContainer] = {}
+        self.network: Network | None = None
+
+    def new_secret(self, length: int = 18) -> str:
+        """A password for this lab (URL-safe characters: nothing to quote anywhere)."""
+        value = secrets.token_urlsafe(length)
+        self.secrets.add(value)
+        return value
 
     def __getitem__(self, role: str) -> MailHostContainer:
         return self.hosts[role]
@@ -55,42 +79,38 @@ class Lab:
         """A host by role, or the migrator machine (started on first use)."""
         return self.tool_machine("migrator") if role == "migrator" else self.hosts[role]
 
-    def tool_machine(self, role: str, image: str | None = None) -> MigratorContainer:
+    def tool_machine(self, role: str, image: str | None = None) -> ToolContainer:
         """A machine without services on the lab network, named `role` there; by default
         from the new server's image. Started on first use."""
         if role not in self.tools:
-            image = image or mailhost_image(self.configs["new"].suite)
-            self.say(f"starting the {role} machine ({image}, no services)")
-            self.tools[role] = MigratorContainer(image, role=role, labels=self.labels, network=self.network,
-                                                 name=f"{self.id}-{role}").start()
+            image = image or mailhost_image(self.specs["new"].suite)
+            log.info("starting the %s machine (%s, no services)", role, image)
+            self.tools[role] = ToolContainer(image, role=role, labels=self.labels, network=self.network,
+                                             name=f"{self.id}-{role}").start()
         return self.tools[role]
 
+    def imapsync_machine(self, script: Path) -> ToolContainer:
+        """The imapsync machine, its image built from the user's copy of the script."""
+        return self.tool_machine("imapsync", ensure_imapsync_image(self.client, self.specs["new"].suite, script))
+
     def create(self) -> None:
-        for suite in sorted({config.suite for config in self.configs.values()}):
-            ensure_mailhost_image(self.client, suite, self.say)
+        for suite in sorted({spec.suite for spec in self.specs.values()}):
+            ensure_mailhost_image(self.client, suite)
         self.network = Network(docker_network_kw={"labels": self.labels})
         self.network.name = f"{self.id}-net"
         self.network.create()
-        for role, config in self.configs.items():
-            self.say(f"starting host '{role}' (Debian {config.suite}, {config.mail_format}, users in {config.user_store})")
-            host = MailHostContainer(
-                mailhost_image(config.suite),
-                role=role,
-                labels=self.labels,
-                network=self.network,
-                config=config,
-                doveadm_password=self.doveadm_password,
-                db_password=secrets.token_urlsafe(18),
-                probe_password=secrets.token_urlsafe(18),
-                name=f"{self.id}-{role}",
-            )
-            self.hosts[role] = host
-            host.start_container()
-        for host in self.hosts.values():  # both boot at once; wait for each in turn
-            host.wait_until_ready()
+        for role, spec in self.specs.items():
+            log.info("starting host '%s' (Debian %s, %s, users in %s)", role, spec.suite, spec.mail_format,
+                     spec.user_store)
+            host_secrets = HostSecrets(doveadm=self.doveadm_password, db=self.new_secret(), probe=self.new_secret())
+            self.hosts[role] = MailHostContainer(mailhost_image(spec.suite), role=role, labels=self.labels,
+                                                 network=self.network, spec=spec, secrets=host_secrets,
+                                                 name=f"{self.id}-{role}")
+        with ThreadPoolExecutor(len(self.hosts)) as pool:  # they boot at once
+            list(pool.map(lambda host: host.start().wait_until_ready(), self.hosts.values()))
 
     def destroy(self) -> None:
-        remove_labelled(self.client, self.id)
+        remove_lab(self.client, self.id)
 
     def __enter__(self) -> Lab:
         try:
@@ -104,16 +124,72 @@ class Lab:
         self.destroy()
 
 
-def remove_labelled(client: docker.DockerClient, lab_id: str | None = None) -> tuple[int, int]:
-    """Remove the containers and networks of one lab (or of every lab). Returns the counts."""
-    selector = f"{LABEL}={lab_id}" if lab_id else LABEL
-    containers = client.containers.list(all=True, filters={"label": selector})
-    for container in containers:
+@dataclass(frozen=True)
+class LabInfo:
+    """A lab found on the engine, by its labels."""
+
+    id: str
+    containers: int
+    networks: int
+    runner: str  # 'host pid N' or '-' (compose, or an older maillab)
+    started: str
+    kept: bool
+    stale: bool  # its runner is gone and it was not kept on purpose
+
+
+def find_labs(client: docker.DockerClient) -> list[LabInfo]:
+    containers = client.containers.list(all=True, filters={"label": LABEL})
+    networks = client.networks.list(filters={"label": LABEL})
+    labels: dict[str, dict[str, str]] = {}
+    for found in [c.labels for c in containers] + [n.attrs.get("Labels") or {} for n in networks]:
+        labels.setdefault(found[LABEL], found)
+    labs = []
+    for lab_id, found in sorted(labels.items()):
+        started = found.get(RUNNER_STARTED)
+        labs.append(LabInfo(
+            id=lab_id,
+            containers=sum(1 for c in containers if c.labels.get(LABEL) == lab_id),
+            networks=sum(1 for n in networks if (n.attrs.get("Labels") or {}).get(LABEL) == lab_id),
+            runner=f"{found[RUNNER_HOST]} pid {found[RUNNER_PID]}" if RUNNER_PID in found else "-",
+            started=dt.datetime.fromtimestamp(float(started)).isoformat(timespec="seconds") if started else "-",
+            kept=KEPT in found,
+            stale=KEPT not in found and runner_gone(found),
+        ))
+    return labs
+
+
+def choose_labs(labs: list[LabInfo], lab_id: str | None = None, everything: bool = False) -> list[LabInfo]:
+    """What `maillab down` removes: the lab named, every lab with --all, else the stale ones."""
+    if lab_id:
+        return [lab for lab in labs if lab.id == lab_id]
+    return list(labs) if everything else [lab for lab in labs if lab.stale]
+
+
+def runner_gone(labels: dict[str, str]) -> bool:
+    """Whether the process that made a lab has ended: only a runner on this machine can be
+    judged; one whose pid now belongs to another process (another start time) is gone too."""
+    if RUNNER_PID not in labels or labels.get(RUNNER_HOST) != socket.gethostname():
+        return False
+    try:
+        process = psutil.Process(int(labels[RUNNER_PID]))
+        return abs(process.create_time() - float(labels[RUNNER_STARTED])) > 1
+    except (psutil.NoSuchProcess, ValueError):
+        return True
+
+
+def remove_lab(client: docker.DockerClient, lab_id: str) -> tuple[int, int]:
+    """Remove the containers and networks of one lab. Returns the counts."""
+    selector = {"label": f"{LABEL}={lab_id}"}
+    containers = client.containers.list(all=True, filters=selector)
+
+    def remove(container) -> None:
         try:
             container.remove(force=True, v=True)
         except docker.errors.NotFound:
             pass
-    networks = client.networks.list(filters={"label": selector})
+    with ThreadPoolExecutor(max(len(containers), 1)) as pool:
+        list(pool.map(remove, containers))
+    networks = client.networks.list(filters=selector)
     for network in networks:
         try:
             network.remove()

@@ -1,36 +1,41 @@
-"""The migration methods, registered in one table. Adding a method means one new module and
-one entry here; the scenario schema accepts `method: <name>` for every entry."""
+"""The executors of the migration steps, registered against their spec in one table.
 
-from typing import Annotated, Union
+Adding a method: its spec in runner/steps.py (added to STEP_TYPES), one module here with a
+`run(step, context)`, and one entry in EXECUTORS; a golden row in tests/unit/test_methods.py.
+"""
 
-from pydantic import Field
+from __future__ import annotations
 
-from runner.migrate.copy_userdb import CopyUserDb
-from runner.migrate.cutover import ChangeFlags, SendMail, Service
-from runner.migrate.doveadm_backup import DoveadmBackup
-from runner.migrate.imapc import Imapc
-from runner.migrate.imapsync import Imapsync
-from runner.migrate.mbsync import Mbsync
-from runner.migrate.mysqldump import Mysqldump, Sql
-from runner.migrate.rsync_vmail import ForceResync, Rsync
-from runner.migrate.script import Script
-from runner.migrate.ssh_root_key import SshRootKey
+import logging
+from collections.abc import Callable
 
-METHODS = {
-    "copy_userdb": CopyUserDb,
-    "doveadm_backup": DoveadmBackup,
-    "imapc": Imapc,
-    "mbsync": Mbsync,
-    "imapsync": Imapsync,
-    "mysqldump": Mysqldump,
-    "sql": Sql,
-    "rsync": Rsync,
-    "force_resync": ForceResync,
-    "ssh_root_key": SshRootKey,
-    "script": Script,
-    "send_mail": SendMail,
-    "change_flags": ChangeFlags,
-    "service": Service,
+from maillab.runner import steps
+from maillab.runner.migrate import (
+    copy_userdb, cutover, doveadm_backup, imapc, imapsync, mbsync, mysqldump, rsync_vmail, script, ssh_root_key,
+)
+from maillab.runner.migrate.context import MigrationContext, StepResult
+
+log = logging.getLogger(__name__)
+
+EXECUTORS: dict[type[steps.Step], Callable[..., list[StepResult]]] = {
+    steps.CopyUserDb: copy_userdb.run,
+    steps.DoveadmBackup: doveadm_backup.run,
+    steps.Imapc: imapc.run,
+    steps.Mbsync: mbsync.run,
+    steps.Imapsync: imapsync.run,
+    steps.Mysqldump: mysqldump.run_mysqldump,
+    steps.Sql: mysqldump.run_sql,
+    steps.Rsync: rsync_vmail.run_rsync,
+    steps.ForceResync: rsync_vmail.run_force_resync,
+    steps.SshRootKey: ssh_root_key.run,
+    steps.Script: script.run,
+    steps.SendMail: cutover.run_send_mail,
+    steps.ChangeFlags: cutover.run_change_flags,
+    steps.ServiceAction: cutover.run_service,
 }
 
-StepSpec = Annotated[Union[tuple(METHODS.values())], Field(discriminator="method")]  # noqa: UP007
+
+def execute(step: steps.Step, context: MigrationContext) -> list[StepResult]:
+    """Run one step; each of its commands may take the step's timeout."""
+    context.timeout = step.timeout
+    return EXECUTORS[type(step)](step, context)

@@ -1,4 +1,4 @@
-"""`doveadm backup` (or `sync`) over the doveadm protocol on tcp.
+"""`doveadm backup` (or `sync`) between the servers (the DoveadmBackup step).
 
 pull: runs on new with -R against old (the Dovecot migration doc);
 push: runs on old against new (the doveadm walkthroughs).
@@ -14,12 +14,9 @@ useless IO"); it applies where doveadm runs, which writes the mail when pulling.
 
 from __future__ import annotations
 
-import shlex
-from typing import Literal
-
-from pydantic import Field
-
-from runner.migrate.base import MigrationContext, MigrationStep, StepResult, run_command
+from maillab.lab.command import Command
+from maillab.runner.migrate.context import MigrationContext, StepResult
+from maillab.runner.steps import DoveadmBackup
 
 DOVEADM_PORT = 12345
 # doveadm's exit codes (Dovecot's doveadm error codes, sysexits.h).
@@ -42,59 +39,26 @@ USERS_FILE = "/root/maillab-users"
 DSYNC_REMOTE_CMD_24 = "ssh -l%{login} %{host} doveadm dsync-server -u%{user}"
 
 
-class DoveadmBackup(MigrationStep):
-    method: Literal["doveadm_backup"]
-    command: Literal["backup", "sync"] = "backup"
-    direction: Literal["pull", "push"] = "pull"
-    transport: Literal["tcp", "ssh"] = "tcp"
-    users: Literal["all", "file"] | list[str] = "all"
-    one_way: bool = False  # sync -1: a backup that keeps what only the destination has
-    desync_retries: int = Field(2, ge=0, le=10)
-    mail_fsync: Literal["never", "optimized", "always"] = "never"
-
-    def describe(self) -> str:
-        command = f"{self.command} -1" if self.one_way else self.command
-        return f"doveadm {command} ({self.direction}, {self._user_args_text()}, {self.transport})"
-
-    def _user_args_text(self) -> str:
-        if self.users == "all":
-            return "-A"
-        if self.users == "file":
-            return f"-F {USERS_FILE}"
-        return " ".join(f"-u {u}" for u in self.users)
-
-    def _destination(self, peer: str) -> str:
-        return f"tcp:{peer}:{DOVEADM_PORT}" if self.transport == "tcp" else f"remote:root@{peer}"
-
-    def problem_with(self, scenario) -> str | None:
-        known = {user.address for user in scenario.users}
-        unknown = [u for u in self.users if u not in known] if isinstance(self.users, list) else []
-        if unknown:
-            return f"users not in the scenario: {', '.join(unknown)}"
-        if self.one_way and self.command != "sync":
-            return "one_way (-1) goes with command: sync"
-        return None
-
-    def run(self, context: MigrationContext) -> list[StepResult]:
-        runs_on, peer = ("new", "old") if self.direction == "pull" else ("old", "new")
-        host = context.lab[runs_on]
-        remote_cmd = ["-o", f"dsync_remote_cmd={DSYNC_REMOTE_CMD_24}"] \
-            if self.transport == "ssh" and context.lab[peer].dovecot_series == "2.4" else []
-        if self.users == "file":
-            listed = "".join(f"{user.address}\n" for user in context.scenario.users)
-            host.put_file(USERS_FILE, listed.encode())
-        selections = [["-A"]] if self.users == "all" else [["-F", USERS_FILE]] if self.users == "file" \
-            else [["-u", user] for user in self.users]
-        results = []
-        for selection in selections:
-            argv = ["doveadm", "-o", f"mail_fsync={self.mail_fsync}", *remote_cmd, self.command,
-                    *(["-1"] if self.one_way else []), *(["-R"] if self.direction == "pull" else []), *selection, self._destination(peer)]
-            command = shlex.join(argv)
-            for attempt in range(self.desync_retries + 1):
-                label = f"{command} (on {runs_on})" + (f", run {attempt + 1}" if attempt else "")
-                context.say(label)
-                result = run_command(host, label, command, EXIT_MEANINGS)
-                results.append(result)
-                if result.exit_code != 2:
-                    break
-        return results
+def run(step: DoveadmBackup, context: MigrationContext) -> list[StepResult]:
+    runs_on, peer = ("new", "old") if step.direction == "pull" else ("old", "new")
+    host = context.lab[runs_on]
+    options = ["-o", f"mail_fsync={step.mail_fsync}"]
+    if step.transport == "ssh" and context.lab[peer].dovecot_series == "2.4":
+        options += ["-o", f"dsync_remote_cmd={DSYNC_REMOTE_CMD_24}"]
+    if step.users == "file":
+        host.put_file(USERS_FILE, "".join(f"{user.address}\n" for user in context.scenario.users).encode())
+    selections = [["-A"]] if step.users == "all" else [["-F", USERS_FILE]] if step.users == "file" \
+        else [["-u", user] for user in step.users]
+    destination = f"tcp:{peer}:{DOVEADM_PORT}" if step.transport == "tcp" else f"remote:root@{peer}"
+    results = []
+    for selection in selections:
+        command = Command.of("doveadm", *options, step.command, *(["-1"] if step.one_way else []),
+                             *(["-R"] if step.direction == "pull" else []), *selection, destination)
+        for attempt in range(step.desync_retries + 1):
+            label = f"{command.display} (on {runs_on})" + (f", run {attempt + 1}" if attempt else "")
+            last = attempt == step.desync_retries
+            # a desync (2) that is run again is what doveadm asks for, not a failure
+            results.append(context.run(host, command, EXIT_MEANINGS, label=label, ok_codes=(0,) if last else (0, 2)))
+            if results[-1].exit_code != 2:
+                break
+    return results

@@ -1,21 +1,20 @@
 """Copy /var/vmail with rsync, the ISPmail way (seed 003), and rebuild the indexes after.
 
-rsync: runs on new and pulls `root@old:/var/vmail/` over ssh (an ssh_root_key step with
+Rsync: runs on new and pulls `root@old:/var/vmail/` over ssh (an ssh_root_key step with
 `client: new` comes first). `hot` copies while old keeps running; `cold` adds --delete and is
 meant for when Dovecot is stopped on both. `exclude` passes rsync patterns: a negative control
 leaves out dovecot-uidlist, the file that holds every UID and the UIDVALIDITY.
-force_resync: `doveadm force-resync -A '*'` on new. The guide runs it before starting Dovecot,
+ForceResync: `doveadm force-resync -A '*'` on new. The guide runs it before starting Dovecot,
 but -A lists users through Dovecot's auth service, so here it runs once Dovecot is up again
 (the guide's readers who hit "userdb list: User listing returned failure" met exactly this).
 """
 
 from __future__ import annotations
 
-import shlex
-from typing import Literal
-
-from runner.migrate.base import MigrationContext, MigrationStep, StepResult, run_command
-from runner.migrate.doveadm_backup import EXIT_MEANINGS as DOVEADM_EXIT_MEANINGS
+from maillab.lab.command import Command
+from maillab.runner.migrate.context import MigrationContext, StepResult
+from maillab.runner.migrate.doveadm_backup import EXIT_MEANINGS as DOVEADM_EXIT_MEANINGS
+from maillab.runner.steps import ForceResync, Rsync
 
 RSYNC_EXIT_MEANINGS = {
     0: "success",
@@ -26,33 +25,13 @@ RSYNC_EXIT_MEANINGS = {
 }
 
 
-class Rsync(MigrationStep):
-    method: Literal["rsync"]
-    phase: Literal["hot", "cold"] = "cold"
-    exclude: list[str] = []
-
-    def describe(self) -> str:
-        return f"rsync /var/vmail from old ({self.phase}{', --delete' if self.phase == 'cold' else ''}), on new"
-
-    def run(self, context: MigrationContext) -> list[StepResult]:
-        argv = ["rsync", "-a", "--stats", *(["--delete"] if self.phase == "cold" else []),
-                *(f"--exclude={pattern}" for pattern in self.exclude),
-                "-e", "ssh -o BatchMode=yes", "root@old:/var/vmail/", "/var/vmail/"]
-        command = shlex.join(argv)
-        context.say(f"{command} (on new)")
-        result = run_command(context.lab["new"], f"{command} (on new)", command, RSYNC_EXIT_MEANINGS)
-        if self.phase == "hot" and result.exit_code == 24:  # files vanished while old was live
-            result = result.model_copy(update={"ok": True})
-        return [result]
+def run_rsync(step: Rsync, context: MigrationContext) -> list[StepResult]:
+    command = Command.of("rsync", "-a", "--stats", *(["--delete"] if step.phase == "cold" else []),
+                         *(f"--exclude={pattern}" for pattern in step.exclude),
+                         "-e", "ssh -o BatchMode=yes", "root@old:/var/vmail/", "/var/vmail/")
+    # files that vanish while old is live are what a hot copy expects
+    return [context.run(context.lab["new"], command, RSYNC_EXIT_MEANINGS, ok_codes=(0, 24) if step.phase == "hot" else (0,))]
 
 
-class ForceResync(MigrationStep):
-    method: Literal["force_resync"]
-
-    def describe(self) -> str:
-        return "doveadm force-resync -A '*' (on new)"
-
-    def run(self, context: MigrationContext) -> list[StepResult]:
-        command = "doveadm force-resync -A '*'"
-        context.say(f"{command} (on new)")
-        return [run_command(context.lab["new"], f"{command} (on new)", command, DOVEADM_EXIT_MEANINGS)]
+def run_force_resync(step: ForceResync, context: MigrationContext) -> list[StepResult]:
+    return [context.run(context.lab["new"], Command.of("doveadm", "force-resync", "-A", "*"), DOVEADM_EXIT_MEANINGS)]

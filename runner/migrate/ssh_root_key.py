@@ -1,4 +1,5 @@
-"""Root login by key only between the hosts, for doveadm's `remote:` (ssh) transport.
+"""Root login by key only between the hosts, for doveadm's `remote:` (ssh) transport (the
+SshRootKey step).
 
 install (seed 001): sshd on the peer gets PermitRootLogin prohibit-password,
 PubkeyAuthentication yes, PasswordAuthentication no; a key pair made for this lab goes to the
@@ -9,75 +10,98 @@ halves and the sshd drop-in, then checks that the key no longer gets in.
 
 from __future__ import annotations
 
-import shlex
-from typing import Literal
+import time
+from dataclasses import dataclass
 
 import asyncssh
 
-from lab.host import LabContainer, MailHostContainer
-
-from runner.migrate.base import MigrationContext, MigrationStep, StepResult, run_command
+from maillab.lab.command import Command
+from maillab.lab.errors import WaitTimeout
+from maillab.lab.poll import NotYet, poll
+from maillab.runner.migrate.context import MigrationContext, StepResult
+from maillab.runner.steps import SshRootKey
 
 SSHD_DROP_IN = "/etc/ssh/sshd_config.d/maillab-migration.conf"
 SSHD_SETTINGS = "PermitRootLogin prohibit-password\nPubkeyAuthentication yes\nPasswordAuthentication no\n"
-KEY = "/root/.ssh/id_ed25519"
+SSH_DIR = "/root/.ssh"
+AUTHORIZED_KEYS = f"{SSH_DIR}/authorized_keys"
+KNOWN_HOSTS = f"{SSH_DIR}/known_hosts"
+KEY = f"{SSH_DIR}/id_ed25519"
 KEY_COMMENT = "maillab-migration"
 EXIT_MEANINGS = {0: "success", 255: "ssh failed to connect or authenticate"}
 
 
-def authorize_key(peer: MailHostContainer, key: asyncssh.SSHKey) -> None:
+@dataclass(frozen=True)
+class KeyPair:
+    public: str  # the authorized_keys line
+    private: bytes  # exported once: OpenSSH's format holds a random check number
+
+
+def new_key(context: MigrationContext, comment: str) -> KeyPair:
+    """A key pair for this lab; its private half is a secret of the lab, masked everywhere."""
+    key = asyncssh.generate_private_key("ssh-ed25519", comment=comment)
+    pair = KeyPair(key.export_public_key().decode().strip(), key.export_private_key())
+    context.lab.secrets.update(line for line in pair.private.decode().splitlines() if "PRIVATE KEY" not in line)
+    return pair
+
+
+def _read(host, path: str) -> str:
+    try:
+        return host.read_file(path).decode()
+    except FileNotFoundError:
+        return ""
+
+
+def authorize_key(peer, key: KeyPair) -> None:
     """Root login on `peer` by key only, and `key` allowed in."""
     peer.put_file(SSHD_DROP_IN, SSHD_SETTINGS.encode())
-    peer.run_checked("mkdir -p -m 0700 /root/.ssh", "preparing /root/.ssh")
-    line = key.export_public_key().decode().strip()
-    peer.run_checked(f"echo {shlex.quote(line)} >> /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys",
-                     "authorizing the key")
+    peer.run_checked(Command.of("mkdir", "-p", "-m", "0700", SSH_DIR), f"preparing {SSH_DIR}")
+    peer.put_file(AUTHORIZED_KEYS, (_read(peer, AUTHORIZED_KEYS) + key.public + "\n").encode(), mode=0o600)
     peer.service("sshd", "restart")
 
 
-def revoke_key(peer: MailHostContainer, comment: str) -> None:
+def revoke_key(peer, comment: str) -> None:
     """Delete the authorized keys that carry `comment` from root's authorized_keys on `peer`."""
-    peer.run_checked(f"sed -i '/ {comment}$/d' /root/.ssh/authorized_keys", "removing the authorized key")
+    kept = [line for line in _read(peer, AUTHORIZED_KEYS).splitlines() if not line.endswith(f" {comment}")]
+    peer.put_file(AUTHORIZED_KEYS, "".join(f"{line}\n" for line in kept).encode(), mode=0o600)
 
 
-def give_key(client: LabContainer, path: str, key: asyncssh.SSHKey, peers: list[str]) -> StepResult:
-    """Put the private key on `client` and trust the peers' host keys (ssh-keyscan)."""
-    client.run_checked("mkdir -p -m 0700 /root/.ssh", "preparing /root/.ssh")
-    client.put_file(path, key.export_private_key(), mode=0o600)
-    names = " ".join(peers)
-    return run_command(client, f"trust the host keys of {', '.join(peers)} (ssh-keyscan)",
-                       f"for i in $(seq 20); do ssh-keyscan -t ed25519 {names} >> /root/.ssh/known_hosts"
-                       f" 2>/dev/null && [ $(wc -l < /root/.ssh/known_hosts) -ge {len(peers)} ] && exit 0; sleep 0.25; done; exit 1",
-                       {0: "success", 1: "sshd on a peer did not answer"})
+def give_key(context: MigrationContext, client, path: str, key: KeyPair, peers: list[str]) -> StepResult:
+    """Put the private key on `client` and trust the peers' host keys (ssh-keyscan, until
+    every peer's sshd answers)."""
+    started = time.monotonic()
+    client.run_checked(Command.of("mkdir", "-p", "-m", "0700", SSH_DIR), f"preparing {SSH_DIR}")
+    client.put_file(path, key.private, mode=0o600)
+    label = f"trust the host keys of {', '.join(peers)} (ssh-keyscan)"
+
+    def scanned() -> str:
+        output = client.run(Command.of("ssh-keyscan", "-t", "ed25519", *peers)).stdout
+        keys = [line for line in output.splitlines() if line.split(" ", 1)[0] in peers]
+        if missing := set(peers) - {line.split(" ", 1)[0] for line in keys}:
+            raise NotYet(f"no host key from {', '.join(sorted(missing))}")
+        return "".join(f"{line}\n" for line in keys)
+    try:
+        keys = poll(label, scanned, timeout=10, interval=0.25)
+    except WaitTimeout as error:
+        return context.done(label, client.role, False, "sshd on a peer did not answer", started, error.last_error)
+    client.put_file(KNOWN_HOSTS, (_read(client, KNOWN_HOSTS) + keys).encode(), mode=0o600)
+    return context.done(label, client.role, True, "success", started)
 
 
-class SshRootKey(MigrationStep):
-    method: Literal["ssh_root_key"]
-    action: Literal["install", "remove"]
-    client: Literal["old", "new"] = "old"  # where ssh (and so doveadm) runs
-
-    @property
-    def peer(self) -> str:
-        return "new" if self.client == "old" else "old"
-
-    def describe(self) -> str:
-        return f"{self.action} a root ssh key from {self.client} to {self.peer} (key only)"
-
-    def run(self, context: MigrationContext) -> list[StepResult]:
-        client, peer = context.lab[self.client], context.lab[self.peer]
-        ssh = f"ssh -o BatchMode=yes -o ConnectTimeout=5 root@{self.peer}"
-        if self.action == "install":
-            key = asyncssh.generate_private_key("ssh-ed25519", comment=KEY_COMMENT)
-            authorize_key(peer, key)
-            scan = give_key(client, KEY, key, [self.peer])
-            if not scan.ok:
-                return [scan]
-            return [scan, run_command(client, f"{ssh} true (key login works)", f"{ssh} true", EXIT_MEANINGS)]
-        revoke_key(peer, KEY_COMMENT)
-        peer.run_checked(f"rm -f {SSHD_DROP_IN}", "removing the sshd settings")
-        peer.service("sshd", "restart")
-        client.run_checked(f"rm -f {KEY} {KEY}.pub", "removing the private key")
-        # The check: the old key must no longer log in (ssh exits 255).
-        refused = run_command(client, f"{ssh} true (must now be refused)", f"{ssh} true",
-                              {255: "refused, as it must be", 0: "STILL LOGS IN: the key was not removed"})
-        return [refused.model_copy(update={"ok": refused.exit_code == 255})]
+def run(step: SshRootKey, context: MigrationContext) -> list[StepResult]:
+    client, peer = context.lab[step.client], context.lab[step.peer]
+    ssh = Command.of("ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", f"root@{step.peer}", "true")
+    if step.action == "install":
+        key = new_key(context, KEY_COMMENT)
+        authorize_key(peer, key)
+        scan = give_key(context, client, KEY, key, [step.peer])
+        if not scan.ok:
+            return [scan]
+        return [scan, context.run(client, ssh, EXIT_MEANINGS, label=f"{ssh.display} (key login works)")]
+    revoke_key(peer, KEY_COMMENT)
+    peer.run_checked(Command.of("rm", "-f", SSHD_DROP_IN), "removing the sshd settings")
+    peer.service("sshd", "restart")
+    client.run_checked(Command.of("rm", "-f", KEY, f"{KEY}.pub"), "removing the private key")
+    # The check: the old key must no longer log in (ssh exits 255).
+    return [context.run(client, ssh, {255: "refused, as it must be", 0: "STILL LOGS IN: the key was not removed"},
+                        label=f"{ssh.display} (must now be refused)", ok_codes=(255,))]

@@ -1,0 +1,360 @@
+"""Lab containers in the style of testcontainers modules: one class per kind of machine.
+
+MailHostContainer is one Debian mail server (Dovecot, Postfix, MariaDB, sshd). It is ready
+when its services do real work: MariaDB answers a query, SMTP answers EHLO and an IMAP LOGIN
+succeeds; when it never gets there, the error carries the tail of its log. ToolContainer is
+a machine without services on the lab network (a migrator, imapsync).
+
+Everything run inside goes through `run`, which takes a Command and a timeout: a command past
+its timeout is killed and ends the rehearsal with ExecTimeout naming it.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import poplib
+import smtplib
+import socket
+import tarfile
+import threading
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import docker.errors
+import pymysql
+from imapclient import IMAPClient
+from sievelib.managesieve import Client as ManageSieveClient
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.network import Network
+
+from maillab.lab.command import Command
+from maillab.lab.errors import ExecTimeout, HostNotReady, LabError
+from maillab.lab.poll import NotYet, poll
+from maillab.runner.scenario import HostSpec
+from maillab.runner.vocabulary import MAIL_STORE_BYTES
+
+log = logging.getLogger(__name__)
+# Plaintext logins on the lab's loopback ports are intended (the lab has no TLS of its own).
+warnings.filterwarnings("ignore", "Credentials are sent over an unencrypted connection", UserWarning)
+
+# What the runner reaches from outside, published on 127.0.0.1 only. doveadm (12345) and ssh
+# (22) serve the other lab machines and stay on the lab network.
+PUBLISHED = {"smtp": 25, "pop3": 110, "imap": 143, "sieve": 4190, "mysql": 3306}
+PROBE_USER = "maillab-probe"  # a lab-only Dovecot user that no userdb iteration lists
+DB_USER = "maillab"  # the lab's own MariaDB account (dockerfiles/mailhost/maillab-entrypoint)
+VMAIL_UID = 5000
+VMAIL = "/var/vmail"
+
+
+def vmail_home(address: str) -> str:
+    """A user's home, as every host's userdb sets it (ISPmail's /var/vmail/%d/%n)."""
+    local, domain = address.split("@", 1)
+    return f"{VMAIL}/{domain}/{local}"
+
+USERS_FILE = "/etc/dovecot/users"  # the passwd-file user store
+HOUSEKEEPING_TIMEOUT = 120  # seconds for the lab's own commands (a step sets its own)
+KILL_AFTER = 5  # seconds between a command's TERM and its KILL
+NETWORK_TIMEOUT = 60  # seconds a protocol client waits for an answer
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return (self.stdout + self.stderr).strip()
+
+
+@dataclass(frozen=True)
+class HostSecrets:
+    """Generated per lab: what the entrypoint puts into Dovecot's and MariaDB's configuration."""
+
+    doveadm: str  # the same on every host: dsync over tcp needs it on both ends
+    db: str
+    probe: str
+
+
+def imap_login(port: int, user: str, password: str) -> IMAPClient:
+    """An IMAP session on a host's port published on 127.0.0.1."""
+    client = IMAPClient("127.0.0.1", port=port, ssl=False, timeout=NETWORK_TIMEOUT)
+    # Small IMAP commands through docker-proxy stall on Nagle's algorithm without this.
+    client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    client.normalise_times = False
+    try:
+        client.login(user, password)
+    except Exception:
+        client.shutdown()
+        raise
+    return client
+
+
+class LabContainer(DockerContainer):
+    """What every lab container offers: a role on the lab network, commands run inside it,
+    files in and out, and its log."""
+
+    def __init__(self, image: str, *, role: str, labels: dict[str, str], network: Network, name: str) -> None:
+        super().__init__(image)
+        self.role = role
+        self.with_name(name)
+        self.with_network(network).with_network_aliases(role)
+        self.with_kwargs(labels=labels, hostname=role)
+
+    def state(self) -> str:
+        container = self.get_wrapped_container()
+        container.reload()
+        return container.status
+
+    def log_tail(self, lines: int = 15) -> str:
+        text = self.get_wrapped_container().logs(tail=lines).decode(errors="replace").strip()
+        return "last log lines: " + " | ".join(text.splitlines())
+
+    def logs(self) -> str:
+        return self.get_wrapped_container().logs().decode(errors="replace")
+
+    # -- commands and files ---------------------------------------------------------------
+    def run(self, command: Command, *, timeout: float = HOUSEKEEPING_TIMEOUT,
+            env: dict[str, str] | None = None, workdir: str | None = None) -> ExecResult:
+        """Run `command` as root; past `timeout` seconds it is killed (with its children:
+        coreutils' timeout signals its whole process group) and ExecTimeout is raised. The
+        runner stops waiting a little later in any case: a container whose processes are
+        frozen kills nothing."""
+        log.debug("%s$ %s", self.role, command.shown())
+        started = time.monotonic()
+        argv = ["timeout", "-k", str(KILL_AFTER), str(int(timeout)), *command.argv]
+        outcome: list = []
+
+        def execute() -> None:
+            try:
+                outcome.append(self.get_wrapped_container().exec_run(argv, environment=env, workdir=workdir,
+                                                                      demux=True))
+            except Exception as error:  # noqa: BLE001  handed to the waiting thread
+                outcome.append(error)
+        worker = threading.Thread(target=execute, name=f"exec on {self.role}", daemon=True)
+        worker.start()
+        worker.join(timeout + 2 * KILL_AFTER)
+        hung = f"'{command.shown()[:200]}' on {self.role} did not finish within {timeout:.0f} s"
+        if not outcome:
+            raise ExecTimeout(f"{hung} and does not answer")
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]
+        exit_code, (stdout, stderr) = outcome[0]
+        if exit_code in (124, 137) and time.monotonic() - started >= timeout:
+            raise ExecTimeout(f"{hung} and was killed")
+        return ExecResult(exit_code, (stdout or b"").decode(errors="replace"), (stderr or b"").decode(errors="replace"))
+
+    def run_checked(self, command: Command, what: str, **options) -> ExecResult:
+        result = self.run(command, **options)
+        if result.exit_code != 0:
+            raise LabError(f"{what} on '{self.role}' failed (exit {result.exit_code}): {result.output[-300:]}")
+        return result
+
+    def put_file(self, path: str, content: bytes, mode: int = 0o644, uid: int = 0) -> None:
+        directory, _, name = path.rpartition("/")
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.uid, info.gid, info.mtime = len(content), mode, uid, uid, time.time()
+            tar.addfile(info, io.BytesIO(content))
+        if not self.get_wrapped_container().put_archive(directory or "/", buffer.getvalue()):
+            raise LabError(f"copying {path} into '{self.role}' failed")
+
+    def extract(self, directory: str, archive: bytes) -> None:
+        """Unpack a tar into `directory` inside the host. Unlike put_archive this reaches
+        tmpfs mounts such as /var/vmail, which `docker cp` writes underneath."""
+        upload = "/tmp/maillab-upload.tar"
+        self.put_file(upload, archive, mode=0o600)
+        self.run_checked(Command.of("tar", "-C", directory, "-xpf", upload), f"unpacking files into {directory}")
+        self.run_checked(Command.of("rm", "-f", upload), "removing the upload")
+
+    def read_file(self, path: str) -> bytes:
+        try:
+            stream, _ = self.get_wrapped_container().get_archive(path)
+        except docker.errors.NotFound:
+            raise FileNotFoundError(f"{self.role}:{path}") from None
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.next()
+            extracted = tar.extractfile(member) if member else None
+            if extracted is None:
+                raise LabError(f"'{self.role}:{path}' is not a file")
+            return extracted.read()
+
+
+class ToolContainer(LabContainer):
+    """A machine on the lab network for migration tools and the user's own scripts: by default
+    the new server's image (doveadm, mysql, rsync, ssh, mbsync at hand) with no services."""
+
+    def __init__(self, image: str, **options) -> None:
+        super().__init__(image, **options)
+        self.with_kwargs(**self._kwargs, entrypoint=["sleep", "infinity"])
+
+    def start(self) -> ToolContainer:
+        super().start()
+        if self.run(Command.of("true")).exit_code != 0:
+            raise HostNotReady(f"the {self.role} machine does not run commands; {self.log_tail()}")
+        return self
+
+
+class MailServer:
+    """The mail server's own tools, built on `run`, `put_file` and `read_file` only, so that
+    the golden tests' fake host runs the same code."""
+
+    role: str
+    spec: HostSpec
+
+    @functools.cached_property
+    def dovecot_series(self) -> str:
+        """'2.3' or '2.4': which configuration language this host's Dovecot speaks."""
+        return self.read_file("/etc/dovecot/maillab-series").decode().strip()
+
+    def password_hashes(self, passwords: list[str]) -> list[str]:
+        """SHA512-CRYPT hashes made by this host's own `doveadm pw`."""
+        command = Command.script('for p in "$@"; do doveadm pw -s SHA512-CRYPT -p "$p"; done', *passwords,
+                                 secrets=passwords, display="doveadm pw -s SHA512-CRYPT (each password)")
+        return self.run_checked(command, "hashing passwords").stdout.split()
+
+    def wait_for_user(self, address: str, timeout: float = 10) -> None:
+        """Wait until Dovecot's userdb knows `address`. Its passwd-file driver looks at the file
+        at most once a second, so a lookup right after an edit can still see the old file."""
+        def known() -> None:
+            result = self.run(Command.of("doveadm", "user", "--", address))
+            if result.exit_code != 0:
+                raise NotYet(f"doveadm user: exit {result.exit_code}")
+        poll(f"user {address} known to Dovecot on '{self.role}'", known, timeout=timeout, interval=0.25)
+
+    def service(self, name: str, action: str) -> None:
+        """Stop, start or restart one service of the host (dovecot, postfix, mariadb, sshd)."""
+        self.run_checked(Command.of("supervisorctl", action, name), f"{action} {name}")
+
+    def install_users_file(self, content: bytes) -> None:
+        """/etc/dovecot/users for the passwd-file user store, readable by Dovecot, and
+        Postfix's maps derived from it (dockerfiles/mailhost/maillab-postfix-maps)."""
+        self.put_file(USERS_FILE, content, mode=0o640)
+        self.run_checked(Command.of("chgrp", "dovecot", USERS_FILE), "making the user list readable to Dovecot")
+        self.run_checked(Command.of("maillab-postfix-maps"), "updating Postfix's maps")
+
+    def homes_present(self, addresses: list[str]) -> set[str]:
+        """The users that have a home here. Logging in creates one (and an INBOX), which makes
+        a later `doveadm backup` of that user fail (65): look before touching."""
+        found = self.run_checked(Command.of("find", VMAIL, "-mindepth", "2", "-maxdepth", "2", "-type", "d"),
+                                 "listing homes").stdout.split("\n")
+        return {address for address in addresses if vmail_home(address) in found}
+
+    def is_running(self, service: str) -> bool:
+        return self.run(Command.of("supervisorctl", "status", service)).exit_code == 0
+
+
+class MailHostContainer(MailServer, LabContainer):
+    def __init__(self, image: str, *, spec: HostSpec, secrets: HostSecrets, **options) -> None:
+        super().__init__(image, **options)
+        self.spec = spec
+        self.secrets = secrets
+        self._published: dict[str, int] = {}
+        self.with_envs(
+            MAILLAB_USER_STORE=spec.user_store,
+            MAILLAB_MAIL_FORMAT=spec.mail_format,
+            MAILLAB_NAMESPACE=spec.namespace,
+            MAILLAB_COMPRESSION=spec.compression,
+            MAILLAB_POP3_UIDL_FORMAT=spec.pop3_uidl_format or "",
+            MAILLAB_DOVEADM_PASSWORD=secrets.doveadm,
+            MAILLAB_DB_PASSWORD=secrets.db,
+            MAILLAB_PROBE_PASSWORD=secrets.probe,
+        )
+        # Mail lives in memory: a lab is thrown away, and the engine's storage driver here
+        # (fuse-overlayfs) writes thousands of small Maildir files twenty times slower.
+        self.tmpfs[VMAIL] = f"mode=0770,uid={VMAIL_UID},gid={VMAIL_UID},size={MAIL_STORE_BYTES}"
+        for port in PUBLISHED.values():
+            self.ports[f"{port}/tcp"] = ("127.0.0.1", None)
+
+    def wait_until_ready(self, timeout: float = 90) -> None:
+        def ready() -> None:
+            if self.state() != "running":
+                raise HostNotReady(f"host '{self.role}' exited during start-up; {self.log_tail()}")
+            with self.db() as connection, connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            with smtplib.SMTP("127.0.0.1", self.port("smtp"), timeout=5) as smtp:
+                if smtp.ehlo("maillab")[0] != 250:
+                    raise NotYet("SMTP does not answer EHLO yet")
+            with self.imap(PROBE_USER, self.secrets.probe):
+                pass
+        try:
+            poll(f"host '{self.role}' (MariaDB query, SMTP EHLO, IMAP LOGIN)", ready, timeout=timeout)
+        except HostNotReady:
+            raise
+        except LabError as error:
+            raise HostNotReady(f"{error}; {self.log_tail()}") from None
+
+    # -- access from the runner ----------------------------------------------------------
+    def port(self, service: str) -> int:
+        """The port on 127.0.0.1 that leads to `service` (asked of Docker once per host)."""
+        if not self._published:
+            self._published.update({name: int(self.get_exposed_port(port)) for name, port in PUBLISHED.items()})
+        return self._published[service]
+
+    def imap(self, user: str, password: str) -> IMAPClient:
+        return imap_login(self.port("imap"), user, password)
+
+    def smtp(self) -> smtplib.SMTP:
+        return smtplib.SMTP("127.0.0.1", self.port("smtp"), timeout=NETWORK_TIMEOUT)
+
+    def pop3(self, user: str, password: str) -> poplib.POP3:
+        pop = poplib.POP3("127.0.0.1", self.port("pop3"), timeout=NETWORK_TIMEOUT)
+        try:
+            pop.user(user)
+            pop.pass_(password)
+        except Exception:
+            pop.close()
+            raise
+        return pop
+
+    @contextmanager
+    def managesieve(self, user: str, password: str):
+        client = ManageSieveClient("127.0.0.1", self.port("sieve"))
+        if not client.connect(user, password, authmech="PLAIN"):
+            raise ConnectionRefusedError(f"ManageSieve login for {user} on '{self.role}' failed")
+        try:
+            yield client
+        finally:
+            client.logout()
+
+    def db(self, database: str | None = None) -> pymysql.Connection:
+        """The lab's MariaDB account over the published port: SQL goes through parameters."""
+        return pymysql.connect(host="127.0.0.1", port=self.port("mysql"), user=DB_USER, password=self.secrets.db,
+                               database=database, charset="utf8mb4", autocommit=True, connect_timeout=10,
+                               read_timeout=NETWORK_TIMEOUT, write_timeout=NETWORK_TIMEOUT)
+
+    def probe(self) -> dict[str, str]:
+        """Which of IMAP, POP3, ManageSieve, SMTP and MariaDB do not answer a login (EHLO, a
+        query), with what the client saw; empty when all of them work."""
+        def imap() -> None:
+            with self.imap(PROBE_USER, self.secrets.probe):
+                pass
+
+        def pop3() -> None:
+            self.pop3(PROBE_USER, self.secrets.probe).quit()
+
+        def managesieve() -> None:
+            with self.managesieve(PROBE_USER, self.secrets.probe):
+                pass
+
+        def smtp() -> None:
+            with self.smtp() as client:
+                if client.ehlo("maillab")[0] != 250:
+                    raise ConnectionError("EHLO refused")
+        def mariadb() -> None:
+            with self.db() as connection, connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        failures = {}
+        for name, check in (("IMAP", imap), ("POP3", pop3), ("ManageSieve", managesieve), ("SMTP", smtp),
+                            ("MariaDB", mariadb)):
+            try:
+                check()
+            except Exception as error:  # noqa: BLE001  whatever the client saw is the answer
+                failures[name] = str(error) or type(error).__name__
+        return failures

@@ -1,0 +1,82 @@
+"""What every executor gets (the lab, the scenario, the users' passwords) and what it returns:
+one StepResult per command, with its exit code's meaning and its output, secrets masked."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from maillab.lab.command import Command, mask
+from maillab.runner.state import Arrival
+from maillab.runner.steps import COMMAND_TIMEOUT
+
+if TYPE_CHECKING:
+    from maillab.lab.containers import LabContainer
+    from maillab.lab.lab import Lab
+    from maillab.runner.scenario import Scenario
+
+log = logging.getLogger(__name__)
+OUTPUT_KEPT = 2000  # characters of a command's output kept for the report
+
+
+class StepResult(BaseModel):
+    step: str
+    host: str
+    command: str
+    exit_code: int | None  # None: the step did not finish (a lab error ended it)
+    meaning: str
+    ok: bool
+    seconds: float
+    output: str = ""
+    show_output: bool = False  # print the output's tail on the terminal (the user's own script)
+
+    @property
+    def exit_shown(self) -> str:
+        return "—" if self.exit_code is None else str(self.exit_code)
+
+
+@dataclass
+class MigrationContext:
+    lab: Lab
+    scenario: Scenario
+    passwords: dict[str, str]
+    # Messages steps sent to the new server; the verdict expects each of them there.
+    arrivals: list[Arrival] = field(default_factory=list)
+    # Secrets steps make up (a master user's password...), stable for the whole rehearsal
+    # so that the idempotence rerun uses the same ones.
+    made_secrets: dict[str, str] = field(default_factory=dict)
+    timeout: float = COMMAND_TIMEOUT  # of the step being run
+
+    def secret(self, name: str) -> str:
+        if name not in self.made_secrets:
+            self.made_secrets[name] = self.lab.new_secret(15)
+        return self.made_secrets[name]
+
+    def run(self, host: LabContainer, command: Command, meanings: dict[int, str], *, label: str | None = None,
+            ok_codes: tuple[int, ...] = (0,), **options) -> StepResult:
+        """Run one command of a step on `host`; the result names what its exit code means.
+        Every secret of the lab is masked in what the result shows."""
+        shown = command.shown(self.lab.secrets)
+        step = label or f"{shown} (on {host.role})"
+        log.info("%s", step)
+        started = time.monotonic()
+        result = host.run(command, timeout=self.timeout, **options)
+        return StepResult(
+            step=step,
+            host=host.role,
+            command=shown,
+            exit_code=result.exit_code,
+            meaning=meanings.get(result.exit_code, "failed"),
+            ok=result.exit_code in ok_codes,
+            seconds=round(time.monotonic() - started, 2),
+            output=mask(result.output, (*command.secrets, *self.lab.secrets))[-OUTPUT_KEPT:],
+        )
+
+    def done(self, step: str, host: str, ok: bool, meaning: str, started: float, output: str = "") -> StepResult:
+        """The result of a step that ran no command of its own (SMTP, IMAP, supervisorctl)."""
+        return StepResult(step=step, host=host, command=step, exit_code=0 if ok else 1, meaning=meaning, ok=ok,
+                          seconds=round(time.monotonic() - started, 2), output=mask(output, self.lab.secrets))
