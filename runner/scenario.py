@@ -1,110 +1,94 @@
 """The scenario schema: the one truth about what a rehearsal sets up, runs and expects.
 
-A scenario is a YAML file. `load_scenario` validates it and, when it is wrong, raises a
-`ScenarioError` whose message names the file, the line and the field.
+Pure data (pydantic): it imports nothing from the lab or from any method's executor. Every
+value that would fail later (at seeding, in a shell, in SQL, in a Dovecot config) fails here,
+when the file is loaded (`runner/loader.py` turns the error into file:line: field: message).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from runner.migrate import METHODS, StepSpec
-
-SUITES = ("bullseye", "bookworm", "trixie")
-SYSTEM_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
-# Each property a migration can keep or lose; `expect.preserved` names the ones that must hold.
-PROPERTIES = (
-    "folders", "messages", "content", "flags", "keywords", "dates", "guids", "uids",
-    "uidvalidity", "subscriptions", "sieve", "pop3_uidls", "db_rows", "delivery",
+from maillab.runner.steps import StepSpec
+from maillab.runner.vocabulary import (
+    DATABASES, MAIL_STORE_BYTES, MESSAGE_MAX, NAMESPACES, QUOTA_MAX, Address, ArgText, Compression,
+    ContentType, FileName, FolderName, HeaderText, Keyword, MailFormat, MessageId, Namespace, PlainName,
+    Property, Role, Suite, SystemFlag, UserStore, checked_str, shaped,
 )
-Property = Literal[
-    "folders", "messages", "content", "flags", "keywords", "dates", "guids", "uids",
-    "uidvalidity", "subscriptions", "sieve", "pop3_uidls", "db_rows", "delivery",
-]
-STEP_TAGS = tuple(METHODS)
-KEYWORD = re.compile(r"^[!#-'*+\-.0-9:<-Z^-z|~]+$")  # an IMAP atom (RFC 3501 flag-keyword)
 
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+# What UIDL formats are made of (2.3: %08Xu%08Xv, 2.4: %{uid | hex(8)}): nothing that Dovecot's
+# config reader takes otherwise, no '<' (2.3 reads a value that starts with it from a file),
+# no '$' (a setting's value), no quote or backslash (the entrypoint writes it quoted).
+Pop3UidlFormat = checked_str(shaped(r"[%A-Za-z0-9{}|() ._:,-]{1,100}", "a pop3_uidl_format the lab takes "
+                                    "(letters, digits, % { } | ( ) . _ : , - and spaces; at most 100)"))
+
+
 class HostSpec(Model):
-    suite: Literal["bullseye", "bookworm", "trixie"]
-    mail_format: Literal["maildir", "mdbox"] = "maildir"
-    user_store: Literal["sql", "passwd-file"] = "sql"
+    suite: Suite
+    mail_format: MailFormat = "maildir"
+    user_store: UserStore = "sql"
     # courier: clients see `INBOX.` before every folder and `.` between levels
-    namespace: Literal["dovecot", "courier"] = "dovecot"
+    namespace: Namespace = "dovecot"
     # how new mail is written: Dovecot 2.3's zlib plugin, 2.4's mail_compress
-    compression: Literal["none", "gz", "zstd"] = "none"
+    compression: Compression = "none"
     # Dovecot's default when unset; written in the host's Dovecot syntax (2.3: %08Xu%08Xv,
     # 2.4: %{uid | hex(8)}%{uidvalidity | hex(8)})
-    pop3_uidl_format: str | None = Field(None, pattern=r"^[^\n\\]+$")
+    pop3_uidl_format: Pop3UidlFormat | None = None
+
+    def imap_name(self, folder: str) -> str:
+        """The name IMAP clients of this host see for `folder` ('A/B' in the scenario)."""
+        if folder == "INBOX":
+            return folder
+        prefix, separator = NAMESPACES[self.namespace]
+        return prefix + folder.replace("/", separator)
 
 
 class Attachment(Model):
-    filename: str
-    size: int = Field(gt=0, le=50_000_000)
-    content_type: str = "application/octet-stream"
-
-
-def _check_keywords(keywords: list[str] | dict[str, float]) -> Any:
-    for keyword in keywords:
-        if keyword.startswith("\\") or not KEYWORD.match(keyword):
-            raise ValueError(f"'{keyword}' is not a valid IMAP keyword")
-    return keywords
+    filename: FileName
+    size: int = Field(gt=0, le=MESSAGE_MAX)
+    content_type: ContentType = "application/octet-stream"
 
 
 class MessageSpec(Model):
     """One message written out in the scenario."""
 
-    subject: str
-    sender: str = Field("someone@example.net", alias="from")
+    subject: HeaderText
+    sender: HeaderText = Field("someone@example.net", alias="from")
+    # The Date: header keeps the offset written here; INTERNALDATE is the same instant.
     date: dt.datetime
-    flags: list[Literal["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"]] = []
-    keywords: list[str] = []
-    body: str = "Hello.\n"
+    flags: list[SystemFlag] = []
+    keywords: list[Keyword] = []
+    body: ArgText = "Hello.\n"
     attachments: list[Attachment] = []
-    message_id: str | None = None
+    message_id: MessageId | None = None
 
-    _keywords = field_validator("keywords")(_check_keywords)
+    @property
+    def bytes_estimate(self) -> int:
+        return 1024 + len(self.body.encode()) + sum(a.size * 4 // 3 for a in self.attachments)
 
 
 class FolderSpec(Model):
     """A folder, its generated messages (`count`) and any written-out ones (`messages`)."""
 
-    name: str
+    name: FolderName
     subscribed: bool = True
     count: int = Field(0, ge=0, le=1_000_000)
-    flags: dict[Literal["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"], float] = {"\\Seen": 0.6}
-    keywords: dict[str, float] = {}
+    flags: dict[SystemFlag, float] = {"\\Seen": 0.6}
+    keywords: dict[Keyword, float] = {}
     sizes: tuple[int, int] = (400, 12_000)
     attachments: float = Field(0.05, ge=0, le=1)
     dates: tuple[dt.date, dt.date] = (dt.date(2022, 1, 1), dt.date(2024, 12, 31))
     messages: list[MessageSpec] = []
-
-    _keywords = field_validator("keywords")(_check_keywords)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, name: str) -> str:
-        parts = name.split("/")
-        if any(not part or part.startswith(".") or "." in part or "\\" in part for part in parts):
-            raise ValueError(
-                f"'{name}' is not a folder name the lab can keep: use '/' between levels, "
-                "no empty levels, no '.' or '\\'"
-            )
-        if parts[0].upper() == "INBOX" and parts[0] != "INBOX":
-            raise ValueError("write INBOX in capitals")
-        return name
 
     @field_validator("flags", "keywords")
     @classmethod
@@ -114,18 +98,30 @@ class FolderSpec(Model):
                 raise ValueError(f"the share of messages with {name} must be between 0 and 1")
         return table
 
-    @model_validator(mode="after")
-    def _ranges(self) -> FolderSpec:
-        if not 0 < self.sizes[0] <= self.sizes[1]:
-            raise ValueError("sizes must be [smallest, largest] in bytes, smallest > 0")
-        if self.dates[0] > self.dates[1]:
+    @field_validator("sizes")
+    @classmethod
+    def _sizes(cls, sizes: tuple[int, int]) -> tuple[int, int]:
+        if not 0 < sizes[0] <= sizes[1] <= MESSAGE_MAX:
+            raise ValueError(f"sizes must be [smallest, largest] in bytes, 0 < smallest <= largest <= {MESSAGE_MAX}")
+        return sizes
+
+    @field_validator("dates")
+    @classmethod
+    def _dates(cls, dates: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date]:
+        if dates[0] > dates[1]:
             raise ValueError("dates must be [earliest, latest]")
-        return self
+        return dates
+
+    @property
+    def bytes_estimate(self) -> int:
+        """About what the folder's mail takes on disk (headers and base64 included)."""
+        generated = self.count * (1024 + (self.sizes[0] + self.sizes[1]) // 2 * 4 // 3)
+        return generated + sum(message.bytes_estimate for message in self.messages)
 
 
 class SieveSpec(Model):
-    scripts: dict[str, str]
-    active: str | None = None
+    scripts: dict[PlainName, ArgText]
+    active: PlainName | None = None
 
     @model_validator(mode="after")
     def _active_exists(self) -> SieveSpec:
@@ -135,9 +131,9 @@ class SieveSpec(Model):
 
 
 class UserSpec(Model):
-    address: str = Field(pattern=r"^[a-z0-9._+-]+@[a-z0-9.-]+\.[a-z]+$")
-    quota: int = Field(0, ge=0)
-    aliases: list[str] = []
+    address: Address
+    quota: int = Field(0, ge=0, le=QUOTA_MAX)
+    aliases: list[Address] = []
     folders: list[FolderSpec] = []
     sieve: SieveSpec | None = None
 
@@ -161,41 +157,61 @@ class UserSpec(Model):
         return sorted(names)
 
 
+Hostname = checked_str(shaped(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,126}[A-Za-z0-9])?", "a host name"))
+Language = checked_str(shaped(r"[a-z]{2,3}(_[A-Z]{2})?", "a language code such as de_DE"))
+
+
 class RoundcubeSpec(Model):
     """Roundcube data on old: a users row per scenario user, identities and address books."""
 
-    mail_host: str = "old"  # what Roundcube's users.mail_host holds on old
+    mail_host: Hostname = "old"  # what Roundcube's users.mail_host holds on old
     contacts: int = Field(5, ge=0, le=10_000)  # per user
-    language: str = "de_DE"
+    language: Language = "de_DE"
+
+
+TableName = checked_str(shaped(rf"(?:{'|'.join(DATABASES)})\.[a-z_]{{1,64}}", "database.table "
+                             f"(database one of {', '.join(DATABASES)})"))
+ColumnName = checked_str(shaped(r"[A-Za-z_][A-Za-z0-9_-]{0,63}", "a column name"))
 
 
 class DbChange(Model):
     """A column the migration is meant to change, e.g. Roundcube's users.mail_host."""
 
-    table: str = Field(pattern=r"^[a-z_]+\.[a-z_]+$")  # database.table
-    column: str
-    value: str | None
+    table: TableName
+    column: ColumnName
+    value: HeaderText | None
 
 
 class Expectations(Model):
-    """What must hold after the migration; anything left out is a declared, tolerated loss."""
+    """What must hold after the migration. `lost` names what the method is declared to lose
+    (a tolerated loss); every other property must hold, including any added to maillab later.
+    `preserved` is the older, opposite spelling: only what it names must hold."""
 
-    preserved: list[Literal["all"] | Property] = ["all"]
+    lost: list[Property] = []
+    preserved: list[Literal["all"] | Property] | None = None
     smoke_delivery: bool = True
     db_changes: list[DbChange] = []
 
-    def must_preserve(self, prop: str) -> bool:
-        return "all" in self.preserved or prop in self.preserved
+    @model_validator(mode="after")
+    def _one_spelling(self) -> Expectations:
+        if self.preserved is not None and self.lost:
+            raise ValueError("give either lost (what the method loses) or preserved, not both")
+        return self
+
+    def must_hold(self, prop: str) -> bool:
+        if self.preserved is not None:
+            return "all" in self.preserved or prop in self.preserved
+        return prop not in self.lost
 
 
 class Scenario(Model):
-    name: str
-    description: str
-    seed: int = 1
-    hosts: dict[Literal["old", "new"], HostSpec]
-    users: list[UserSpec] = Field(min_length=1)
+    name: PlainName
+    description: HeaderText
+    seed: int = Field(1, ge=0, le=2**63 - 1)
+    hosts: dict[Role, HostSpec]
+    users: list[UserSpec] = Field(min_length=1, max_length=100_000)
     roundcube: RoundcubeSpec | None = None
-    steps: list[StepSpec] = Field(min_length=1)
+    steps: list[StepSpec] = Field(min_length=1, max_length=1000)
     idempotence: bool = True
     expect: Expectations = Expectations()
     # where the scenario file is: steps find the user's scripts relative to it
@@ -205,95 +221,32 @@ class Scenario(Model):
     def base_dir(self) -> Path:
         return self._base_dir
 
+    @field_validator("hosts")
+    @classmethod
+    def _both_hosts(cls, hosts: dict[str, HostSpec]) -> dict[str, HostSpec]:
+        if set(hosts) != {"old", "new"}:
+            raise ValueError("hosts must name both 'old' and 'new'")
+        return hosts
+
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
-        if set(self.hosts) != {"old", "new"}:
-            raise ValueError("hosts must name both 'old' and 'new'")
         addresses = [user.address for user in self.users]
         if len(set(addresses)) != len(addresses):
             raise ValueError("a user is listed twice")
+        aliases = [alias for user in self.users for alias in user.aliases]
+        if clash := sorted(set(aliases) & set(addresses)) or sorted(a for a, n in Counter(aliases).items() if n > 1):
+            raise ValueError(f"alias {clash[0]} is also a user's address or another alias")
+        need = sum(folder.bytes_estimate for user in self.users for folder in user.folders)
+        if need > MAIL_STORE_BYTES:
+            raise ValueError(f"the users' mail would take about {need / 2**30:.1f} GiB; a lab host holds "
+                             f"{MAIL_STORE_BYTES / 2**30:.0f} GiB")
         return self
 
     @property
     def message_count(self) -> int:
         return sum(f.count + len(f.messages) for u in self.users for f in u.folders)
 
-
-class ScenarioError(Exception):
-    """A scenario file is wrong; the message is one line naming file, line and field."""
-
-
-def load_scenario(path: Path) -> Scenario:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ScenarioError(f"{path}: cannot read the scenario: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: the scenario is not UTF-8 text") from None
-    try:
-        document = YAML(typ="rt").load(text)
-    except MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        raise ScenarioError(f"{path}{line}: not valid YAML: {error.problem or error.context}") from None
-    if not isinstance(document, CommentedMap):
-        raise ScenarioError(f"{path}:1: a scenario is a mapping with name, hosts, users, steps")
-    try:
-        scenario = Scenario.model_validate(_plain(document))
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = _line_of(document, first["loc"])
-        field = _field_path(first["loc"]) or "(top level)"
-        raise ScenarioError(f"{path}:{where}: {field}: {_message(first)}") from None
-    scenario._base_dir = path.resolve().parent
-    for index, step in enumerate(scenario.steps):
-        if problem := step.problem_with(scenario):
-            raise ScenarioError(f"{path}:{_line_of(document, ('steps', index))}: steps[{index}]: {problem}")
-    return scenario
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, CommentedMap):
-        return {str(key): _plain(value) for key, value in node.items()}
-    if isinstance(node, CommentedSeq):
-        return [_plain(value) for value in node]
-    return node
-
-
-def _line_of(document: Any, loc: tuple[Any, ...]) -> int:
-    """The line of the deepest YAML node that `loc` reaches (1-based)."""
-    node, line = document, 1
-    for key in loc:
-        if isinstance(node, CommentedMap) and key in node:
-            line = node.lc.key(key)[0] + 1
-            node = node[key]
-        elif isinstance(node, CommentedSeq) and isinstance(key, int) and key < len(node):
-            line = node.lc.item(key)[0] + 1
-            node = node[key]
-        elif isinstance(node, CommentedMap | CommentedSeq):
-            continue  # not in the file: a union member's tag, or a field that is missing
-        else:
-            break
-    return line
-
-
-def _field_path(loc: tuple[Any, ...]) -> str:
-    path = ""
-    for key in loc:
-        if isinstance(key, int):
-            path += f"[{key}]"
-        elif key in STEP_TAGS:
-            continue
-        else:
-            path += f".{key}" if path else str(key)
-    return path
-
-
-def _message(error: dict[str, Any]) -> str:
-    message = error["msg"]
-    if error["type"] == "extra_forbidden":
-        return "unknown field"
-    if error["type"] == "union_tag_invalid":
-        return f"unknown method '{error['input'].get('method')}' (known: {', '.join(STEP_TAGS)})"
-    return message.removeprefix("Value error, ")
-
+    @property
+    def changes_old(self) -> bool:
+        """Whether steps are meant to change old's mail (cutover steps)."""
+        return any(step.changes_old for step in self.steps)

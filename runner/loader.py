@@ -1,0 +1,188 @@
+"""Reading a scenario file: YAML to the schema, or one line naming file, line and field.
+
+A scenario file comes from anywhere, so reading it is bounded before anything is parsed:
+only a regular file of at most MAX_BYTES, nested at most MAX_DEPTH deep, expanding (YAML
+aliases included) to at most MAX_NODES values. Dates stay text until the schema parses them,
+so `2024-13-45` is a field error like any other.
+"""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.tokens import (
+    BlockEndToken, BlockMappingStartToken, BlockSequenceStartToken, FlowMappingEndToken,
+    FlowMappingStartToken, FlowSequenceEndToken, FlowSequenceStartToken,
+)
+
+from maillab.runner.scenario import Scenario
+from maillab.runner.steps import METHODS
+
+MAX_BYTES = 4 * 2**20
+MAX_DEPTH = 32
+MAX_NODES = 200_000
+OPENERS = (BlockMappingStartToken, BlockSequenceStartToken, FlowMappingStartToken, FlowSequenceStartToken)
+CLOSERS = (BlockEndToken, FlowMappingEndToken, FlowSequenceEndToken)
+
+
+class ScenarioError(Exception):
+    """A scenario file is wrong; the message is one line naming file, line and field."""
+
+
+class _Constructor(RoundTripConstructor):
+    """Round-trip YAML (for line numbers) with timestamps left as text for the schema."""
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_str)
+
+
+def load_scenario(path: Path) -> Scenario:
+    text = _read(path)
+    _check_depth(path, text)
+    yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
+    try:
+        document = yaml.load(text)
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise ScenarioError(f"{path}{line}: not valid YAML: {error.problem or error.context}") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}:1: nested deeper than a scenario can be") from None
+    if not isinstance(document, CommentedMap):
+        line = document.lc.line + 1 if isinstance(document, CommentedSeq) else 1
+        raise ScenarioError(f"{path}:{line}: a scenario is a mapping with name, hosts, users, steps")
+    plain = _Plain(path, document).convert(document, ())
+    try:
+        scenario = Scenario.model_validate(plain)
+    except ValidationError as error:
+        first = error.errors()[0]
+        loc = _file_loc(first["loc"])
+        raise ScenarioError(_printable(f"{path}:{_line_of(document, loc)}: {_field_path(loc)}: {_message(first)}")) \
+            from None
+    scenario._base_dir = path.resolve().parent
+    for index, step in enumerate(scenario.steps):
+        if problem := step.problem_with(scenario):
+            raise ScenarioError(f"{path}:{_line_of(document, ('steps', index))}: steps[{index}]: {problem}")
+    return scenario
+
+
+def _read(path: Path) -> str:
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ScenarioError(f"{path}: not a regular file")
+        if info.st_size > MAX_BYTES:
+            raise ScenarioError(f"{path}: {info.st_size} bytes; a scenario file has at most {MAX_BYTES}")
+        with path.open("rb") as file:
+            data = file.read(MAX_BYTES + 1)
+    except OSError as error:
+        raise ScenarioError(f"{path}: cannot read the scenario: {error.strerror}") from None
+    if len(data) > MAX_BYTES:  # grew since stat
+        raise ScenarioError(f"{path}: a scenario file has at most {MAX_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ScenarioError(f"{path}:{line}: the scenario is not UTF-8 text") from None
+
+
+def _check_depth(path: Path, text: str) -> None:
+    """Refuse deep nesting before the (recursive) composer meets it."""
+    depth = 0
+    try:
+        for token in YAML(typ="rt").scan(text):
+            if isinstance(token, OPENERS):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ScenarioError(f"{path}:{token.start_mark.line + 1}: nested deeper than {MAX_DEPTH} "
+                                        "levels; a scenario needs far fewer")
+            elif isinstance(token, CLOSERS):
+                depth -= 1
+    except MarkedYAMLError:
+        return  # the parser names the error and its line
+
+
+class _Plain:
+    """Round-trip YAML to plain dicts, lists and scalars, counting every value: aliases are
+    expanded here, so an alias bomb stops at MAX_NODES instead of filling memory."""
+
+    def __init__(self, path: Path, document: CommentedMap) -> None:
+        self.path, self.document, self.nodes = path, document, 0
+
+    def convert(self, node: Any, loc: tuple[Any, ...]) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:  # named by its top-level field: aliases make deeper lines meaningless
+            self.fail(loc[:1], f"expands to more than {MAX_NODES} values (YAML aliases included)")
+        if isinstance(node, CommentedMap | CommentedSeq) and getattr(node.tag, "value", None):
+            self.fail(loc, f"YAML tag {node.tag.value} is not allowed in a scenario")
+        if isinstance(node, CommentedMap):
+            return {str(key): self.convert(value, (*loc, str(key))) for key, value in node.items()}
+        if isinstance(node, CommentedSeq):
+            return [self.convert(value, (*loc, index)) for index, value in enumerate(node)]
+        for plain in (str, bool, int, float):  # ruamel's round-trip scalars subclass these
+            if isinstance(node, plain):
+                return plain(node)
+        if node is None:
+            return None
+        self.fail(loc, f"a {type(node).__name__} value is not allowed in a scenario (only mappings, lists, "
+                       "text, numbers and booleans)")
+
+    def fail(self, loc: tuple[Any, ...], message: str) -> None:
+        raise ScenarioError(_printable(f"{self.path}:{_line_of(self.document, loc)}: {_field_path(loc)}: {message}"))
+
+
+def _line_of(document: Any, loc: tuple[Any, ...]) -> int:
+    """The line of the deepest YAML node that `loc` reaches (1-based); the document's first
+    line for the top level."""
+    node, line = document, document.lc.line + 1
+    for key in loc:
+        if isinstance(node, CommentedMap) and key in node:
+            line = node.lc.key(key)[0] + 1
+            node = node[key]
+        elif isinstance(node, CommentedSeq) and isinstance(key, int) and key < len(node):
+            line = node.lc.item(key)[0] + 1
+            node = node[key]
+        elif isinstance(node, CommentedMap | CommentedSeq):
+            continue  # not in the file: a union member's tag, or a field that is missing
+        else:
+            break
+    return line
+
+
+def _file_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """pydantic's error location as a path in the file: without the names pydantic gives a
+    union member (a step's method tag) or a validator ('function-after[...]', '[key]')."""
+    kept = []
+    for index, key in enumerate(loc):
+        if isinstance(key, str) and ("[" in key or (index == 2 and loc[0] == "steps" and key in METHODS)):
+            continue
+        kept.append(key)
+    return tuple(kept)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for key in loc:
+        path += f"[{key}]" if isinstance(key, int) else f".{key}" if path else str(key)
+    return path or "(top level)"
+
+
+def _printable(message: str) -> str:
+    """One line: control characters a value brought into the message are shown escaped."""
+    return "".join(repr(char)[1:-1] if char < " " or char == "\x7f" else char for char in message)
+
+
+def _message(error: dict[str, Any]) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    if error["type"] == "union_tag_invalid":
+        return f"unknown method '{error['input'].get('method')}' (known: {', '.join(METHODS)})"
+    return error["msg"].removeprefix("Value error, ")

@@ -1,0 +1,149 @@
+"""The words a scenario is written in, each defined once: suites, roles, services, flags,
+properties, databases, and the shapes of the strings a scenario may hold.
+
+Everything else derives from these (`typing.get_args`), so a new suite, service or property
+is added here and nowhere else. Pure data: importing this module starts nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Annotated, Literal, get_args
+
+from imapclient import imap_utf7
+from pydantic import AfterValidator, Field
+
+Suite = Literal["bullseye", "bookworm", "trixie"]
+SUITES: tuple[str, ...] = get_args(Suite)
+Role = Literal["old", "new"]
+# Where a user's script may run: a server, or a machine of its own on the lab network.
+Machine = Literal["old", "new", "migrator"]
+Service = Literal["dovecot", "postfix", "mariadb", "sshd"]
+MailFormat = Literal["maildir", "mdbox"]
+UserStore = Literal["sql", "passwd-file"]
+Compression = Literal["none", "gz", "zstd"]
+Namespace = Literal["dovecot", "courier"]
+# The personal namespace's prefix and separator, by style: Dovecot's default, or Courier's
+# `INBOX.` prefix with `.` (what many old servers show their clients).
+NAMESPACES: dict[str, tuple[str, str]] = {"dovecot": ("", "/"), "courier": ("INBOX.", ".")}
+Database = Literal["mailserver", "roundcube"]
+DATABASES: tuple[str, ...] = get_args(Database)
+SystemFlag = Literal["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"]
+SYSTEM_FLAGS: tuple[str, ...] = get_args(SystemFlag)
+# What a migration can keep or lose. `expect.lost` names the ones a method is declared to
+# lose; every other one must hold. Each finding class belongs to one of these (findings.py).
+Property = Literal[
+    "source", "services", "logins", "idempotence", "folders", "messages", "content", "flags",
+    "keywords", "dates", "guids", "uids", "uidvalidity", "subscriptions", "sieve", "pop3_uidls",
+    "db_rows", "delivery",
+]
+PROPERTIES: tuple[str, ...] = get_args(Property)
+
+# -- limits of what the servers store ------------------------------------------------------
+ADDRESS_MAX = 100  # mailserver.virtual_users.email is varchar(100) (dockerfiles/mailhost/mailserver-schema.sql)
+DOMAIN_MAX = 50  # mailserver.virtual_domains.name is varchar(50)
+LOCAL_PART_MAX = 64  # RFC 5321 4.5.3.1.1
+NAME_MAX = 255  # bytes of one directory name: a Maildir++ folder '.A.B' is one directory
+HEADER_MAX = 998  # RFC 5322 2.1.1: characters in one header line
+QUOTA_MAX = 2**63 - 1  # virtual_users.quota is a signed bigint
+MESSAGE_MAX = 50_000_000  # bytes of one generated message or attachment
+# Mail lives on a tmpfs of this size on every host (lab/containers.py); a scenario whose mail
+# would not fit is refused when it is loaded, not when seeding runs out of space.
+MAIL_STORE_BYTES = 8 * 2**30
+
+
+def _reject_control(value: str, what: str, allow: str = "") -> None:
+    """No control characters (newline, TAB, NUL, ESC, DEL...) except those in `allow`."""
+    for char in value:
+        if (char < " " or char == "\x7f") and char not in allow:
+            raise ValueError(f"{what} must not contain control characters (found {char!r})")
+
+
+def checked_str(check, *constraints):
+    """An annotated string type whose values pass `check` (which raises ValueError)."""
+    def validate(value: str) -> str:
+        check(value)
+        return value
+    return Annotated[str, *constraints, AfterValidator(validate)]
+
+
+def shaped(pattern: str, what: str):
+    """A check: the whole value matches `pattern`, else '<value> is not <what>'."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> None:
+        _reject_control(value, "the value")
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{value[:80]!r} is not {what}")
+    return check
+
+
+# Printable text on one line (subjects, senders, descriptions, Roundcube fields).
+HeaderText = checked_str(lambda v: _reject_control(v, "this text"), Field(max_length=HEADER_MAX))
+# Text a command line can carry (argv has no NUL); newlines and TABs are fine.
+ArgText = checked_str(lambda v: _reject_control(v, "this text", allow="\t\n\r"))
+
+ADDRESS = re.compile(r"(?P<local>[a-z0-9._+-]+)@(?P<domain>(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,})")
+
+
+def _address(value: str) -> None:
+    _reject_control(value, "an address")
+    found = ADDRESS.fullmatch(value)
+    if not found:
+        raise ValueError(f"{value[:80]!r} is not a mail address the lab can host (lower-case local@domain.tld; "
+                         "letters, digits, '.', '_', '+', '-')")
+    local = found["local"]
+    if ".." in local or local.startswith(".") or local.endswith("."):
+        raise ValueError(f"'{value}': the local part must not start or end with '.' or hold '..'")
+    if len(local) > LOCAL_PART_MAX:
+        raise ValueError(f"'{value[:30]}...': the local part is longer than {LOCAL_PART_MAX} characters")
+    if len(found["domain"]) > DOMAIN_MAX:
+        raise ValueError(f"'{value[:30]}...': the domain is longer than the {DOMAIN_MAX} characters "
+                         "virtual_domains.name holds")
+    if len(value) > ADDRESS_MAX:
+        raise ValueError(f"'{value[:30]}...' is longer than the {ADDRESS_MAX} characters virtual_users.email holds")
+
+
+Address = checked_str(_address)
+
+# RFC 3501 atom: printable ASCII but the atom-specials ( ) { SP % * " \ ]
+_keyword = shaped(r'[!#$&\'+,\-./0-9:;<=>?@A-Z\[^_`a-z|}~]{1,100}',
+                   "a valid IMAP keyword (an atom of at most 100 characters: no spaces or ( ) { % * \" \\ ])")
+Keyword = checked_str(_keyword)
+# A flag a step may set or clear: a system flag or a keyword.
+Flag = checked_str(lambda v: None if v in SYSTEM_FLAGS else _keyword(v))
+
+
+def maildir_folder_path(name: str) -> str:
+    """Maildir++ directory of an IMAP folder: INBOX is the root, 'A/B' is '.A.B' in mUTF-7."""
+    if name == "INBOX":
+        return ""
+    return "." + ".".join(imap_utf7.encode(part).decode("ascii") for part in name.split("/"))
+
+
+def _folder(name: str) -> None:
+    _reject_control(name, "a folder name")
+    parts = name.split("/")
+    if any(not part or "." in part or "\\" in part for part in parts):
+        raise ValueError(f"'{name}' is not a folder name the lab can keep: use '/' between levels, "
+                         "no empty levels, no '.' or '\\'")
+    if any(char in name for char in "*%") or name.startswith("~"):
+        raise ValueError(f"'{name}': IMAP folder names hold no '*' or '%', and none starts with '~'")
+    if any(unicodedata.category(char) in ("Cs", "Co", "Cn") for char in name):
+        raise ValueError(f"'{name}' holds characters that are not assigned in Unicode")
+    if parts[0].upper() == "INBOX" and parts[0] != "INBOX":
+        raise ValueError("write INBOX in capitals")
+    if len(maildir_folder_path(name).encode()) > NAME_MAX:
+        raise ValueError(f"'{name[:30]}...' is longer than a mailbox name can be ({NAME_MAX} bytes as a "
+                         "Maildir++ directory, in modified UTF-7)")
+
+
+FolderName = checked_str(_folder)
+# Names that become file or directory names: scenario names (the report folder), Sieve scripts.
+PlainName = checked_str(shaped(r"(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
+                             "a plain name (letters, digits, '.', '_', '-'; at most 64; no '..')"))
+MessageId = checked_str(shaped(r"<[!-;=?A-~]{1,400}@[!-;=?A-~]{1,400}>", "a Message-ID shaped <left@right>"))
+_TOKEN = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"  # RFC 6838 restricted-name
+ContentType = checked_str(shaped(f"{_TOKEN}/{_TOKEN}", "a content type shaped type/subtype"))
+FileName = checked_str(shaped(r"(?!\.\.?$)[^/\\\x00-\x1f\x7f]{1,200}", "a file name (no '/', '\\' or control characters)"))
