@@ -1,75 +1,80 @@
-"""The comparison: a pure function of two snapshots plus the expectations.
+"""The comparison: a pure function of snapshots plus the expectations. It imports no Docker.
 
 It pairs messages per folder by content (sha256), preferring the same UID, so it sees what a
 client would: a message that kept its content but changed its UID, one that vanished, one that
 appeared twice. Each difference is a `Finding` with a class; a class belongs to one property,
-and a finding on a property the scenario does not require is reported as tolerated.
+and a finding on a property the scenario declares lost is reported as tolerated.
+
+`judge` asks three questions of the evidence: did new end up with what old had (mail, Sieve,
+UIDLs, rows, services, logins), was old left as it was (`source_changed`), and did running
+the steps again change new (`not_idempotent`)?
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from pydantic import BaseModel, ConfigDict, Field
+from collections import Counter, defaultdict
 
-from runner.scenario import DbChange, Expectations
-from runner.state import Arrival, FolderState, HostState, MessageState, SieveState, UserState
+from maillab.runner.findings import Finding
+from maillab.runner.scenario import DbChange, Expectations
+from maillab.runner.state import Arrival, Evidence, FolderState, HostState, MessageState, SieveState, UserState
 
-# Finding class -> the property it breaks.
-FINDING_PROPERTY = {
-    "folder_missing": "folders",
-    "folder_unexpected": "folders",
-    "missing": "messages",
-    "duplicate": "messages",
-    "unexpected": "messages",
-    "content_changed": "content",
-    "flags_changed": "flags",
-    "keywords_changed": "keywords",
-    "date_changed": "dates",
-    "guid_changed": "guids",
-    "uid_changed": "uids",
-    "uidnext_lowered": "uids",
-    "uidvalidity_changed": "uidvalidity",
-    "subscription_lost": "subscriptions",
-    "subscription_added": "subscriptions",
-    "sieve_lost": "sieve",
-    "sieve_changed": "sieve",
-    "sieve_unexpected": "sieve",
-    "sieve_active_changed": "sieve",
-    "uidl_changed": "pop3_uidls",
-    "db_row_missing": "db_rows",
-    "db_row_changed": "db_rows",
-    "db_row_unexpected": "db_rows",
-    "delivery_failed": "delivery",
-}
+# Which snapshot parts each service serves; a service that did not answer leaves them unseen.
+SERVES = {"IMAP": {"folders", "subscriptions", "arrivals"}, "POP3": {"uidls"}, "ManageSieve": {"sieve"},
+          "MariaDB": {"db_rows"}}
 
 
-class Finding(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    kind: str = Field(alias="class")
-    user: str
-    mailbox: str | None = None
-    uid: int | None = None
-    detail: str = ""
-    tolerated: bool = False
-
-    @property
-    def property(self) -> str:
-        return FINDING_PROPERTY[self.kind]
-
-
-def compare(old: HostState, new: HostState, expect: Expectations, arrivals: list[Arrival] = ()) -> list[Finding]:
-    findings: list[Finding] = []
-    for address, old_user in old.users.items():
-        new_user = new.users.get(address) or UserState(
-            address=address, folders={}, subscriptions=[], sieve=SieveState(), pop3_uidls=[]
-        )
-        expected_here = {a.message_id for a in arrivals if a.user == address}
-        findings += _compare_user(old_user, _without_arrivals(new_user, expected_here, findings))
-    findings += _compare_user_db(old.user_db, new.user_db, set(old.users), expect.db_changes)
+def judge(evidence: Evidence, expect: Expectations) -> list[Finding]:
+    reference = evidence.old if evidence.old_changes_declared else evidence.baseline
+    findings = compare(reference, evidence.new, expect.db_changes, evidence.arrivals)
+    findings += [Finding(kind="delivery_failed", user=a.user, mailbox="INBOX",
+                         detail=f"{a.message_id}, sent to new after the migration, never arrived")
+                 for a in evidence.undelivered]
+    if not evidence.old_changes_declared:
+        # the data on old, not its services: a cutover may retire them (compare reads around them)
+        damage = [f for f in compare(evidence.baseline, evidence.old) if f.kind != "service_down"]
+        findings += _summarised(damage, "source_changed", "on old")
+    if evidence.converged is not None:
+        findings += _summarised(compare(evidence.converged, evidence.new), "not_idempotent", "the rerun changed new")
     for finding in findings:
-        finding.tolerated = not expect.must_preserve(finding.property)
+        finding.tolerated = not expect.must_hold(finding.property)
     return findings
+
+
+def compare(old: HostState, new: HostState, db_changes: list[DbChange] = (),
+            arrivals: tuple[Arrival, ...] = ()) -> list[Finding]:
+    """Every difference a client of new would see from what old's clients saw."""
+    findings = [Finding(kind="service_down", user="-", mailbox=service, detail=f"{new.role} does not answer: {error}")
+                for service, error in new.unanswered.items() if service not in old.unanswered]
+    unseen = set().union(*(SERVES.get(service, set()) for service in {*old.unanswered, *new.unanswered}))
+    for address, old_user in old.users.items():
+        if old_user.login_error:
+            continue  # nothing of this user was seen to compare with
+        new_user = new.users.get(address) or UserState(address=address)
+        if new_user.login_error and "IMAP" not in new.unanswered:
+            findings.append(Finding(kind="login_failed", user=address,
+                                    detail=f"{old_user.message_count} messages out of reach: {new_user.login_error}"))
+            continue
+        if "arrivals" not in unseen:
+            expected_here = {a.message_id for a in arrivals if a.user == address}
+            new_user = _without_arrivals(new_user, expected_here, findings)
+        findings += _compare_user(old_user, new_user, unseen)
+    if "db_rows" not in unseen:
+        findings += _compare_user_db(old.user_db, new.user_db, set(old.users), db_changes)
+    return findings
+
+
+def _summarised(findings: list[Finding], kind: str, prefix: str) -> list[Finding]:
+    """The differences between two snapshots of one host as one `kind` finding per user and
+    mailbox, saying what changed there."""
+    grouped: dict[tuple[str, str | None], list[Finding]] = defaultdict(list)
+    for finding in findings:
+        grouped[(finding.user, finding.mailbox)].append(finding)
+    summary = []
+    for (user, mailbox), found in grouped.items():
+        counts = Counter(f.kind for f in found)
+        what = ", ".join(f"{n} {k}" for k, n in counts.most_common())
+        summary.append(Finding(kind=kind, user=user, mailbox=mailbox, detail=f"{prefix}: {what} (e.g. {found[0].one_line()})"))
+    return summary
 
 
 def _without_arrivals(user: UserState, message_ids: set[str], findings: list[Finding]) -> UserState:
@@ -96,33 +101,33 @@ def _without_arrivals(user: UserState, message_ids: set[str], findings: list[Fin
     return user.model_copy(update={"folders": folders, "pop3_uidls": uidls})
 
 
-def _compare_user(old: UserState, new: UserState) -> list[Finding]:
+def _compare_user(old: UserState, new: UserState, unseen: set[str]) -> list[Finding]:
     user = old.address
     findings: list[Finding] = []
 
     def add(kind: str, mailbox: str | None = None, uid: int | None = None, detail: str = "") -> None:
         findings.append(Finding(kind=kind, user=user, mailbox=mailbox, uid=uid, detail=detail))
 
-    for name, old_folder in old.folders.items():
-        new_folder = new.folders.get(name)
-        if new_folder is None or (old_folder.selectable and not new_folder.selectable):
+    if "folders" not in unseen:
+        for name, old_folder in old.folders.items():
+            new_folder = new.folders.get(name)
+            if new_folder is None or (old_folder.selectable and not new_folder.selectable):
+                if old_folder.selectable:
+                    add("folder_missing", name, detail=f"{len(old_folder.messages)} messages in it")
+                continue
             if old_folder.selectable:
-                add("folder_missing", name, detail=f"{len(old_folder.messages)} messages in it")
-            continue
-        if old_folder.selectable:
-            findings += [f.model_copy(update={"user": user}) for f in _compare_folder(old_folder, new_folder)]
-    for name, new_folder in new.folders.items():
-        if name not in old.folders and new_folder.selectable:
-            add("folder_unexpected", name, detail=f"{len(new_folder.messages)} messages in it")
-
-    for name in sorted(set(old.subscriptions) - set(new.subscriptions)):
-        add("subscription_lost", name)
-    for name in sorted(set(new.subscriptions) - set(old.subscriptions)):
-        add("subscription_added", name)
-
-    findings += [f.model_copy(update={"user": user}) for f in _compare_sieve(old.sieve, new.sieve)]
-
-    if old.pop3_uidls != new.pop3_uidls:
+                findings += [f.model_copy(update={"user": user}) for f in _compare_folder(old_folder, new_folder)]
+        for name, new_folder in new.folders.items():
+            if name not in old.folders and new_folder.selectable:
+                add("folder_unexpected", name, detail=f"{len(new_folder.messages)} messages in it")
+    if "subscriptions" not in unseen:
+        for name in sorted(set(old.subscriptions) - set(new.subscriptions)):
+            add("subscription_lost", name)
+        for name in sorted(set(new.subscriptions) - set(old.subscriptions)):
+            add("subscription_added", name)
+    if "sieve" not in unseen:
+        findings += [f.model_copy(update={"user": user}) for f in _compare_sieve(old.sieve, new.sieve)]
+    if "uidls" not in unseen and old.pop3_uidls != new.pop3_uidls:
         differing = sum(1 for a, b in zip(old.pop3_uidls, new.pop3_uidls) if a != b)
         differing += abs(len(old.pop3_uidls) - len(new.pop3_uidls))
         first = next((i for i, (a, b) in enumerate(zip(old.pop3_uidls, new.pop3_uidls)) if a != b),
@@ -146,14 +151,11 @@ def _compare_folder(old: FolderState, new: FolderState) -> list[Finding]:
         add("uidnext_lowered", detail=f"{old.uidnext} -> {new.uidnext}: UIDs will be reused")
 
     pairs, lost, extra = _pair_messages(old.messages, new.messages, same_uid_space)
-    old_hashes = defaultdict(int)
-    for message in old.messages:
-        old_hashes[message.sha256] += 1
+    old_hashes = Counter(message.sha256 for message in old.messages)
     for message in lost:
         add("missing", message.uid, _describe(message))
     for message in extra:
-        kind = "duplicate" if old_hashes[message.sha256] else "unexpected"
-        add(kind, message.uid, _describe(message))
+        add("duplicate" if old_hashes[message.sha256] else "unexpected", message.uid, _describe(message))
     for before, after in pairs:
         if before.sha256 != after.sha256:
             add("content_changed", before.uid, f"sha256 {before.sha256[:12]} -> {after.sha256[:12]}")

@@ -19,11 +19,11 @@ from email.header import Header
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formataddr, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
 from itertools import repeat
 
-from runner.scenario import FolderSpec, MessageSpec, UserSpec
+from maillab.runner.scenario import FolderSpec, MessageSpec, UserSpec
 
 CORPUS_LINES = 12_000
 PARALLEL_FROM = 1_000  # messages in a folder; below this, starting workers costs more than it saves
@@ -130,6 +130,6 @@ def _compose(rng, user, folder, n, subject, sender, date, body, attachments, mes
     message["From"] = _from_header(sender)
     message["To"] = user.address
     message["Subject"] = Header(subject, "utf-8") if not subject.isascii() else subject
-    message["Date"] = date.strftime("%a, %d %b %Y %H:%M:%S +0000")
+    message["Date"] = format_datetime(date)  # keeps the offset the scenario wrote
     message["Message-ID"] = message_id or f"<{rng.getrandbits(64):016x}.{n}@seed.maillab>"
     return message.as_bytes()

@@ -1,40 +1,36 @@
 """The rehearsal, as Molecule's sequence: create -> seed -> baseline -> converge ->
-idempotence -> side_effect -> verify -> destroy. Each phase is one function; `rehearse` runs
-them in order and always destroys the lab unless asked to keep it."""
+idempotence -> side_effect -> verify -> destroy. Each phase is one block of `rehearse`, which
+runs them in order, records what failed as the rehearsal's error (so reports are still
+written), and always removes the lab unless asked to keep it."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 import smtplib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from lab.lab import HostConfig, Lab
-from runner.compare import Finding, compare
-from runner.migrate.base import MigrationContext, StepResult
-from runner.migrate.cutover import compose_message, wait_for_delivery
-from runner.scenario import Scenario
-from runner.seed import seed_host
-from runner.snapshot import snapshot_host
-from runner.state import Arrival, HostState
+from maillab.lab.errors import LabError
+from maillab.lab.lab import Lab
+from maillab.lab.poll import NotYet, poll
+from maillab.runner import signals
+from maillab.runner.compare import judge
+from maillab.runner.findings import Finding
+from maillab.runner.migrate import execute
+from maillab.runner.migrate.context import MigrationContext, StepResult
+from maillab.runner.migrate.cutover import compose_message, wait_for_delivery
+from maillab.runner.scenario import Scenario
+from maillab.runner.seed import seed_host
+from maillab.runner.snapshot import snapshot_host, snapshot_hosts
+from maillab.runner.state import Arrival, Evidence, HostState
 
-class Progress:
-    """Where phases report what they do; the CLI prints it, tests may collect it."""
-
-    def __init__(self, say: Callable[[str], None] = lambda _: None) -> None:
-        self.say = say
-        self.timings: dict[str, float] = {}
-
-    @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        self.say(f"[bold]{name}[/bold]")
-        started = time.monotonic()
-        try:
-            yield
-        finally:
-            self.timings[name] = round(time.monotonic() - started, 2)
+log = logging.getLogger(__name__)
+# Old's services a snapshot reads; a migration may leave them stopped (old is retired), and
+# the verdict still needs to look at what is on old.
+SNAPSHOT_SERVICES = ("mariadb", "dovecot")
 
 
 @dataclass
@@ -43,84 +39,156 @@ class Rehearsal:
     lab_id: str = ""
     passwords: dict[str, str] = field(default_factory=dict)
     steps: list[StepResult] = field(default_factory=list)
-    old: HostState | None = None
-    new: HostState | None = None
-    arrivals: list[Arrival] = field(default_factory=list)
+    baseline: HostState | None = None  # old before the migration
+    old: HostState | None = None  # old at the end
+    converged: HostState | None = None  # new after the first run of the steps
+    new: HostState | None = None  # new at the end
+    arrivals: list[Arrival] = field(default_factory=list)  # mail steps sent to new: in `new`
+    undelivered: list[Arrival] = field(default_factory=list)  # sent to new after `new` was taken, never delivered
     findings: list[Finding] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    error: str | None = None  # why the rehearsal could not finish (a lab error, a signal)
+    interrupted: signals.Interrupted | None = None
     kept: Lab | None = None
 
     @property
     def passed(self) -> bool:
-        return all(step.ok for step in self.steps) and not any(not f.tolerated for f in self.findings)
+        return self.error is None and all(s.ok for s in self.steps) and all(f.tolerated for f in self.findings)
+
+    @property
+    def verdict(self) -> str:
+        return "error" if self.error else "pass" if self.passed else "fail"
 
 
-def rehearse(scenario: Scenario, progress: Progress, keep: bool = False) -> Rehearsal:
+def rehearse(scenario: Scenario, keep: bool = False) -> Rehearsal:
+    """Run the whole rehearsal. Raises only when no lab could be made (LabError)."""
     result = Rehearsal(scenario=scenario)
-    lab = Lab({role: HostConfig(**spec.model_dump()) for role, spec in scenario.hosts.items()}, progress.say)
+    lab = Lab(dict(scenario.hosts), keep=keep)
     result.lab_id = lab.id
     try:
-        with progress.phase("create"):
-            lab.create()
-        with progress.phase("seed"):
-            result.passwords = {user.address: secrets.token_urlsafe(12) for user in scenario.users}
-            written = seed_host(lab["old"], scenario, result.passwords, progress.say)
-            progress.say(f"{written} messages written on old")
-        with progress.phase("baseline"):
-            result.old = snapshot_host(lab["old"], result.passwords, progress.say)
-        context = MigrationContext(lab, scenario, result.passwords, progress.say)
-        with progress.phase("converge"):
-            result.steps += converge(scenario, context)
-        if scenario.idempotence and all(step.ok for step in result.steps):
-            with progress.phase("idempotence"):
-                result.steps += converge(scenario, context, idempotence=True)
-        if scenario.expect.smoke_delivery:
-            with progress.phase("side_effect"):
-                first = scenario.users[0].address
-                result.arrivals.append(smoke_delivery(lab, first, result.passwords[first], progress.say))
-        result.arrivals += context.arrivals
-        with progress.phase("verify"):
-            if any(step.changes_old for step in scenario.steps):
-                progress.say("old changed during the migration: new must match old as it is now")
-                result.old = snapshot_host(lab["old"], result.passwords, progress.say)
-            result.new = snapshot_host(lab["new"], result.passwords, progress.say)
-            result.findings = compare(result.old, result.new, scenario.expect, result.arrivals)
+        _phases(lab, scenario, result)
+    except signals.Interrupted as interruption:
+        result.interrupted = interruption
+        result.error = f"interrupted by {interruption}"
+    except Exception as error:  # noqa: BLE001  recorded, reported, and turned into exit 3 by the CLI
+        log.debug("the rehearsal failed", exc_info=True)
+        result.error = one_line(error)
     finally:
         if keep:
             result.kept = lab
         else:
-            with progress.phase("destroy"):
+            with _phase(result, "destroy"), signals.held() as arrived:
                 lab.destroy()
-        result.timings = progress.timings
+            if arrived and result.interrupted is None:
+                result.interrupted = signals.Interrupted(arrived[0])
+                result.error = f"interrupted by {result.interrupted}"
     return result
 
 
-def converge(scenario: Scenario, context: MigrationContext, idempotence: bool = False) -> list[StepResult]:
-    results: list[StepResult] = []
-    for step in scenario.steps:
-        if idempotence and not step.rerun_in_idempotence:
-            continue
-        context.say(("again: " if idempotence else "") + step.describe())
-        outcome = step.run(context)
-        if idempotence:
-            outcome = [r.model_copy(update={"step": f"idempotence: {r.step}"}) for r in outcome]
-        results += outcome
-        if not all(r.ok for r in outcome):
-            break  # later steps build on this one
-    return results
-
-
-def smoke_delivery(lab: Lab, address: str, password: str, say: Callable[[str], None]) -> Arrival:
-    """Send a message to `address` over SMTP on new and wait until LMTP put it in INBOX."""
-    new = lab["new"]
-    message_id = f"<smoke.{lab.id}.{secrets.token_hex(4)}@maillab.invalid>"
-    say(f"SMTP to new for {address}, waiting for LMTP delivery")
+@contextmanager
+def _phase(result: Rehearsal, name: str) -> Iterator[None]:
+    log.info("▶ %s", name)
+    started = time.monotonic()
     try:
-        with smtplib.SMTP("127.0.0.1", new.port("smtp"), timeout=30) as smtp:
-            smtp.send_message(compose_message(address, message_id, "sent to the new server after the migration"))
+        yield
+    finally:
+        result.timings[name] = round(time.monotonic() - started, 2)
+
+
+def _phases(lab: Lab, scenario: Scenario, result: Rehearsal) -> None:
+    with _phase(result, "create"):
+        lab.create()
+    with _phase(result, "seed"):
+        result.passwords = {user.address: lab.new_secret(12) for user in scenario.users}
+        written = seed_host(lab["old"], scenario, result.passwords)
+        log.info("%d messages written on old", written)
+    with _phase(result, "baseline"):
+        result.baseline = snapshot_host(lab["old"], result.passwords)
+    context = MigrationContext(lab, scenario, result.passwords)
+    with _phase(result, "converge"):
+        converged = converge(scenario, context, result.steps)
+    if scenario.idempotence and converged:
+        with _phase(result, "idempotence"):
+            result.converged = snapshot_host(lab["new"], result.passwords)
+            converge(scenario, context, result.steps, rerun=True)
+            start_stopped(lab["old"])
+            result.new, result.old = snapshot_hosts([lab["new"], lab["old"]], result.passwords)
+    result.arrivals = list(context.arrivals)
+    smoke = None
+    if scenario.expect.smoke_delivery and converged:
+        with _phase(result, "side_effect"):
+            down = {"SMTP", "IMAP"} & set(result.new.unanswered if result.new else lab["new"].probe())
+            if down:  # service_down says why; there is no delivery to watch
+                log.info("no smoke delivery: new does not answer %s", " or ".join(sorted(down)))
+            else:
+                smoke, delivered = smoke_delivery(lab, scenario.users[0].address, result.passwords)
+                result.undelivered = [] if delivered else [smoke]
+    with _phase(result, "verify"):
+        if result.new is None:  # taken after the smoke message: it must be there
+            start_stopped(lab["old"])
+            result.new, result.old = snapshot_hosts([lab["new"], lab["old"]], result.passwords)
+            result.arrivals += [smoke] if smoke else []
+            result.undelivered = []
+        evidence = Evidence(baseline=result.baseline, old=result.old, new=result.new, converged=result.converged,
+                            old_changes_declared=scenario.changes_old, arrivals=tuple(result.arrivals),
+                            undelivered=tuple(result.undelivered))
+        result.findings = judge(evidence, scenario.expect)
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as the one line a user reads (a LabError says it all; others get their type)."""
+    text = " ".join(str(error).split())
+    return text if isinstance(error, LabError) and text else f"{type(error).__name__}: {text}"
+
+
+def converge(scenario: Scenario, context: MigrationContext, steps: list[StepResult], rerun: bool = False) -> bool:
+    """Run the steps in order, appending what each did to `steps` (so that the report holds
+    the steps so far when one raises); stops at the first failed step. True if all succeeded."""
+    for step in scenario.steps:
+        if rerun and not step.rerun_in_idempotence:
+            continue
+        prefix = "idempotence: " if rerun else ""
+        log.info("%s%s", "again: " if rerun else "", step.describe())
+        started = time.monotonic()
+        try:
+            outcome = execute(step, context)
+        except LabError as error:  # a hung command, a host gone: the step did not finish
+            steps.append(StepResult(step=prefix + step.describe(), host="lab", command=step.describe(), exit_code=None,
+                                    meaning=one_line(error), ok=False, seconds=round(time.monotonic() - started, 2)))
+            raise
+        steps += [r.model_copy(update={"step": prefix + r.step}) for r in outcome]
+        if not all(r.ok for r in outcome):
+            return False  # later steps build on this one
+    return True
+
+
+def start_stopped(host) -> None:
+    """Start what a snapshot of old reads if the migration stopped it (old is retired)."""
+    stopped = [service for service in SNAPSHOT_SERVICES if not host.is_running(service)]
+    for service in stopped:
+        log.info("%s on %s was left stopped: starting it to look at the source", service, host.role)
+        host.service(service, "start")
+    if stopped:
+        def answering() -> None:
+            if down := set(host.probe()) - {"SMTP"}:
+                raise NotYet(f"{', '.join(sorted(down))} not answering yet")
+        poll(f"{host.role} answering again", answering, timeout=60)
+
+
+def smoke_delivery(lab: Lab, address: str, passwords: dict[str, str]) -> tuple[Arrival, bool]:
+    """Send a message to `address` over SMTP on new and wait until LMTP put it in INBOX;
+    returns it, and whether it arrived."""
+    new = lab["new"]
+    arrival = Arrival(address, f"<smoke.{lab.id}.{secrets.token_hex(4)}@maillab.invalid>")
+    log.info("SMTP to new for %s, waiting for LMTP delivery", address)
+    try:
+        with new.smtp() as smtp:
+            smtp.send_message(compose_message(address, arrival.message_id, "sent to the new server after the migration"))
     except (smtplib.SMTPException, OSError) as error:
-        say(f"new refused the smoke message: {error}")
-        return Arrival(address, message_id)
-    if not wait_for_delivery(new, {address: password}, {address: [message_id]}):
-        say("delivered to INBOX")
-    return Arrival(address, message_id)
+        log.info("new refused the smoke message: %s", error)
+        return arrival, False
+    if wait_for_delivery(new, passwords, {address: [arrival.message_id]}):
+        return arrival, False
+    log.info("delivered to INBOX")
+    return arrival, True
+

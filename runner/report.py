@@ -1,6 +1,10 @@
 """The report: a table of checks and a one-line verdict on the terminal, report.json and
 junit.xml on disk, and the admin's real question answered: would IMAP or POP3 clients
-download mail again after this migration, and for which users and folders?"""
+download mail again after this migration, and for which users and folders?
+
+Everything here reads a finished Rehearsal; a rehearsal that could not finish (a lab error,
+a signal) still gets both files, with verdict `error`, so CI shows what happened.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +12,28 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
+from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from runner.compare import FINDING_PROPERTY, Finding
-from runner.phases import Rehearsal
-from runner.scenario import PROPERTIES
+from maillab.runner.compare import SERVES
+from maillab.runner.findings import Finding
+from maillab.runner.phases import Rehearsal
+from maillab.runner.vocabulary import PROPERTIES
+
+# Which snapshot part each property is read from (compare.SERVES says which service serves it).
+PROPERTY_PART = {"folders": "folders", "messages": "folders", "content": "folders", "flags": "folders",
+                 "keywords": "folders", "dates": "folders", "guids": "folders", "uids": "folders",
+                 "uidvalidity": "folders", "subscriptions": "subscriptions", "sieve": "sieve",
+                 "pop3_uidls": "uidls", "db_rows": "db_rows"}
 
 
 def redownload(rehearsal: Rehearsal) -> dict[str, list[dict[str, object]]]:
     """Where clients would re-download: IMAP per user and folder, POP3 per user."""
     old_sizes = {
         (user.address, name): len(folder.messages)
-        for user in (rehearsal.old.users.values() if rehearsal.old else [])
+        for user in (rehearsal.baseline.users.values() if rehearsal.baseline else [])
         for name, folder in user.folders.items()
     }
     imap: dict[tuple[str, str], dict[str, object]] = {}
@@ -43,55 +55,76 @@ def redownload(rehearsal: Rehearsal) -> dict[str, list[dict[str, object]]]:
 
 
 def messages_per_user(rehearsal: Rehearsal) -> dict[str, dict[str, int | None]]:
-    """Each user's message count on old and new (new without the expected arrivals' share)."""
-    old = rehearsal.old.users if rehearsal.old else {}
+    """Each user's message count on old (before) and new (without the expected arrivals)."""
+    old = rehearsal.baseline.users if rehearsal.baseline else {}
     new = rehearsal.new.users if rehearsal.new else {}
-    return {address: {"old": user.message_count, "new": new[address].message_count if address in new else None}
+    arrivals = Counter(arrival.user for arrival in rehearsal.arrivals)
+    return {address: {"old": user.message_count,
+                      "new": new[address].message_count - arrivals[address] if address in new else None}
             for address, user in old.items()}
 
 
+def not_checked(rehearsal: Rehearsal) -> dict[str, str]:
+    """Properties the rehearsal could not judge, and why."""
+    reasons = {}
+    expect, new = rehearsal.scenario.expect, rehearsal.new
+    if rehearsal.converged is None:
+        reasons["idempotence"] = "the steps did not run twice"
+    if rehearsal.scenario.changes_old:
+        reasons["source"] = "steps are meant to change old"
+    if not expect.smoke_delivery and not rehearsal.arrivals:
+        reasons["delivery"] = "no mail was sent to new"
+    for service in new.unanswered if new else {}:
+        for prop, part in PROPERTY_PART.items():
+            if part in SERVES.get(service, ()):
+                reasons[prop] = f"new does not answer {service}"
+    return reasons
+
+
 def check_rows(rehearsal: Rehearsal) -> list[tuple[str, str, list[Finding]]]:
-    """(property, status, findings) for every property: held, LOST, or a tolerated loss."""
+    """(property, status, findings) for every property: held, LOST, tolerated loss, not checked."""
     by_property: dict[str, list[Finding]] = defaultdict(list)
     for finding in rehearsal.findings:
         by_property[finding.property].append(finding)
+    unjudged = not_checked(rehearsal)
     rows = []
     for prop in PROPERTIES:
-        if prop == "delivery" and not rehearsal.scenario.expect.smoke_delivery:
-            continue
         found = by_property.get(prop, [])
-        if not found:
-            status = "held"
-        elif all(f.tolerated for f in found):
-            status = "tolerated loss"
+        if found:
+            status = "tolerated loss" if all(f.tolerated for f in found) else "LOST"
         else:
-            status = "LOST"
+            status = f"not checked: {unjudged[prop]}" if prop in unjudged else "held"
         rows.append((prop, status, found))
     return rows
 
 
 def verdict_line(rehearsal: Rehearsal) -> str:
-    broken = sorted({f.kind for f in rehearsal.findings if not f.tolerated})
-    failed_steps = [s.step for s in rehearsal.steps if not s.ok]
+    name = rehearsal.scenario.name
+    if rehearsal.error:
+        return f"ERROR: {name}: {rehearsal.error}"
     if rehearsal.passed:
         tolerated = sum(f.tolerated for f in rehearsal.findings)
-        extra = f" ({tolerated} tolerated findings)" if tolerated else ""
-        return f"PASS: {rehearsal.scenario.name}: every expectation held{extra}"
+        return f"PASS: {name}: every expectation held" + (f" ({tolerated} tolerated findings)" if tolerated else "")
+    broken = [f for f in rehearsal.findings if not f.tolerated]
     parts = []
-    if failed_steps:
-        parts.append(f"step failed: {failed_steps[0]}")
+    if damage := [f for f in broken if f.kind == "source_changed"]:
+        parts.append(f"the source was damaged: {len({(f.user, f.mailbox) for f in damage})} places on old changed "
+                     f"({damage[0].user} {damage[0].mailbox or ''})".replace(" )", ")"))
+    if failed := [s.step for s in rehearsal.steps if not s.ok]:
+        parts.append(f"step failed: {failed[0]}")
     if broken:
-        parts.append("findings: " + ", ".join(broken))
-    return f"FAIL: {rehearsal.scenario.name}: " + "; ".join(parts)
+        parts.append("findings: " + ", ".join(sorted({f.kind for f in broken})))
+    return f"FAIL: {name}: " + "; ".join(parts)
 
 
 def to_json(rehearsal: Rehearsal) -> dict[str, object]:
     return {
         "scenario": rehearsal.scenario.name,
         "lab": rehearsal.lab_id,
-        "verdict": "pass" if rehearsal.passed else "fail",
+        "verdict": rehearsal.verdict,
         "summary": verdict_line(rehearsal),
-        "messages": {"old": rehearsal.old.message_count if rehearsal.old else None,
+        "error": rehearsal.error,
+        "messages": {"old": rehearsal.baseline.message_count if rehearsal.baseline else None,
                      "new": rehearsal.new.message_count if rehearsal.new else None},
         "messages_per_user": messages_per_user(rehearsal),
         "checks": [{"property": p, "status": s, "findings": len(f)} for p, s, f in check_rows(rehearsal)],
@@ -103,72 +136,81 @@ def to_json(rehearsal: Rehearsal) -> dict[str, object]:
     }
 
 
-def write_reports(rehearsal: Rehearsal, directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "report.json").write_text(json.dumps(to_json(rehearsal), indent=2, ensure_ascii=False) + "\n")
-    for state in (rehearsal.old, rehearsal.new):
-        if state is not None:
-            (directory / f"snapshot-{state.role}.json").write_text(state.model_dump_json(indent=1))
+def junit(rehearsal: Rehearsal) -> JUnitXml:
     suite = TestSuite(f"maillab.{rehearsal.scenario.name}")
+    if rehearsal.error:
+        case = TestCase("rehearsal", classname="maillab")
+        case.result = [Error(rehearsal.error)]
+        suite.add_testcase(case)
     for step in rehearsal.steps:
         case = TestCase(f"step: {step.step}", classname="converge", time=step.seconds)
         if not step.ok:
-            case.result = [Failure(f"exit {step.exit_code}: {step.meaning}")]
+            case.result = [Failure(f"exit {step.exit_shown}: {step.meaning}")]
         suite.add_testcase(case)
-    for prop, status, found in check_rows(rehearsal):
-        case = TestCase(f"preserved: {prop}", classname="verify")
-        if status == "LOST":
-            case.result = [Failure(f"{len(found)} findings: " + "; ".join(_one_line(f) for f in found[:5]))]
-        elif status == "tolerated loss":
-            case.result = [Skipped(f"declared loss, {len(found)} findings")]
-        suite.add_testcase(case)
+    if rehearsal.error is None:
+        for prop, status, found in check_rows(rehearsal):
+            case = TestCase(f"preserved: {prop}", classname="verify")
+            if status == "LOST":
+                case.result = [Failure(f"{len(found)} findings: " + "; ".join(f.one_line() for f in found[:5]))]
+            elif status != "held":
+                case.result = [Skipped(f"declared loss, {len(found)} findings" if found else status)]
+            suite.add_testcase(case)
     xml = JUnitXml()
     xml.add_testsuite(suite)
-    xml.write(str(directory / "junit.xml"), pretty=True)
+    return xml
 
 
-def _one_line(finding: Finding) -> str:
-    where = " ".join(str(x) for x in (finding.user, finding.mailbox, f"UID {finding.uid}" if finding.uid else None) if x)
-    return f"{finding.kind} {where}: {finding.detail}".strip()
+def write_reports(rehearsal: Rehearsal, directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "report.json").write_text(json.dumps(to_json(rehearsal), indent=2, ensure_ascii=False) + "\n")
+    for name, state in (("old", rehearsal.baseline), ("new", rehearsal.new)):
+        if state is not None:
+            (directory / f"snapshot-{name}.json").write_text(state.model_dump_json(indent=1))
+    if rehearsal.old is not None:
+        (directory / "snapshot-old-after.json").write_text(rehearsal.old.model_dump_json(indent=1))
+    junit(rehearsal).write(str(directory / "junit.xml"), pretty=True)
 
 
 def render(rehearsal: Rehearsal, console: Console) -> None:
+    """The tables and answers, then the verdict line. Scenario text is shown as text, never
+    read as markup."""
     steps = Table(title="Migration steps", title_justify="left")
     for column in ("step", "host", "exit", "meaning", "s"):
         steps.add_column(column)
     for step in rehearsal.steps:
-        style = "" if step.ok else "red"
-        steps.add_row(step.step, step.host, str(step.exit_code), step.meaning, f"{step.seconds:.1f}", style=style)
+        steps.add_row(Text(step.step), step.host, step.exit_shown, Text(step.meaning), f"{step.seconds:.1f}",
+                      style="" if step.ok else "red")
     console.print(steps)
     for step in rehearsal.steps:
         if step.show_output and step.output:
-            console.print(f"Output of {step.step} (exit {step.exit_code}, last lines):", markup=False)
-            console.print("\n".join("  " + line for line in step.output.splitlines()[-10:]), markup=False)
+            console.print(Text(f"Output of {step.step} (exit {step.exit_shown}, last lines):"))
+            console.print(Text("\n".join("  " + line for line in step.output.splitlines()[-10:])))
+    if rehearsal.error is None:
+        checks = Table(title="Checks (old -> new, as clients see them)", title_justify="left")
+        for column in ("property", "status", "findings", "example"):
+            checks.add_column(column)
+        colours = {"held": "green", "LOST": "bold red", "tolerated loss": "yellow"}
+        for prop, status, found in check_rows(rehearsal):
+            checks.add_row(prop, Text(status, style=colours.get(status, "dim")), str(len(found)),
+                           Text(found[0].one_line()) if found else "")
+        console.print(checks)
+        for address, counts in messages_per_user(rehearsal).items():
+            if counts["new"] is not None and counts["new"] < counts["old"]:
+                console.print(Text(f"{address}: {counts['old']} messages on old, only {counts['new']} on new",
+                                   style="red"))
+        again = redownload(rehearsal)
+        if again["imap"] or again["pop3"]:
+            console.print(Text("Clients would re-download mail after this migration:", style="bold red"))
+            for entry in again["imap"]:
+                console.print(Text(f"  IMAP  {entry['user']}  {entry['mailbox']}: {entry['messages']} messages - "
+                                   f"{entry['reason']}"))
+            for entry in again["pop3"]:
+                console.print(Text(f"  POP3  {entry['user']}: {entry['reason']}"))
+        else:
+            console.print("No IMAP or POP3 client would re-download mail: UIDVALIDITY, UIDs and UIDLs held.")
+    render_verdict(rehearsal, console)
 
-    checks = Table(title="Checks (old -> new, as clients see them)", title_justify="left")
-    for column in ("property", "status", "findings", "example"):
-        checks.add_column(column)
-    colours = {"held": "green", "LOST": "bold red", "tolerated loss": "yellow"}
-    for prop, status, found in check_rows(rehearsal):
-        checks.add_row(prop, f"[{colours[status]}]{status}[/]", str(len(found)),
-                       _one_line(found[0]) if found else "", )
-    console.print(checks)
 
-    arrivals = Counter(arrival.user for arrival in rehearsal.arrivals)
-    short = {address: counts for address, counts in messages_per_user(rehearsal).items()
-             if counts["new"] is not None and counts["new"] - arrivals[address] < counts["old"]}
-    for address, counts in short.items():
-        console.print(f"[red]{address}: {counts['old']} messages on old, only "
-                      f"{counts['new'] - arrivals[address]} on new[/]")
-
-    again = redownload(rehearsal)
-    if again["imap"] or again["pop3"]:
-        console.print("[bold red]Clients would re-download mail after this migration:[/]")
-        for entry in again["imap"]:
-            console.print(f"  IMAP  {entry['user']}  {entry['mailbox']}: {entry['messages']} messages - {entry['reason']}")
-        for entry in again["pop3"]:
-            console.print(f"  POP3  {entry['user']}: {entry['reason']}")
-    else:
-        console.print("No IMAP or POP3 client would re-download mail: UIDVALIDITY, UIDs and UIDLs held.")
-    colour = "green" if rehearsal.passed else "red"
-    console.print(f"[bold {colour}]{verdict_line(rehearsal)}[/]")
+def render_verdict(rehearsal: Rehearsal, console: Console) -> None:
+    colour = {"pass": "green", "fail": "red", "error": "red"}[rehearsal.verdict]
+    console.print(Text(verdict_line(rehearsal), style=f"bold {colour}"))

@@ -2,149 +2,162 @@
 
 Mail is written straight into Maildir (file mtime = INTERNALDATE, flags and keywords in the
 file name, a dovecot-keywords file per folder), which is how a long-lived server looks on
-disk and is far faster than APPENDing. An mdbox host gets the same Maildir staged aside and
-converted with `doveadm backup`.
+disk and is far faster than APPENDing. Maildir names 26 keywords per folder with letters;
+Dovecot keeps any further ones in its index, so they are set with `doveadm flags` once the
+folder is in place. An mdbox host gets the same Maildir staged aside and converted with
+`doveadm backup`. Database rows go in through SQL parameters.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import random
-import shlex
 import tarfile
-from collections.abc import Callable
+from collections import defaultdict
+from dataclasses import dataclass, field
+from string import ascii_lowercase
 
-from imapclient import imap_utf7
+from maillab.lab.command import Command
+from maillab.lab.containers import VMAIL, VMAIL_UID, vmail_home
+from maillab.runner.messages import folder_messages
+from maillab.runner.scenario import RoundcubeSpec, Scenario, UserSpec
+from maillab.runner.vocabulary import maildir_folder_path
 
-from lab.host import VMAIL_UID, MailHostContainer
-from runner.messages import folder_messages
-from runner.scenario import RoundcubeSpec, Scenario, UserSpec
+log = logging.getLogger(__name__)
 
-FLAG_LETTERS = {"\\Draft": "D", "\\Flagged": "F", "\\Answered": "R", "\\Seen": "S", "\\Deleted": "T"}
-VMAIL = "/var/vmail"
+MAILDIR_FLAG_LETTERS = {"\\Draft": "D", "\\Flagged": "F", "\\Answered": "R", "\\Seen": "S", "\\Deleted": "T"}
+KEYWORD_LETTERS = ascii_lowercase  # Maildir's keyword letters, in dovecot-keywords order
 # mtime of seeded folders and control files. Not 0: Dovecot takes a dovecot-keywords file with
 # mtime 0 as already read and shows its keywords as unknown-N.
 CONTROL_MTIME = 1_577_836_800  # 2020-01-01
 STAGING = f"{VMAIL}/.maillab-seed"
 
 
-def home_of(address: str) -> str:
-    local, domain = address.split("@", 1)
-    return f"{VMAIL}/{domain}/{local}"
-
-
-def maildir_folder_path(name: str) -> str:
-    """Maildir++ directory of an IMAP folder: INBOX is the root, 'A/B' is '.A.B' in mUTF-7."""
-    if name == "INBOX":
-        return ""
-    return "." + ".".join(imap_utf7.encode(part).decode("ascii") for part in name.split("/"))
-
-
-def seed_host(host: MailHostContainer, scenario: Scenario, passwords: dict[str, str],
-              say: Callable[[str], None]) -> int:
+def seed_host(host, scenario: Scenario, passwords: dict[str, str]) -> int:
     """Seed every user of the scenario onto `host`; returns the number of messages written."""
     write_user_store(host, scenario.users, passwords)
     if scenario.roundcube:
-        host.sql(roundcube_rows_sql(scenario.seed, scenario.users, scenario.roundcube), database="roundcube")
-        say(f"seeded Roundcube: {len(scenario.users)} users, {scenario.roundcube.contacts} contacts each")
+        write_roundcube(host, roundcube_rows(scenario.seed, scenario.users, scenario.roundcube))
+        log.info("seeded Roundcube: %d users, %d contacts each", len(scenario.users), scenario.roundcube.contacts)
     written = 0
     for user in scenario.users:
-        home = home_of(user.address).removeprefix(VMAIL + "/")
-        maildir = f"{STAGING.removeprefix(VMAIL + '/')}/{user.address}" if host.config.mail_format == "mdbox" else home
-        archive, count = user_archive(scenario.seed, user, home=home, maildir_parent=maildir)
-        host.extract(VMAIL, archive)
-        if host.config.mail_format == "mdbox":
-            host.run_checked(_into_mdbox(host, user.address, f"{VMAIL}/{maildir}/Maildir"),
-                             f"converting {user.address} to mdbox")
-            host.run_checked(["rm", "-rf", f"{STAGING}/{user.address}"], "removing the staging Maildir")
-        subscribed = [host.config.imap_name(folder.name) for folder in user.folders if folder.subscribed]
+        home = vmail_home(user.address).removeprefix(VMAIL + "/")
+        mdbox = host.spec.mail_format == "mdbox"
+        maildir = f"{STAGING.removeprefix(VMAIL + '/')}/{user.address}" if mdbox else home
+        archive = user_archive(scenario.seed, user, home=home, maildir_parent=maildir)
+        host.extract(VMAIL, archive.tar)
+        if mdbox:
+            source = f"{VMAIL}/{maildir}/Maildir"
+            location = ["-o", "mail_driver=maildir", "-o", f"mail_path={source}"] if host.dovecot_series == "2.4" \
+                else ["-o", f"mail_location=maildir:{source}"]
+            host.run_checked(Command.of("doveadm", *location, "backup", "-u", user.address,
+                                        f"mdbox:{vmail_home(user.address)}/mdbox"), f"converting {user.address} to mdbox")
+            host.run_checked(Command.of("rm", "-rf", f"{STAGING}/{user.address}"), "removing the staging Maildir")
+        for folder, keywords in archive.extra_keywords.items():
+            set_keywords_by_guid(host, user.address, host.spec.imap_name(folder), keywords)
+        subscribed = [host.spec.imap_name(folder.name) for folder in user.folders if folder.subscribed]
         if subscribed:
-            host.run_checked(["doveadm", "mailbox", "subscribe", "-u", user.address, *subscribed],
+            host.run_checked(Command.of("doveadm", "mailbox", "subscribe", "-u", user.address, "--", *subscribed),
                              f"subscribing {user.address}")
-        written += count
-        say(f"seeded {user.address}: {count} messages")
+        written += archive.count
+        log.info("seeded %s: %d messages", user.address, archive.count)
     return written
 
 
-def _into_mdbox(host: MailHostContainer, address: str, maildir: str) -> str:
-    mdbox = f"mdbox:{home_of(address)}/mdbox"
-    source = (f"-o mail_driver=maildir -o mail_path={maildir}" if host.dovecot_series == "2.4"
-              else f"-o mail_location=maildir:{maildir}")
-    return f"doveadm {source} backup -u {shlex.quote(address)} {mdbox}"
+def set_keywords_by_guid(host, address: str, mailbox: str, keywords: dict[str, list[str]]) -> None:
+    """Keywords beyond Maildir's 26 letters, set through Dovecot (which keeps them in its
+    index) on the messages whose GUID (for Maildir: the file's base name) starts as given."""
+    fetched = host.run_checked(Command.of("doveadm", "fetch", "-u", address, "--", "uid guid", "mailbox", mailbox, "all"),
+                               f"listing {address} {mailbox}").stdout
+    uids = {}
+    for record in fetched.split("\f"):
+        fields = dict(line.split(": ", 1) for line in record.strip().splitlines() if ": " in line)
+        if "guid" in fields:
+            uids[fields["guid"].split(",", 1)[0]] = fields["uid"]
+    for keyword, guids in sorted(keywords.items()):
+        uid_set = ",".join(uids[guid] for guid in guids)
+        host.run_checked(Command.of("doveadm", "flags", "add", "-u", address, "--", keyword, "mailbox", mailbox,
+                                    "uid", uid_set), f"setting keyword {keyword} for {address}")
 
 
-def write_user_store(host: MailHostContainer, users: list[UserSpec], passwords: dict[str, str]) -> None:
-    hashes = host.password_hashes([passwords[user.address] for user in users])
-    if host.config.user_store == "sql":
-        host.sql(user_rows_sql(users, dict(zip((u.address for u in users), hashes, strict=True))))
+def write_user_store(host, users: list[UserSpec], passwords: dict[str, str]) -> None:
+    hashes = dict(zip((u.address for u in users), host.password_hashes([passwords[u.address] for u in users]),
+                      strict=True))
+    if host.spec.user_store == "sql":
+        domains, rows, aliases = user_rows(users, hashes)
+        with host.db("mailserver") as db, db.cursor() as cursor:
+            cursor.executemany("INSERT IGNORE INTO virtual_domains (name) VALUES (%s)", domains)
+            cursor.executemany("INSERT INTO virtual_users (domain_id, email, password, quota) "
+                               "SELECT id, %s, %s, %s FROM virtual_domains WHERE name = %s", rows)
+            cursor.executemany("INSERT INTO virtual_aliases (domain_id, source, destination) "
+                               "SELECT id, %s, %s FROM virtual_domains WHERE name = %s", aliases)
     else:
-        lines = "".join(f"{user.address}:{hashed}::::::\n" for user, hashed in zip(users, hashes, strict=True))
-        host.put_file("/etc/dovecot/users", lines.encode(), mode=0o640)
-        host.run_checked("chgrp dovecot /etc/dovecot/users && maillab-postfix-maps", "updating the user list")
+        host.install_users_file("".join(f"{u.address}:{hashes[u.address]}::::::\n" for u in users).encode())
     for user in users:
         host.wait_for_user(user.address)
 
 
-def quote(value: str) -> str:
-    """A MariaDB string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def user_rows_sql(users: list[UserSpec], hashes: dict[str, str]) -> str:
+def user_rows(users: list[UserSpec], hashes: dict[str, str]) -> tuple[list, list, list]:
+    """ISPmail's rows: (domain,), (email, password, quota, domain), (alias, destination, domain)."""
     domains = sorted({user.domain for user in users} | {a.split("@")[1] for u in users for a in u.aliases})
-    statements = [f"INSERT IGNORE INTO virtual_domains (name) VALUES ({quote(d)});" for d in domains]
-    for user in users:
-        domain_id = f"(SELECT id FROM virtual_domains WHERE name={quote(user.domain)})"
-        statements.append(
-            f"INSERT INTO virtual_users (domain_id, email, password, quota) VALUES "
-            f"({domain_id}, {quote(user.address)}, {quote(hashes[user.address])}, {user.quota});"
-        )
-        for alias in user.aliases:
-            alias_domain = f"(SELECT id FROM virtual_domains WHERE name={quote(alias.split('@')[1])})"
-            statements.append(
-                f"INSERT INTO virtual_aliases (domain_id, source, destination) VALUES "
-                f"({alias_domain}, {quote(alias)}, {quote(user.address)});"
-            )
-    return "\n".join(statements) + "\n"
+    rows = [(user.address, hashes[user.address], user.quota, user.domain) for user in users]
+    aliases = [(alias, user.address, alias.split("@")[1]) for user in users for alias in user.aliases]
+    return [(domain,) for domain in domains], rows, aliases
 
 
 FIRST_NAMES = ("Anna", "Ben", "Chiara", "Dmitri", "Elif", "Femi", "Grete", "Hiro", "Inés", "Jonas")
 ROUNDCUBE_PREFERENCES = 'a:1:{s:8:"timezone";s:13:"Europe/Berlin";}'  # PHP-serialized, as Roundcube stores it
 SURNAMES = ("Müller", "Novak", "Okafor", "Petit", "Quist", "Rossi", "Sato", "Theron", "Urban", "Vogel")
+ROUNDCUBE_INSERTS = {
+    "users": "INSERT INTO users (user_id, username, mail_host, created, last_login, language, preferences) "
+             "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+    "identities": "INSERT INTO identities (user_id, changed, standard, name, email, signature) "
+                  "VALUES (%s, %s, %s, %s, %s, %s)",
+    "contacts": "INSERT INTO contacts (changed, name, email, firstname, surname, vcard, words, user_id) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+}
 
 
-def roundcube_rows_sql(seed: int, users: list[UserSpec], spec: RoundcubeSpec) -> str:
+def roundcube_rows(seed: int, users: list[UserSpec], spec: RoundcubeSpec) -> dict[str, list[tuple]]:
     """Roundcube's rows for the scenario's users: one users row (with mail_host), a default
     identity and `spec.contacts` address book entries each, the same for the same seed."""
-    statements = []
+    rows: dict[str, list[tuple]] = defaultdict(list)
     for n, user in enumerate(users, start=1):
         rng = random.Random(f"{seed}/roundcube/{user.address}")
-        statements.append(
-            "INSERT INTO users (user_id, username, mail_host, created, last_login, language, preferences) VALUES "
-            f"({n}, {quote(user.address)}, {quote(spec.mail_host)}, '2021-03-0{1 + n % 9} 10:00:00', "
-            f"'2024-11-{10 + n % 19} 08:30:00', {quote(spec.language)}, "
-            f"{quote(ROUNDCUBE_PREFERENCES)});")
-        statements.append(
-            "INSERT INTO identities (user_id, changed, standard, name, email, signature) VALUES "
-            f"({n}, '2021-03-01 10:00:00', 1, {quote(user.address.split('@')[0].title())}, {quote(user.address)}, "
-            f"{quote('-- ' + chr(10) + user.address)});")
+        rows["users"].append((n, user.address, spec.mail_host, f"2021-03-0{1 + n % 9} 10:00:00",
+                              f"2024-11-{10 + n % 19} 08:30:00", spec.language, ROUNDCUBE_PREFERENCES))
+        rows["identities"].append((n, "2021-03-01 10:00:00", 1, user.address.split("@")[0].title(), user.address,
+                                   "-- \n" + user.address))
         for _ in range(spec.contacts):
             first, last = rng.choice(FIRST_NAMES), rng.choice(SURNAMES)
             email = f"{first.lower()}.{rng.randrange(1000)}@example.net"
             vcard = f"BEGIN:VCARD\r\nVERSION:3.0\r\nN:{last};{first};;;\r\nFN:{first} {last}\r\nEMAIL:{email}\r\nEND:VCARD"
-            statements.append(
-                "INSERT INTO contacts (changed, name, email, firstname, surname, vcard, words, user_id) VALUES "
-                f"('2023-0{1 + rng.randrange(9)}-1{rng.randrange(10)} 12:00:00', {quote(f'{first} {last}')}, "
-                f"{quote(email)}, {quote(first)}, {quote(last)}, {quote(vcard)}, "
-                f"{quote(f' {first.lower()} {last.lower()} {email}')}, {n});")
-    return "\n".join(statements) + "\n"
+            rows["contacts"].append((f"2023-0{1 + rng.randrange(9)}-1{rng.randrange(10)} 12:00:00", f"{first} {last}",
+                                     email, first, last, vcard, f" {first.lower()} {last.lower()} {email}", n))
+    return rows
 
 
-def user_archive(seed: int, user: UserSpec, home: str, maildir_parent: str) -> tuple[bytes, int]:
+def write_roundcube(host, rows: dict[str, list[tuple]]) -> None:
+    with host.db("roundcube") as db, db.cursor() as cursor:
+        for table, insert in ROUNDCUBE_INSERTS.items():
+            cursor.executemany(insert, rows[table])
+
+
+@dataclass
+class UserArchive:
+    tar: bytes
+    count: int = 0
+    # folder -> keyword -> the GUIDs (file base names) of the messages that carry it, for the
+    # keywords a Maildir folder has no letter for
+    extra_keywords: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+
+def user_archive(seed: int, user: UserSpec, home: str, maildir_parent: str) -> UserArchive:
     """A tar (paths relative to /var/vmail, owned by vmail) of the user's home with its Sieve
     scripts and of the Maildir under `maildir_parent` (the home itself, or a staging place)."""
     buffer = io.BytesIO()
-    count = 0
+    archive = UserArchive(b"")
     root = maildir_parent
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for directory in dict.fromkeys(_parents(home) + _parents(root)):
@@ -163,20 +176,22 @@ def user_archive(seed: int, user: UserSpec, home: str, maildir_parent: str) -> t
                 continue
             messages = folder_messages(seed, user, folder)
             keywords = sorted({keyword for message in messages for keyword in message.keywords})
-            if len(keywords) > 26:
-                raise ValueError(f"{user.address} {name}: Maildir keeps at most 26 keywords per folder")
-            if keywords:
-                table = "".join(f"{i} {keyword}\n" for i, keyword in enumerate(keywords))
+            lettered = keywords[: len(KEYWORD_LETTERS)]
+            if lettered:
+                table = "".join(f"{i} {keyword}\n" for i, keyword in enumerate(lettered))
                 _add_file(tar, f"{path}/dovecot-keywords", table.encode(), CONTROL_MTIME)
-            letters = {keyword: chr(ord("a") + i) for i, keyword in enumerate(keywords)}
+            letters = dict(zip(lettered, KEYWORD_LETTERS))
             for n, message in enumerate(messages):
                 stamp = int(message.internaldate.timestamp())
-                flags = "".join(sorted(FLAG_LETTERS[f] for f in message.flags))
-                flags += "".join(sorted(letters[k] for k in message.keywords))
+                base = f"{stamp}.M{n:06d}P{seed}.maillab"
+                flags = "".join(sorted(MAILDIR_FLAG_LETTERS[f] for f in message.flags))
+                flags += "".join(sorted(letters[k] for k in message.keywords if k in letters))
+                for keyword in message.keywords:
+                    if keyword not in letters:
+                        archive.extra_keywords.setdefault(name, {}).setdefault(keyword, []).append(base)
                 vsize = len(message.raw) + message.raw.count(b"\n")
-                filename = f"{stamp}.M{n:06d}P{seed}.maillab,S={len(message.raw)},W={vsize}:2,{flags}"
-                _add_file(tar, f"{path}/cur/{filename}", message.raw, stamp)
-                count += 1
+                _add_file(tar, f"{path}/cur/{base},S={len(message.raw)},W={vsize}:2,{flags}", message.raw, stamp)
+                archive.count += 1
         if user.sieve:
             _add_dir(tar, f"{home}/sieve")
             for name, script in user.sieve.scripts.items():
@@ -187,7 +202,8 @@ def user_archive(seed: int, user: UserSpec, home: str, maildir_parent: str) -> t
                 link.uid = link.gid = VMAIL_UID
                 link.mtime = CONTROL_MTIME
                 tar.addfile(link)
-    return buffer.getvalue(), count
+    archive.tar = buffer.getvalue()
+    return archive
 
 
 def _parents(root: str) -> list[str]:

@@ -5,48 +5,82 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import multiprocessing
 import os
-import poplib
 import re
-import warnings
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from itertools import repeat
 
 from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
 
-from sievelib.managesieve import Client as ManageSieveClient
+from maillab.lab.containers import USERS_FILE, imap_login
+from maillab.lab.errors import LabError
+from maillab.runner.state import FolderState, HostState, MessageState, SieveState, UserState
+from maillab.runner.vocabulary import DATABASES
 
-from lab.errors import LabError
-from lab.host import MailHostContainer, imap_login
-from runner.state import FolderState, HostState, MessageState, SieveState, UserState
+log = logging.getLogger(__name__)
 
 FETCH_ITEMS = ["BODY.PEEK[]", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "X-GUID"]  # X-GUID: Dovecot's
 FETCH_BATCH = 500
 PARALLEL_FROM = 2_000  # messages in a folder; below this one session is faster than several
 WORKERS = os.cpu_count() or 1
+SESSIONS = 4  # users read at once (IMAP, POP3 and ManageSieve sessions in threads)
 MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[^>\r\n]*>)", re.IGNORECASE | re.MULTILINE)
 NOT_SELECTABLE = {b"\\noselect", b"\\nonexistent"}
 
 
-def snapshot_host(host: MailHostContainer, passwords: dict[str, str],
-                  say: Callable[[str], None] = lambda _: None) -> HostState:
-    users = {}
-    for address, password in passwords.items():
-        users[address] = snapshot_user(host, address, password)
-        say(f"{host.role}: {address}: {users[address].message_count} messages")
-    return HostState(role=host.role, users=users, user_db=snapshot_user_db(host))
+def snapshot_host(host, passwords: dict[str, str]) -> HostState:
+    [state] = snapshot_hosts([host], passwords)
+    return state
 
 
-def snapshot_user(host: MailHostContainer, address: str, password: str) -> UserState:
-    folders, subscriptions = _imap_state(host, address, password)
+def snapshot_hosts(hosts: list, passwords: dict[str, str]) -> list[HostState]:
+    """What each user's clients see on each host, the database rows, and which services did
+    not answer (what they serve is then left out, and the verdict says so). Users and hosts
+    are read at once: most of the time goes to waiting for the servers."""
+    unanswered = {host.role: host.probe() for host in hosts}
+    present = {host.role: host.homes_present(list(passwords)) for host in hosts}
+    with ThreadPoolExecutor(SESSIONS) as pool:
+        users = {host.role: {address: pool.submit(_user, host, address, password, unanswered[host.role])
+                             if address in present[host.role] else _nothing_yet(host, address)
+                             for address, password in passwords.items()} for host in hosts}
+        user_db = {host.role: pool.submit(snapshot_user_db, host) for host in hosts
+                   if "MariaDB" not in unanswered[host.role]}
+        return [HostState(role=host.role, users={a: f.result() for a, f in users[host.role].items()},
+                          user_db=user_db[host.role].result() if host.role in user_db else {},
+                          unanswered=unanswered[host.role]) for host in hosts]
+
+
+def _nothing_yet(host, address: str) -> Future:
+    """A user without a home has no mail here yet; a login would make an INBOX."""
+    log.info("%s: %s: no mailbox yet", host.role, address)
+    done: Future = Future()
+    done.set_result(UserState(address=address))
+    return done
+
+
+def _user(host, address: str, password: str, unanswered: dict[str, str]) -> UserState:
+    state = snapshot_user(host, address, password, unanswered)
+    log.info("%s: %s: %d messages", host.role, address, state.message_count)
+    return state
+
+
+def snapshot_user(host, address: str, password: str, unanswered: dict[str, str] | None = None) -> UserState:
+    unanswered = unanswered or {}
+    if "IMAP" in unanswered:
+        return UserState(address=address)
+    try:
+        folders, subscriptions = _imap_state(host, address, password)
+    except LoginError as error:  # the server answers, but not for this user
+        return UserState(address=address, login_error=str(error))
     return UserState(
         address=address,
         folders=folders,
         subscriptions=subscriptions,
-        sieve=_sieve_state(host, address, password),
-        pop3_uidls=_pop3_uidls(host, address, password),
+        sieve=SieveState() if "ManageSieve" in unanswered else _sieve_state(host, address, password),
+        pop3_uidls=[] if "POP3" in unanswered else _pop3_uidls(host, address, password),
     )
 
 
@@ -58,7 +92,7 @@ def canonical_name(name: str, prefix: str, separator: str) -> str:
     return name.removeprefix(prefix).replace(separator, "/")
 
 
-def _imap_state(host: MailHostContainer, address: str, password: str) -> tuple[dict[str, FolderState], list[str]]:
+def _imap_state(host, address: str, password: str) -> tuple[dict[str, FolderState], list[str]]:
     folders: dict[str, FolderState] = {}
     with host.imap(address, password) as imap:
         prefix, separator = imap.namespace().personal[0]
@@ -96,7 +130,8 @@ def _fetch_in_workers(port: int, address: str, password: str, folder: str, uids:
     each worker with its own IMAP session."""
     share = -(-len(uids) // WORKERS)
     parts = [uids[i:i + share] for i in range(0, len(uids), share)]
-    with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("fork")) as pool:
+    # forkserver: snapshots read users in threads, and a fork would copy their held locks
+    with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("forkserver")) as pool:
         fetched = pool.map(_fetch_part, repeat(port), repeat(address), repeat(password), repeat(folder), parts)
         return [message for part in fetched for message in part]
 
@@ -124,54 +159,54 @@ def _message_state(uid: int, data: dict[bytes, object]) -> MessageState:
     )
 
 
-def _sieve_state(host: MailHostContainer, address: str, password: str) -> SieveState:
-    client = ManageSieveClient("127.0.0.1", host.port("sieve"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # plaintext on the lab's loopback port is intended
-        if not client.connect(address, password, authmech="PLAIN"):
-            raise LabError(f"ManageSieve login for {address} on '{host.role}' failed")
-    try:
+def _sieve_state(host, address: str, password: str) -> SieveState:
+    with host.managesieve(address, password) as client:
         active, others = client.listscripts()
         names = sorted([*others, active] if active else others)
         scripts = {name: hashlib.sha256(client.getscript(name).encode()).hexdigest() for name in names}
-    finally:
-        client.logout()
     return SieveState(scripts=scripts, active=active or None)
 
 
-def _pop3_uidls(host: MailHostContainer, address: str, password: str) -> list[str]:
-    pop = poplib.POP3("127.0.0.1", host.port("pop3"), timeout=60)
+def _pop3_uidls(host, address: str, password: str) -> list[str]:
+    pop = host.pop3(address, password)
     try:
-        pop.user(address)
-        pop.pass_(password)
         _, lines, _ = pop.uidl()
         return [line.split(b" ", 1)[1].decode() for line in lines]
     finally:
         pop.quit()
 
 
-DATABASES = ("mailserver", "roundcube")
 PASSWD_FILE_FIELDS = ("user", "password", "uid", "gid", "gecos", "home", "shell", "extra")
+TABLE = re.compile(r"[A-Za-z0-9_]+")  # the lab's own schemas name tables no other way
 
 
-def snapshot_user_db(host: MailHostContainer) -> dict[str, dict[str, dict[str, str | None]]]:
+def snapshot_user_db(host) -> dict[str, dict[str, dict[str, str | None]]]:
     """Every row of the lab's databases (ISPmail's mailserver, Roundcube's roundcube), keyed
     by its first column; a passwd-file user store stands in for mailserver."""
     dump: dict[str, dict[str, dict[str, str | None]]] = {}
-    if host.config.user_store == "passwd-file":
-        text = host.read_file("/etc/dovecot/users").decode()
+    databases = list(DATABASES)
+    if host.spec.user_store == "passwd-file":
+        text = host.read_file(USERS_FILE).decode()
         dump["passwd-file"] = {line.split(":", 1)[0]: dict(zip(PASSWD_FILE_FIELDS, line.split(":"), strict=False))
                                for line in text.splitlines() if line}
-    for database in DATABASES:
-        if database == "mailserver" and host.config.user_store == "passwd-file":
-            continue
-        tables = host.run_checked(["mysql", "-B", "-N", database, "-e", "SHOW TABLES"], f"listing {database}")
-        for table in tables.stdout.split():
-            result = host.run_checked(["mysql", "-B", database, "-e", f"SELECT * FROM `{table}`"],
-                                      f"reading {database}.{table}")
-            header, *lines = result.stdout.splitlines() or [""]
-            columns = header.split("\t")
-            rows = [dict(zip(columns, (None if cell == "NULL" else cell for cell in line.split("\t")), strict=True))
-                    for line in lines]
-            dump[f"{database}.{table}"] = {row[columns[0]] or "": row for row in rows}
+        databases.remove("mailserver")
+    for database in databases:
+        with host.db(database) as db, db.cursor() as cursor:
+            cursor.execute("SHOW TABLES")
+            for (table,) in cursor.fetchall():
+                if not TABLE.fullmatch(table):
+                    raise LabError(f"unexpected table name {table!r} in {database}")
+                cursor.execute(f"SELECT * FROM `{table}`")  # noqa: S608  a name from SHOW TABLES, checked above
+                columns = [column[0] for column in cursor.description]
+                rows = [dict(zip(columns, (_text(cell) for cell in row), strict=True)) for row in cursor.fetchall()]
+                dump[f"{database}.{table}"] = {row[columns[0]] or "": row for row in rows}
     return dump
+
+
+def _text(cell: object) -> str | None:
+    """A database value as text (dates as MariaDB writes them), NULL as None."""
+    if cell is None:
+        return None
+    if isinstance(cell, bytes):
+        return cell.decode(errors="backslashreplace")
+    return str(cell)

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 @dataclass(frozen=True)
 class Arrival:
-    """A message sent to the new server during or after the migration: it must be there."""
+    """A message sent to the new server during the migration: it must be there."""
 
     user: str
     message_id: str
@@ -44,10 +44,11 @@ class SieveState(BaseModel):
 
 class UserState(BaseModel):
     address: str
-    folders: dict[str, FolderState]
-    subscriptions: list[str]
-    sieve: SieveState
-    pop3_uidls: list[str]  # in POP3 order
+    login_error: str | None = None  # what IMAP answered when the user's login failed
+    folders: dict[str, FolderState] = {}
+    subscriptions: list[str] = []
+    sieve: SieveState = SieveState()
+    pop3_uidls: list[str] = []  # in POP3 order
 
     @property
     def message_count(self) -> int:
@@ -59,7 +60,24 @@ class HostState(BaseModel):
     users: dict[str, UserState]
     # The databases: "database.table" -> primary key -> column -> value (text, None for NULL).
     user_db: dict[str, dict[str, dict[str, str | None]]]
+    # Services that did not answer a login when the snapshot was taken, with what the client
+    # saw ("IMAP", "POP3", "ManageSieve", "SMTP"); what they serve is not in this snapshot.
+    unanswered: dict[str, str] = {}
 
     @property
     def message_count(self) -> int:
         return sum(user.message_count for user in self.users.values())
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything the verdict is judged on: old before and after, new after the first run of
+    the steps and at the end, and what arrived at new during the migration."""
+
+    baseline: HostState  # old, before the migration
+    old: HostState  # old at the end
+    new: HostState  # new at the end (after the idempotence rerun, when there was one)
+    converged: HostState | None = None  # new after the first run, when the steps ran twice
+    old_changes_declared: bool = False  # steps are meant to change old's mail (cutover)
+    arrivals: tuple[Arrival, ...] = ()  # sent to new by steps: must be in `new`
+    undelivered: tuple[Arrival, ...] = ()  # sent to new after the migration and never delivered

@@ -1,45 +1,19 @@
-"""The comparison as a table: each case breaks a copy of a known state in one way and names
-the finding classes that must come out (and nothing else)."""
+"""The comparison as a table: each case breaks one snapshot of a known state in one way
+(new at the end, old at the end, or new after the first run of the steps) and names the
+finding classes that must come out (and nothing else)."""
 
 import datetime as dt
 
 import pytest
 
-from runner.compare import FINDING_PROPERTY, compare
-from runner.scenario import Expectations
-from runner.snapshot import canonical_name
-from runner.state import Arrival, FolderState, HostState, MessageState, SieveState, UserState
+from maillab.runner.compare import compare, judge
+from maillab.runner.findings import FINDING_CLASSES
+from maillab.runner.scenario import Expectations
+from maillab.runner.snapshot import canonical_name
+from maillab.runner.state import Arrival, Evidence, FolderState, UserState
+from maillab.runner.vocabulary import PROPERTIES
 
-USER = "a@example.org"
-DATE = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
-
-
-def message(uid: int, content: str, **changes) -> MessageState:
-    fields = dict(uid=uid, sha256=content * 8, flags=["\\Seen"], keywords=["Work"], internaldate=DATE,
-                  size=100 + uid, message_id=f"<{content}@x>", guid=f"{content}.M{uid}P1.host")
-    return MessageState(**(fields | changes))
-
-
-def state() -> HostState:
-    inbox = FolderState(name="INBOX", uidvalidity=100, uidnext=4,
-                        messages=[message(1, "a"), message(2, "b"), message(3, "c")])
-    archive = FolderState(name="Archive", uidvalidity=101, uidnext=3, messages=[message(1, "d"), message(2, "e")])
-    parent = FolderState(name="Lists", selectable=False)
-    user = UserState(
-        address=USER,
-        folders={"INBOX": inbox, "Archive": archive, "Lists": parent},
-        subscriptions=["Archive", "INBOX"],
-        sieve=SieveState(scripts={"main": "1" * 64, "old": "2" * 64}, active="main"),
-        pop3_uidls=["00000001", "00000002", "00000003"],
-    )
-    db = {"mailserver.virtual_users": {"1": {"id": "1", "domain_id": "1", "email": USER,
-                                             "password": "{SHA512-CRYPT}x", "quota": "0"}}}
-    return HostState(role="old", users={USER: user}, user_db=db)
-
-
-def inbox(s): return s.users[USER].folders["INBOX"]
-def archive(s): return s.users[USER].folders["Archive"]
-def user(s): return s.users[USER]
+from .states import DATE, USER, archive, inbox, message, state, user
 
 
 def renumber(s):  # a client-side copy: new UIDVALIDITY, new UIDs
@@ -54,78 +28,137 @@ def new_uid(s):
     archive(s).uidnext = 8
 
 
+def imap_down(s):
+    s.unanswered["IMAP"] = "[Errno 111] Connection refused"
+    for u in s.users.values():
+        u.folders, u.subscriptions = {}, []
+
+
+def login_refused(s):
+    s.users[USER] = UserState(address=USER, login_error="b'[AUTHENTICATIONFAILED] Authentication failed.'")
+
+
+# (case, which snapshot the breakage hits, the breakage, the classes that must come out)
 CASES = [
-    ("identical", lambda s: None, set()),
-    ("message expunged", lambda s: inbox(s).messages.pop(1), {"missing"}),
-    ("message appended", lambda s: inbox(s).messages.append(message(4, "z")), {"unexpected"}),
-    ("message duplicated", lambda s: inbox(s).messages.append(message(4, "a")), {"duplicate"}),
-    ("content altered", lambda s: setattr(inbox(s).messages[0], "sha256", "f" * 8), {"content_changed"}),
-    ("content altered on copy", lambda s: (renumber(s), setattr(inbox(s).messages[0], "sha256", "f" * 8)),
+    ("identical", "new", lambda s: None, set()),
+    ("message expunged", "new", lambda s: inbox(s).messages.pop(1), {"missing"}),
+    ("message appended", "new", lambda s: inbox(s).messages.append(message(4, "z")), {"unexpected"}),
+    ("message duplicated", "new", lambda s: inbox(s).messages.append(message(4, "a")), {"duplicate"}),
+    ("content altered", "new", lambda s: setattr(inbox(s).messages[0], "sha256", "f" * 8), {"content_changed"}),
+    ("content altered on copy", "new", lambda s: (renumber(s), setattr(inbox(s).messages[0], "sha256", "f" * 8)),
      {"uidvalidity_changed", "content_changed"}),
-    ("flag removed", lambda s: setattr(inbox(s).messages[0], "flags", []), {"flags_changed"}),
-    ("keyword lost", lambda s: setattr(inbox(s).messages[2], "keywords", []), {"keywords_changed"}),
-    ("date reset", lambda s: setattr(inbox(s).messages[0], "internaldate", DATE + dt.timedelta(hours=1)),
+    ("flag removed", "new", lambda s: setattr(inbox(s).messages[0], "flags", []), {"flags_changed"}),
+    ("keyword lost", "new", lambda s: setattr(inbox(s).messages[2], "keywords", []), {"keywords_changed"}),
+    ("date reset", "new", lambda s: setattr(inbox(s).messages[0], "internaldate", DATE + dt.timedelta(hours=1)),
      {"date_changed"}),
-    ("uid renumbered", new_uid, {"uid_changed"}),
-    ("guid changed", lambda s: setattr(inbox(s).messages[0], "guid", "other"), {"guid_changed"}),
-    ("uidnext lowered", lambda s: setattr(inbox(s), "uidnext", 2), {"uidnext_lowered"}),
-    ("uidvalidity changed", renumber, {"uidvalidity_changed"}),
-    ("folder dropped", lambda s: user(s).folders.pop("Archive"), {"folder_missing"}),
-    ("folder added", lambda s: user(s).folders.update(X=FolderState(name="X", uidvalidity=5, uidnext=1)),
+    ("uid renumbered", "new", new_uid, {"uid_changed"}),
+    ("guid changed", "new", lambda s: setattr(inbox(s).messages[0], "guid", "other"), {"guid_changed"}),
+    ("uidnext lowered", "new", lambda s: setattr(inbox(s), "uidnext", 2), {"uidnext_lowered"}),
+    ("uidvalidity changed", "new", renumber, {"uidvalidity_changed"}),
+    ("folder dropped", "new", lambda s: user(s).folders.pop("Archive"), {"folder_missing"}),
+    ("folder added", "new", lambda s: user(s).folders.update(X=FolderState(name="X", uidvalidity=5, uidnext=1)),
      {"folder_unexpected"}),
-    ("noselect parent not listed", lambda s: user(s).folders.pop("Lists"), set()),
-    ("unsubscribed", lambda s: user(s).subscriptions.remove("Archive"), {"subscription_lost"}),
-    ("subscribed", lambda s: user(s).subscriptions.append("Junk"), {"subscription_added"}),
-    ("sieve script lost", lambda s: user(s).sieve.scripts.pop("old"), {"sieve_lost"}),
-    ("sieve script edited", lambda s: user(s).sieve.scripts.update(old="3" * 64), {"sieve_changed"}),
-    ("sieve script added", lambda s: user(s).sieve.scripts.update(new="4" * 64), {"sieve_unexpected"}),
-    ("sieve deactivated", lambda s: setattr(user(s).sieve, "active", None), {"sieve_active_changed"}),
-    ("uidls changed", lambda s: setattr(user(s), "pop3_uidls", ["x", "y", "z"]), {"uidl_changed"}),
-    ("uidls reordered", lambda s: user(s).pop3_uidls.reverse(), {"uidl_changed"}),
-    ("db row changed", lambda s: s.user_db["mailserver.virtual_users"]["1"].__setitem__("quota", "5"), {"db_row_changed"}),
-    ("db row missing", lambda s: s.user_db["mailserver.virtual_users"].clear(), {"db_row_missing"}),
-    ("db row added", lambda s: s.user_db["mailserver.virtual_users"].update(
+    ("noselect parent not listed", "new", lambda s: user(s).folders.pop("Lists"), set()),
+    ("unsubscribed", "new", lambda s: user(s).subscriptions.remove("Archive"), {"subscription_lost"}),
+    ("subscribed", "new", lambda s: user(s).subscriptions.append("Junk"), {"subscription_added"}),
+    ("sieve script lost", "new", lambda s: user(s).sieve.scripts.pop("old"), {"sieve_lost"}),
+    ("sieve script edited", "new", lambda s: user(s).sieve.scripts.update(old="3" * 64), {"sieve_changed"}),
+    ("sieve script added", "new", lambda s: user(s).sieve.scripts.update(new="4" * 64), {"sieve_unexpected"}),
+    ("sieve deactivated", "new", lambda s: setattr(user(s).sieve, "active", None), {"sieve_active_changed"}),
+    ("uidls changed", "new", lambda s: setattr(user(s), "pop3_uidls", ["x", "y", "z"]), {"uidl_changed"}),
+    ("uidls reordered", "new", lambda s: user(s).pop3_uidls.reverse(), {"uidl_changed"}),
+    ("db row changed", "new", lambda s: s.user_db["mailserver.virtual_users"]["1"].__setitem__("quota", "5"), {"db_row_changed"}),
+    ("db row missing", "new", lambda s: s.user_db["mailserver.virtual_users"].clear(), {"db_row_missing"}),
+    ("db row added", "new", lambda s: s.user_db["mailserver.virtual_users"].update(
         {"2": {"id": "2", "domain_id": "1", "email": "b@x.org", "password": "", "quota": "0"}}),
      {"db_row_unexpected"}),
+    ("IMAP down on new", "new", imap_down, {"service_down"}),
+    ("a user cannot log in on new", "new", login_refused, {"login_failed"}),
+    ("old emptied by a wrong-direction backup", "old", lambda s: inbox(s).messages.clear(), {"source_changed"}),
+    ("old's flags changed", "old", lambda s: setattr(inbox(s).messages[0], "flags", []), {"source_changed"}),
+    ("old's Dovecot left stopped", "old", imap_down, set()),  # old may be retired; its data is what counts
+    ("first run incomplete, the rerun finished it", "converged", lambda s: archive(s).messages.pop(),
+     {"not_idempotent"}),
 ]
 
 
-@pytest.mark.parametrize(("case", "breakage", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_each_breakage_yields_exactly_its_classes(case, breakage, expected):
-    old, new = state(), state()
-    breakage(new)
-    findings = compare(old, new, Expectations())
+def evidence(broken: str, breakage, **more) -> Evidence:
+    """All four snapshots alike but the broken one; damage to new was there after the first
+    run too (else the rerun made it, which is the 'converged' case)."""
+    snapshots = {"baseline": state(), "old": state(), "new": state(), "converged": state()}
+    for name in {"new": ("new", "converged")}.get(broken, (broken,)):
+        breakage(snapshots[name])
+    return Evidence(**snapshots, **more)
+
+
+@pytest.mark.parametrize(("case", "broken", "breakage", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_each_breakage_yields_exactly_its_classes(case, broken, breakage, expected):
+    findings = judge(evidence(broken, breakage), Expectations())
     assert {f.kind for f in findings} == expected
-    assert all(f.user == USER for f in findings if not f.kind.startswith("db_"))
+    assert all(f.user in (USER, "-") for f in findings if not f.kind.startswith("db_"))
     assert not any(f.tolerated for f in findings)
 
 
 def test_every_finding_class_has_a_case():
-    covered = set().union(*(expected for _, _, expected in CASES)) | {"delivery_failed"}
-    assert covered == set(FINDING_PROPERTY)
+    covered = set().union(*(expected for *_, expected in CASES)) | {"delivery_failed"}
+    assert covered == set(FINDING_CLASSES)
+
+
+def test_every_property_has_a_finding_class_and_every_class_a_property():
+    assert set(FINDING_CLASSES.values()) == set(PROPERTIES)
+
+
+def test_source_damage_is_one_finding_per_folder_saying_what_changed():
+    [damage] = judge(evidence("old", lambda s: inbox(s).messages.clear()), Expectations())
+    assert (damage.kind, damage.user, damage.mailbox) == ("source_changed", USER, "INBOX")
+    assert damage.detail.startswith("on old: 3 missing")
+
+
+def test_old_changed_by_declared_steps_is_the_reference_not_damage():
+    """delta-update: mail arrives at old during the cutover; new must hold it, old is not
+    held to its baseline."""
+    grown = evidence("old", lambda s: inbox(s).messages.append(message(4, "z")), old_changes_declared=True)
+    assert {f.kind for f in judge(grown, Expectations())} == {"missing"}
+
+
+def test_a_rerun_diff_names_what_the_rerun_changed():
+    [rerun] = judge(evidence("converged", lambda s: archive(s).messages.pop()), Expectations())
+    assert rerun.mailbox == "Archive" and rerun.detail.startswith("the rerun changed new: 1 unexpected")
+
+
+def test_smoke_message_never_delivered_is_a_finding():
+    findings = judge(evidence("new", lambda s: None, undelivered=(Arrival(USER, "<smoke@x>"),)), Expectations())
+    assert [(f.kind, f.user) for f in findings] == [("delivery_failed", USER)]
 
 
 def test_findings_name_user_mailbox_and_uid():
     old, new = state(), state()
     inbox(new).messages.pop(1)
-    [finding] = compare(old, new, Expectations())
+    [finding] = compare(old, new)
     assert (finding.kind, finding.user, finding.mailbox, finding.uid) == ("missing", USER, "INBOX", 2)
 
 
-def test_declared_losses_are_tolerated_and_others_are_not():
-    old, new = state(), state()
-    renumber(new)
-    user(new).subscriptions.clear()
-    findings = compare(old, new, Expectations(preserved=["messages", "subscriptions"]))
+@pytest.mark.parametrize("expect", [Expectations(preserved=["messages", "subscriptions"]),
+                                    Expectations(lost=["uidvalidity", "uids"])], ids=["preserved", "lost"])
+def test_declared_losses_are_tolerated_and_others_are_not(expect):
+    def broken(s):
+        renumber(s)
+        user(s).subscriptions.clear()
+    findings = judge(evidence("new", broken), expect)
     assert {f.kind: f.tolerated for f in findings} == {"uidvalidity_changed": True, "subscription_lost": False}
+
+
+def test_lost_names_what_may_go_so_a_property_added_later_is_checked():
+    assert Expectations(lost=["sieve"]).must_hold("some_new_property")
+    assert not Expectations(preserved=["messages"]).must_hold("some_new_property")
 
 
 def test_an_arrival_is_expected_mail_and_a_missing_one_is_a_finding():
     old, new = state(), state()
     inbox(new).messages.append(message(4, "s", message_id="<smoke@x>"))
     user(new).pop3_uidls.append("00000004")
-    assert compare(old, new, Expectations(), [Arrival(USER, "<smoke@x>")]) == []
-    findings = compare(old, state(), Expectations(), [Arrival(USER, "<smoke@x>")])
+    assert compare(old, new, arrivals=(Arrival(USER, "<smoke@x>"),)) == []
+    findings = compare(old, state(), arrivals=(Arrival(USER, "<smoke@x>"),))
     assert [(f.kind, f.detail) for f in findings] == [("delivery_failed", "<smoke@x> was sent but never arrived")]
 
 
@@ -137,11 +170,11 @@ def test_a_declared_column_change_must_hold_exactly():
         snapshot.user_db["roundcube.users"] = {"1": {"user_id": "1", "username": USER, "mail_host": mail_host,
                                                      "language": language}}
         return snapshot
-    expect = Expectations(db_changes=[{"table": "roundcube.users", "column": "mail_host", "value": "new"}])
-    assert compare(with_host("old"), with_host("new"), expect) == []
-    [forgotten] = compare(with_host("old"), with_host("old"), expect)
+    changes = Expectations(db_changes=[{"table": "roundcube.users", "column": "mail_host", "value": "new"}]).db_changes
+    assert compare(with_host("old"), with_host("new"), changes) == []
+    [forgotten] = compare(with_host("old"), with_host("old"), changes)
     assert forgotten.kind == "db_row_changed" and "mail_host is 'old', expected 'new'" in forgotten.detail
-    [other] = compare(with_host("old"), with_host("new", language="en_US"), expect)
+    [other] = compare(with_host("old"), with_host("new", language="en_US"), changes)
     assert "language is 'en_US', expected 'de_DE'" in other.detail
 
 

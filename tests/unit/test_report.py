@@ -1,0 +1,123 @@
+"""The report, from finished rehearsals built by hand: the re-download answer, the verdict line,
+report.json and junit.xml. No Docker."""
+
+import json
+
+import pytest
+from junitparser import JUnitXml
+from rich.console import Console
+
+from maillab.runner.compare import judge
+from maillab.runner.migrate.context import StepResult
+from maillab.runner.phases import Rehearsal
+from maillab.runner.report import check_rows, messages_per_user, redownload, render, verdict_line, write_reports
+from maillab.runner.scenario import Scenario
+from maillab.runner.state import Evidence
+
+from .states import USER, archive, inbox, state, user
+
+SCENARIO = Scenario.model_validate({
+    "name": "unit", "description": "a report", "hosts": {"old": {"suite": "bullseye"}, "new": {"suite": "bookworm"}},
+    "users": [{"address": USER}], "steps": [{"method": "doveadm_backup"}], "expect": {"lost": ["guids"]},
+})
+STEP = StepResult(step="doveadm backup -R -A (on new)", host="new", command="doveadm backup -R -A tcp:old:12345",
+                  exit_code=0, meaning="success", ok=True, seconds=1.5)
+
+
+def rehearsal(break_new=lambda s: None, break_old=lambda s: None, **more) -> Rehearsal:
+    baseline, old, new = state(), state(), state()
+    break_new(new)
+    break_old(old)
+    result = Rehearsal(scenario=SCENARIO, lab_id="mltest", baseline=baseline, old=old, new=new, converged=new,
+                       **({"steps": [STEP]} | more))
+    result.findings = judge(Evidence(baseline=baseline, old=old, new=new, converged=new), SCENARIO.expect)
+    return result
+
+
+def renumbered_archive(s):
+    archive(s).uidvalidity = 999
+
+
+def uidls_changed(s):
+    user(s).pop3_uidls = ["x", "y", "z"]
+
+
+def test_a_clean_migration_passes_and_nobody_redownloads():
+    result = rehearsal()
+    assert verdict_line(result) == "PASS: unit: every expectation held"
+    assert redownload(result) == {"imap": [], "pop3": []}
+    assert {status for _, status, _ in check_rows(result)} == {"held"}
+
+
+def test_redownload_names_users_folders_and_counts():
+    result = rehearsal(lambda s: (renumbered_archive(s), uidls_changed(s)))
+    again = redownload(result)
+    assert again["imap"] == [{"user": USER, "mailbox": "Archive", "messages": 2,
+                              "reason": "UIDVALIDITY changed (101 -> 999): clients drop their cache"}]
+    assert [entry["user"] for entry in again["pop3"]] == [USER]
+
+
+def test_a_declared_loss_passes_and_says_so():
+    result = rehearsal(lambda s: setattr(inbox(s).messages[0], "guid", "other"))
+    assert verdict_line(result) == "PASS: unit: every expectation held (1 tolerated findings)"
+    assert dict((p, s) for p, s, _ in check_rows(result))["guids"] == "tolerated loss"
+
+
+def test_damage_to_the_source_comes_first_in_the_verdict():
+    result = rehearsal(lambda s: inbox(s).messages.clear(), lambda s: inbox(s).messages.clear())
+    line = verdict_line(result)
+    assert line.startswith("FAIL: unit: the source was damaged: 1 places on old changed (a@example.org INBOX); ")
+    assert line.endswith("findings: missing, source_changed")
+
+
+def test_a_failed_step_is_named():
+    result = rehearsal(steps=[STEP.model_copy(update={"ok": False, "exit_code": 75, "meaning": "temporary failure"})])
+    assert verdict_line(result) == "FAIL: unit: step failed: doveadm backup -R -A (on new)"
+
+
+def test_an_error_is_the_verdict_and_still_reported(tmp_path):
+    result = Rehearsal(scenario=SCENARIO, lab_id="mltest", steps=[STEP],
+                       error="ExecTimeout: 'doveadm backup' on new did not finish within 5 s and was killed")
+    assert result.verdict == "error"
+    assert verdict_line(result).startswith("ERROR: unit: ExecTimeout: 'doveadm backup' on new")
+    write_reports(result, tmp_path)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert (report["verdict"], report["error"]) == ("error", result.error)
+    assert [s["step"] for s in report["steps"]] == [STEP.step]
+    [suite] = JUnitXml.fromfile(str(tmp_path / "junit.xml"))
+    [errored] = [case for case in suite if case.name == "rehearsal"]
+    assert errored.result[0].message == result.error
+
+
+def test_json_and_junit_carry_the_findings(tmp_path):
+    result = rehearsal(lambda s: inbox(s).messages.pop(1))
+    write_reports(result, tmp_path)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["verdict"] == "fail"
+    assert [(f["class"], f["user"], f["mailbox"], f["uid"], f["property"]) for f in report["findings"]] == \
+        [("missing", USER, "INBOX", 2, "messages")]
+    assert report["messages_per_user"] == {USER: {"old": 5, "new": 4}}
+    assert {(tmp_path / name).exists() for name in ("snapshot-old.json", "snapshot-new.json", "snapshot-old-after.json")} == {True}
+    [suite] = JUnitXml.fromfile(str(tmp_path / "junit.xml"))
+    failed = {case.name for case in suite if case.result and case.result[0]._tag == "failure"}
+    assert failed == {"preserved: messages"}
+
+
+def test_properties_the_run_could_not_see_are_not_checked():
+    def imap_down(s):
+        s.unanswered["IMAP"] = "Connection refused"
+        for u in s.users.values():
+            u.folders, u.subscriptions = {}, []
+    result = rehearsal(imap_down)
+    rows = dict((p, s) for p, s, _ in check_rows(result))
+    assert rows["services"] == "LOST"
+    assert rows["messages"] == rows["subscriptions"] == "not checked: new does not answer IMAP"
+    assert messages_per_user(result) == {USER: {"old": 5, "new": 0}}
+
+
+@pytest.mark.parametrize("text", ["[/bold]", "[red]x[/red]"])
+def test_scenario_text_is_printed_as_text_not_markup(text):
+    console = Console(record=True, width=200)
+    step = STEP.model_copy(update={"step": text, "show_output": True, "output": text})
+    render(rehearsal(steps=[step]), console)
+    assert console.export_text().count(text) == 3  # the step's row, its output's title and its output
