@@ -1,55 +1,74 @@
 """`maillab`: rehearse mail-server migrations in a throw-away lab.
 
-Exit codes: 0 every expectation held, 1 an expectation failed, 2 bad input,
-3 lab or infrastructure error.
+Exit codes: 0 every expectation held, 1 an expectation failed (a finding: the migration's
+fault), 2 bad input (one line naming file, line and field), 3 the lab's own error, 128+N a
+signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), the lab removed in every case.
+Progress goes to stderr through logging; tables and the verdict go to stdout.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
+import functools
+import logging
 import sys
 from pathlib import Path
 from typing import NoReturn
 
-os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # Ryuk cannot be pulled here
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.text import Text
 
-import click  # noqa: E402
-import docker.errors  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.markup import escape  # noqa: E402
-
-from lab.baseimage import SUITES  # noqa: E402
-from lab.errors import LabError  # noqa: E402
+from maillab.lab.errors import LabError
+from maillab.runner import signals
+from maillab.runner.loader import ScenarioError, load_scenario
+from maillab.runner.vocabulary import SUITES
 
 EXIT_PASS, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_LAB = 0, 1, 2, 3
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
-
-
-
-@click.group(help="Rehearse mail-server migrations against real servers and prove what survived.")
-def app() -> None:
-    pass
-
-
+log = logging.getLogger("maillab")
 console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per error, never wrapped
 
 
 def fail(message: str, code: int) -> NoReturn:
-    errors.print(f"[bold red]maillab:[/] {escape(message)}")
+    errors.print(Text("maillab: ", style="bold red") + Text(message))
     raise SystemExit(code)
 
 
-def say(message: str) -> None:
-    """Progress: phase names (sent as bold markup) get a marker; anything else is plain text."""
-    console.print(f"▶ {message}" if message.startswith("[bold]") else f"  {escape(message)}")
+def configure_logging(level: int) -> None:
+    handler = RichHandler(console=errors, show_time=False, show_path=False, markup=False,
+                          rich_tracebacks=True, show_level=level == logging.DEBUG)
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+def verbosity(command):
+    """-q (only the verdict) and --debug (every command run in the lab, and tracebacks), taken
+    before the command's name (for all of maillab) or after it."""
+    @functools.wraps(command)
+    def configured(*args, debug: bool, quiet: bool, **kwargs):
+        if debug or quiet or not log.handlers:
+            configure_logging(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)
+        return command(*args, **kwargs)
+    configured = click.option("--debug", is_flag=True, help="show every command run in the lab, and tracebacks")(configured)
+    return click.option("-q", "--quiet", is_flag=True, help="print only the verdict")(configured)
+
+
+def _quiet() -> bool:
+    return log.level == logging.WARNING
+
+
+@click.group(help="Rehearse mail-server migrations against real servers and prove what survived.")
+@click.version_option(package_name="maillab", prog_name="maillab")
+@verbosity
+def app() -> None:
+    pass
 
 
 def _load(path: Path):
-    from runner.scenario import ScenarioError, load_scenario  # noqa: PLC0415
-
     try:
         return load_scenario(path)
     except ScenarioError as error:
@@ -63,113 +82,142 @@ SCENARIO = click.argument("scenario", type=click.Path(path_type=Path))
 @SCENARIO
 @click.option("--keep", is_flag=True, help="leave the lab running and print how to connect")
 @click.option("--report-dir", type=click.Path(path_type=Path), help="where report.json and junit.xml go")
-@click.option("--seed", type=int, help="override the scenario's seed")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="override the scenario's seed")
+@verbosity
 def run(scenario: Path, keep: bool, report_dir: Path | None, seed: int | None) -> None:
     """Run a rehearsal: create, seed, baseline, converge, idempotence, side_effect, verify, destroy."""
-    from runner.phases import Progress, rehearse  # noqa: PLC0415
-    from runner.report import render, write_reports  # noqa: PLC0415
+    from maillab.runner.phases import rehearse  # noqa: PLC0415  (Docker is needed from here on)
+    from maillab.runner.report import render, render_verdict, write_reports  # noqa: PLC0415
 
     spec = _load(scenario)
     if seed is not None:
         spec = spec.model_copy(update={"seed": seed})
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    directory = report_dir or Path("maillab-reports") / f"{spec.name}-{stamp}"
+    directory = report_dir or Path("maillab-reports") / f"{spec.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         fail(f"--report-dir {directory}: {error.strerror}", EXIT_BAD_INPUT)
-    console.print(f"[bold]maillab[/] rehearsing [bold]{spec.name}[/]: {escape(spec.description)}")
-    rehearsal = rehearse(spec, Progress(say), keep=keep)
+    _name_stale_labs()
+    log.info("rehearsing %s: %s", spec.name, spec.description)
+    rehearsal = rehearse(spec, keep=keep)
     write_reports(rehearsal, directory)
-    render(rehearsal, console)
-    console.print(f"reports: {directory}/report.json, {directory}/junit.xml")
+    (render_verdict if _quiet() else render)(rehearsal, console)
+    if not _quiet():
+        console.print(Text(f"reports: {directory}/report.json, {directory}/junit.xml"))
     if rehearsal.kept is not None:
         _print_connection(rehearsal)
-    raise SystemExit(EXIT_PASS if rehearsal.passed else EXIT_FAIL)
+    if rehearsal.error and rehearsal.interrupted is None:
+        errors.print(Text("maillab: ", style="bold red") + Text(rehearsal.error))
+    if rehearsal.interrupted is not None:
+        errors.print(Text("maillab: ", style="bold red") + Text(
+            f"interrupted; the lab {rehearsal.lab_id} was kept" if keep else "interrupted; the lab was removed"))
+        raise SystemExit(rehearsal.interrupted.exit_code)
+    raise SystemExit(EXIT_LAB if rehearsal.error else EXIT_PASS if rehearsal.passed else EXIT_FAIL)
 
 
 def _print_connection(rehearsal) -> None:
     lab = rehearsal.kept
-    console.print(f"[bold]lab {lab.id} kept running[/] (remove it with: maillab down --lab {lab.id})")
+    console.print(Text(f"lab {lab.id} kept running (remove it with: maillab down --lab {lab.id})", style="bold"))
     for role, host in lab.hosts.items():
-        console.print(f"  {role}: docker exec -it {lab.id}-{role} bash   "
-                      f"IMAP 127.0.0.1:{host.port('imap')}  POP3 127.0.0.1:{host.port('pop3')}  "
-                      f"SMTP 127.0.0.1:{host.port('smtp')}  ManageSieve 127.0.0.1:{host.port('sieve')}")
+        console.print(Text(f"  {role}: docker exec -it {lab.id}-{role} bash   IMAP 127.0.0.1:{host.port('imap')}  "
+                           f"POP3 127.0.0.1:{host.port('pop3')}  SMTP 127.0.0.1:{host.port('smtp')}  "
+                           f"ManageSieve 127.0.0.1:{host.port('sieve')}"))
     for address, password in rehearsal.passwords.items():
-        console.print(f"  user {address}  password {password}")
+        console.print(Text(f"  user {address}  password {password}"))
+
+
+def _name_stale_labs() -> None:
+    from maillab.lab.lab import docker_client, find_labs  # noqa: PLC0415
+
+    stale = [lab for lab in find_labs(docker_client()) if lab.stale]
+    if stale:
+        log.warning("labs left by runners that are gone: %s (remove them with: maillab down)",
+                    ", ".join(f"{lab.id} ({lab.containers} containers, started {lab.started})" for lab in stale))
 
 
 @app.command()
 @SCENARIO
+@verbosity
 def validate(scenario: Path) -> None:
-    """Check a scenario file against the schema."""
+    """Check a scenario file against the schema (needs no Docker engine)."""
     spec = _load(scenario)
-    console.print(f"{scenario}: valid ({len(spec.users)} users, {spec.message_count} messages, "
-                  f"{len(spec.steps)} steps)")
+    console.print(Text(f"{scenario}: valid ({len(spec.users)} users, {spec.message_count} messages, "
+                       f"{len(spec.steps)} steps)"))
 
 
 @app.command("list")
+@verbosity
 def list_scenarios() -> None:
     """The scenarios shipped in scenarios/, each with its purpose."""
     for path in sorted(SCENARIOS.glob("*.yaml")):
-        console.print(f"{path.relative_to(SCENARIOS.parent)}  {escape(_load(path).description)}")
+        console.print(Text(f"{path.relative_to(SCENARIOS.parent)}  {_load(path).description}"))
 
 
 @app.command()
-@click.argument("suites", nargs=-1)
+@click.argument("suites", nargs=-1, type=click.Choice(SUITES))
+@verbosity
 def build(suites: tuple[str, ...]) -> None:
     """Build the mail host images (a second run builds nothing)."""
-    from lab.images import ensure_mailhost_image, mailhost_image  # noqa: PLC0415
-    from lab.lab import docker_client  # noqa: PLC0415
+    from maillab.lab.images import ensure_mailhost_image, mailhost_image  # noqa: PLC0415
+    from maillab.lab.lab import docker_client  # noqa: PLC0415
 
-    wanted = suites or list(SUITES)
-    unknown = [s for s in wanted if s not in SUITES]
-    if unknown:
-        fail(f"unknown suite '{unknown[0]}' (known: {', '.join(SUITES)})", EXIT_BAD_INPUT)
     client = docker_client()
-    for suite in wanted:
-        built = ensure_mailhost_image(client, suite, say)
+    for suite in suites or SUITES:
+        built = ensure_mailhost_image(client, suite)
         console.print(f"{mailhost_image(suite)}: {'built' if built else 'up to date'}")
 
 
 @app.command()
-@click.option("--lab", help="only this lab id")
-def down(lab: str | None) -> None:
-    """Remove what labs left behind (containers and networks labelled maillab.lab)."""
-    from lab.lab import docker_client, remove_labelled  # noqa: PLC0415
+@click.option("--lab", "lab_id", help="remove this lab, whoever runs it")
+@click.option("--all", "everything", is_flag=True, help="remove every lab, running or not")
+@click.option("--stale", is_flag=True, help="remove the labs whose runner is gone (the default)")
+@verbosity
+def down(lab_id: str | None, everything: bool, stale: bool) -> None:
+    """Remove labs (containers and networks labelled maillab.lab): by default only those whose
+    runner is gone; a running rehearsal's lab stays unless named or --all is given."""
+    from maillab.lab.lab import choose_labs, docker_client, find_labs, remove_lab  # noqa: PLC0415
 
-    containers, networks = remove_labelled(docker_client(), lab)
+    if sum(map(bool, (lab_id, everything, stale))) > 1:
+        raise click.UsageError("give one of --lab, --all, --stale")
+    client = docker_client()
+    labs = find_labs(client)
+    chosen = choose_labs(labs, lab_id, everything)
+    if lab_id and not chosen:
+        fail(f"no lab {lab_id} on this Docker engine", EXIT_BAD_INPUT)
+    containers = networks = 0
+    for lab in chosen:
+        removed = remove_lab(client, lab.id)
+        containers, networks = containers + removed[0], networks + removed[1]
     console.print(f"removed {containers} containers and {networks} networks")
-
-
-def _terminate(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt  # unwinds through the phases, which destroy the lab
+    for lab in labs:
+        if lab not in chosen:
+            why = "kept with --keep" if lab.kept else f"runner {lab.runner} is running"
+            console.print(Text(f"left lab {lab.id} ({why}; remove it with: maillab down --lab {lab.id})"))
 
 
 def main() -> None:
-    # Python leaves SIGINT ignored when it starts ignored (a job started in the background by a
-    # script); a rehearsal must still tear its lab down on Ctrl-C and on SIGTERM.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _terminate)
+    signals.install()
     try:
         # Without standalone mode click returns the exit code instead of raising it.
         sys.exit(app.main(prog_name="maillab", standalone_mode=False) or 0)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        errors.print("[bold red]maillab:[/] interrupted; the lab was removed")
+    except signals.Interrupted as interruption:
+        errors.print(Text(f"maillab: interrupted by {interruption}", style="bold red"))
+        sys.exit(interruption.exit_code)
+    except click.exceptions.Abort:
         sys.exit(130)
     except click.exceptions.NoArgsIsHelpError as error:
         console.print(error.format_message())
         sys.exit(EXIT_BAD_INPUT)
     except click.UsageError as error:
         command = error.ctx.command_path if error.ctx else "maillab"
-        errors.print(f"[bold red]maillab:[/] {escape(error.format_message())} (see {command} --help)")
-        sys.exit(EXIT_BAD_INPUT)
+        fail(f"{error.format_message()} (see {command} --help)", EXIT_BAD_INPUT)
     except LabError as error:
-        errors.print(f"[bold red]maillab:[/] {escape(str(error))}")
-        sys.exit(EXIT_LAB)
-    except docker.errors.DockerException as error:
-        errors.print(f"[bold red]maillab:[/] Docker: {escape(str(error))}")
-        sys.exit(EXIT_LAB)
-    except Exception as error:  # noqa: BLE001  never a traceback: one line, lab error code
-        errors.print(f"[bold red]maillab:[/] {type(error).__name__}: {escape(str(error))}")
-        sys.exit(EXIT_LAB)
+        log.debug("lab error", exc_info=True)
+        fail(" ".join(str(error).split()), EXIT_LAB)
+    except Exception as error:  # noqa: BLE001  never a traceback (but with --debug): one line, lab error code
+        log.debug("unexpected error", exc_info=True)
+        fail(f"{type(error).__name__}: {' '.join(str(error).split())}", EXIT_LAB)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,8 +1,11 @@
 """Integration tests run real containers built from dockerfiles/. The images are built (or
-found up to date) once per session; after the session no object labelled maillab.lab may remain."""
+found up to date) once per session, with their progress shown past pytest's capture. Without
+a reachable Docker engine they are not run, and one line says so. No test removes a lab it
+did not make; after the session no lab a test made may remain."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -12,17 +15,31 @@ import pytest
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
-from lab.images import ensure_mailhost_image  # noqa: E402
-from lab.lab import LABEL, docker_client  # noqa: E402
+from maillab.lab.errors import LabError  # noqa: E402
+from maillab.lab.images import ensure_mailhost_image  # noqa: E402
+from maillab.lab.lab import docker_client, find_labs  # noqa: E402
+from maillab.runner.vocabulary import SUITES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-SUITES_UNDER_TEST = ("bullseye", "bookworm", "trixie")  # every suite a shipped scenario uses
+NO_ENGINE: list[str] = []
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "integration" in str(item.path):
-            item.add_marker(pytest.mark.integration)
+def pytest_collection_modifyitems(config, items):
+    integration = [item for item in items if "integration" in str(item.path)]
+    try:
+        docker_client()
+    except LabError as error:
+        NO_ENGINE.append(f"{len(integration)} integration tests not run: {error}")
+        items[:] = [item for item in items if item not in integration]
+        config.hook.pytest_deselected(items=integration)
+        return
+    for item in integration:
+        item.add_marker(pytest.mark.integration)
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in NO_ENGINE:
+        terminalreporter.write_line(f"maillab: {line}")
 
 
 @pytest.fixture(scope="session")
@@ -30,35 +47,47 @@ def docker():
     return docker_client()
 
 
+class _PastCapture(logging.Handler):
+    """Image builds take minutes: their progress is shown even while pytest captures output."""
+
+    def __init__(self, config) -> None:
+        super().__init__()
+        self.reporter = config.pluginmanager.getplugin("terminalreporter")
+        self.capture = config.pluginmanager.getplugin("capturemanager")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self.capture.global_and_fixture_disabled():
+            self.reporter.write_line(f"  {record.getMessage()}")
+
+
 @pytest.fixture(scope="session")
-def progress(pytestconfig):
-    """Print past pytest's capture: image builds take minutes and should show it."""
-    reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
-    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
-
-    def show(line: str) -> None:
-        with capture.global_and_fixture_disabled():
-            reporter.write_line(f"  {line}")
-    return show
-
-
-@pytest.fixture(scope="session")
-def images(docker, progress):
-    for suite in SUITES_UNDER_TEST:
-        ensure_mailhost_image(docker, suite, progress)
+def images(docker, pytestconfig):
+    builds = logging.getLogger("maillab.lab")
+    handler = _PastCapture(pytestconfig)
+    builds.addHandler(handler)
+    builds.setLevel(logging.INFO)
+    try:
+        for suite in SUITES:  # every suite a shipped scenario uses
+            ensure_mailhost_image(docker, suite)
+    finally:
+        builds.removeHandler(handler)
 
 
 @pytest.fixture(scope="session", autouse=True)
-def nothing_left_behind(docker):
+def nothing_left_behind():
+    """Every lab that appeared during the session must be gone at its end; labs that were
+    there before (a developer's kept lab) are not the tests' to judge."""
+    if NO_ENGINE:
+        yield
+        return
+    client = docker_client()
+    before = {lab.id for lab in find_labs(client)}
     yield
-    containers = docker.containers.list(all=True, filters={"label": LABEL})
-    networks = docker.networks.list(filters={"label": LABEL})
-    assert not containers and not networks, (
-        f"left behind: {[c.name for c in containers]} {[n.name for n in networks]}"
-    )
+    left = [lab for lab in find_labs(client) if lab.id not in before]
+    assert not left, f"left behind: {left}"
 
 
 def maillab(*args: str, **kwargs) -> subprocess.CompletedProcess:
     """Run the real CLI the way a user does."""
-    return subprocess.run([sys.executable, "-c", "from runner.cli import main; main()", *args],
-                          capture_output=True, text=True, cwd=ROOT, **kwargs)
+    return subprocess.run([sys.executable, "-m", "maillab.runner.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, **kwargs)
