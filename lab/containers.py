@@ -79,6 +79,8 @@ class HostSecrets:
     doveadm: str  # the same on every host: dsync over tcp needs it on both ends
     db: str
     probe: str
+    # a live cutover: the PEM chain and key this host serves TLS with (from the lab's CA)
+    tls: tuple[str, str] | None = None
 
 
 def imap_login(port: int, user: str, password: str) -> IMAPClient:
@@ -110,6 +112,13 @@ class LabContainer(DockerContainer):
         container = self.get_wrapped_container()
         container.reload()
         return container.status
+
+    def address(self) -> str:
+        """This machine's IPv4 address on the lab network."""
+        container = self.get_wrapped_container()
+        container.reload()
+        [network] = container.attrs["NetworkSettings"]["Networks"].values()
+        return network["IPAddress"]
 
     def log_tail(self, lines: int = 15) -> str:
         text = self.get_wrapped_container().logs(tail=lines).decode(errors="replace").strip()
@@ -266,6 +275,8 @@ class MailHostContainer(MailServer, LabContainer):
             MAILLAB_DB_PASSWORD=secrets.db,
             MAILLAB_PROBE_PASSWORD=secrets.probe,
         )
+        if secrets.tls:
+            self.with_envs(MAILLAB_TLS_CERT=secrets.tls[0], MAILLAB_TLS_KEY=secrets.tls[1])
         # Mail lives in memory: a lab is thrown away, and the engine's storage driver here
         # (fuse-overlayfs) writes thousands of small Maildir files twenty times slower.
         self.tmpfs[VMAIL] = f"mode=0770,uid={VMAIL_UID},gid={VMAIL_UID},size={MAIL_STORE_BYTES}"

@@ -1,4 +1,5 @@
-"""The mail host images: `maillab/mailhost:<suite>`, built from dockerfiles/mailhost.
+"""The lab's images: `maillab/mailhost:<suite>` (dockerfiles/mailhost), and for a live
+cutover `maillab/internet:<suite>` (dockerfiles/internet: the DNS and the sending MTA).
 
 An image carries the hash of its build context as a label; when an image with the same hash
 exists, nothing is built. Build steps are streamed to the progress callback.
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 DOCKERFILES = Path(__file__).resolve().parent.parent / "dockerfiles"
 MAILHOST_CONTEXT = DOCKERFILES / "mailhost"
 IMAPSYNC_CONTEXT = DOCKERFILES / "imapsync"
+INTERNET_CONTEXT = DOCKERFILES / "internet"
+INTERNET_SUITE = "bookworm"  # the internet's software need not match either mail server
 CONTEXT_LABEL = "maillab.context"
 
 
@@ -47,15 +50,28 @@ def is_current(client: docker.DockerClient, tag: str, context: Path) -> bool:
     return (image.labels or {}).get(CONTEXT_LABEL) == context_hash(context)
 
 
+def internet_image() -> str:
+    return f"maillab/internet:{INTERNET_SUITE}"
+
+
 def ensure_mailhost_image(client: docker.DockerClient, suite: str) -> bool:
     """Build the mail host image for `suite` unless an up-to-date one exists.
 
     Returns True when something was built.
     """
-    if is_current(client, mailhost_image(suite), MAILHOST_CONTEXT):
+    return _ensure(client, mailhost_image(suite), MAILHOST_CONTEXT, suite)
+
+
+def ensure_internet_image(client: docker.DockerClient) -> bool:
+    """Build the image of the DNS and sending MTA machines unless an up-to-date one exists."""
+    return _ensure(client, internet_image(), INTERNET_CONTEXT, INTERNET_SUITE)
+
+
+def _ensure(client: docker.DockerClient, tag: str, context: Path, suite: str) -> bool:
+    if is_current(client, tag, context):
         return False
     ensure_base_image(client, suite)
-    build(client, mailhost_image(suite), MAILHOST_CONTEXT, suite)
+    build(client, tag, context, suite)
     return True
 
 

@@ -1,5 +1,6 @@
 """A lab: a private Docker network with mail hosts on it, reachable by role (`old`, `new`),
-and machines without services for tools (`migrator`, `imapsync`).
+machines without services for tools (`migrator`, `imapsync`), and for a live cutover the
+internet around them (`dns`, `sender`: lab/internet.py).
 
 Every Docker object the lab creates carries `maillab.lab=<lab id>` and says which runner
 made it (host name, pid, that process's start time), so that `maillab down` can tell a lab
@@ -28,7 +29,10 @@ from testcontainers.core.network import Network  # noqa: E402
 
 from maillab.lab.containers import HostSecrets, LabContainer, MailHostContainer, ToolContainer  # noqa: E402
 from maillab.lab.errors import LabError  # noqa: E402
-from maillab.lab.images import ensure_imapsync_image, ensure_mailhost_image, mailhost_image  # noqa: E402
+from maillab.lab.images import (  # noqa: E402
+    ensure_imapsync_image, ensure_internet_image, ensure_mailhost_image, internet_image, mailhost_image,
+)
+from maillab.lab.internet import DnsServer, SendingMta  # noqa: E402
 from maillab.runner.scenario import HostSpec  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -55,7 +59,8 @@ def _runner_labels(lab_id: str, kept: bool) -> dict[str, str]:
 
 
 class Lab:
-    def __init__(self, hosts: dict[str, HostSpec], *, keep: bool = False) -> None:
+    def __init__(self, hosts: dict[str, HostSpec], *, keep: bool = False, internet: bool = False,
+                 tls: dict[str, tuple[str, str]] | None = None) -> None:
         self.id = f"ml{secrets.token_hex(4)}"
         self.specs = hosts
         self.client = docker_client()
@@ -65,6 +70,12 @@ class Lab:
         self.hosts: dict[str, MailHostContainer] = {}
         self.tools: dict[str, ToolContainer] = {}
         self.network: Network | None = None
+        self.internet = internet
+        self.tls = tls or {}  # role -> (PEM chain, key) the host serves TLS with
+        for _, key in self.tls.values():
+            self.secrets.update(line for line in key.splitlines() if "PRIVATE KEY" not in line)
+        self.dns: DnsServer | None = None
+        self.sender: SendingMta | None = None
 
     def new_secret(self, length: int = 18) -> str:
         """A password for this lab (URL-safe characters: nothing to quote anywhere)."""
@@ -96,18 +107,27 @@ class Lab:
     def create(self) -> None:
         for suite in sorted({spec.suite for spec in self.specs.values()}):
             ensure_mailhost_image(self.client, suite)
+        if self.internet:
+            ensure_internet_image(self.client)
         self.network = Network(docker_network_kw={"labels": self.labels})
         self.network.name = f"{self.id}-net"
         self.network.create()
         for role, spec in self.specs.items():
             log.info("starting host '%s' (Debian %s, %s, users in %s)", role, spec.suite, spec.mail_format,
                      spec.user_store)
-            host_secrets = HostSecrets(doveadm=self.doveadm_password, db=self.new_secret(), probe=self.new_secret())
+            host_secrets = HostSecrets(doveadm=self.doveadm_password, db=self.new_secret(), probe=self.new_secret(),
+                                       tls=self.tls.get(role))
             self.hosts[role] = MailHostContainer(mailhost_image(spec.suite), role=role, labels=self.labels,
                                                  network=self.network, spec=spec, secrets=host_secrets,
                                                  name=f"{self.id}-{role}")
-        with ThreadPoolExecutor(len(self.hosts)) as pool:  # they boot at once
-            list(pool.map(lambda host: host.start().wait_until_ready(), self.hosts.values()))
+        if self.internet:  # started bare: the runner configures them once the hosts' addresses are known
+            log.info("starting the lab's internet: DNS and a sending MTA (Debian %s)", internet_image().split(":")[1])
+            options = {"labels": self.labels, "network": self.network}
+            self.dns = DnsServer(internet_image(), role="dns", name=f"{self.id}-dns", **options)
+            self.sender = SendingMta(internet_image(), role="sender", name=f"{self.id}-sender", **options)
+        machines = [*self.hosts.values(), *([self.dns, self.sender] if self.internet else [])]
+        with ThreadPoolExecutor(len(machines)) as pool:  # they boot at once
+            list(pool.map(lambda machine: machine.start().wait_until_ready(), machines))
 
     def destroy(self) -> None:
         remove_lab(self.client, self.id)

@@ -16,7 +16,7 @@ import pytest
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 from maillab.lab.errors import LabError  # noqa: E402
-from maillab.lab.images import ensure_mailhost_image  # noqa: E402
+from maillab.lab.images import ensure_internet_image, ensure_mailhost_image  # noqa: E402
 from maillab.lab.lab import docker_client, find_labs  # noqa: E402
 from maillab.runner.vocabulary import SUITES  # noqa: E402
 
@@ -69,6 +69,7 @@ def images(docker, pytestconfig):
     try:
         for suite in SUITES:  # every suite a shipped scenario uses
             ensure_mailhost_image(docker, suite)
+        ensure_internet_image(docker)  # the live cutover's DNS and sender
     finally:
         builds.removeHandler(handler)
 
