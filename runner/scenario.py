@@ -204,6 +204,34 @@ class Expectations(Model):
         return prop not in self.lost
 
 
+class TrafficSpec(Model):
+    """Mail the internet sends while the migration runs: `rate` messages per second, spread
+    over the users, from `lead` seconds before the first step until `tail` seconds after the
+    last; each has its own Message-ID and is accounted for in the ledger."""
+
+    rate: float = Field(5, gt=0, le=200)
+    users: Literal["all"] | list[Address] = "all"
+    lead: float = Field(3, ge=0, le=3600)
+    tail: float = Field(3, ge=0, le=3600)
+
+
+class CutoverSpec(Model):
+    """A live cutover: the lab gets a DNS holding the users' domains (MX -> mail.<domain> ->
+    old, every record with `ttl`) and a sending MTA that resolves through a caching resolver.
+    Time is scaled: a day of the guide lasts `day` seconds in the lab, and so do TTLs and
+    waits (86400 -> `day`; at least a second)."""
+
+    day: float = Field(10, gt=0, le=86400)
+    ttl: int = Field(86400, ge=1, le=7 * 86400)
+    traffic: TrafficSpec = TrafficSpec()
+    # seconds the run waits, after the last step, for the sender's queue to empty
+    drain: float = Field(60, gt=0, le=3600)
+
+    def lab_seconds(self, seconds: float) -> int:
+        """A duration of the guide (a TTL, a wait) in the lab's time."""
+        return max(1, round(seconds * self.day / 86400))
+
+
 class Scenario(Model):
     name: PlainName
     description: HeaderText
@@ -214,6 +242,7 @@ class Scenario(Model):
     steps: list[StepSpec] = Field(min_length=1, max_length=1000)
     idempotence: bool = True
     expect: Expectations = Expectations()
+    cutover: CutoverSpec | None = None
     # where the scenario file is: steps find the user's scripts relative to it
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -236,6 +265,9 @@ class Scenario(Model):
         aliases = [alias for user in self.users for alias in user.aliases]
         if clash := sorted(set(aliases) & set(addresses)) or sorted(a for a, n in Counter(aliases).items() if n > 1):
             raise ValueError(f"alias {clash[0]} is also a user's address or another alias")
+        if self.cutover and isinstance(self.cutover.traffic.users, list):
+            if unknown := sorted(set(self.cutover.traffic.users) - set(addresses)):
+                raise ValueError(f"cutover.traffic.users: not in the scenario: {', '.join(unknown)}")
         need = sum(folder.bytes_estimate for user in self.users for folder in user.folders)
         if need > MAIL_STORE_BYTES:
             raise ValueError(f"the users' mail would take about {need / 2**30:.1f} GiB; a lab host holds "
@@ -245,6 +277,10 @@ class Scenario(Model):
     @property
     def message_count(self) -> int:
         return sum(f.count + len(f.messages) for u in self.users for f in u.folders)
+
+    @property
+    def domains(self) -> list[str]:
+        return sorted({user.domain for user in self.users})
 
     @property
     def changes_old(self) -> bool:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, Union, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from maillab.runner.vocabulary import (
-    Address, ArgText, Database, Flag, FolderName, Machine, Role, Service,
+    Address, ArgText, Database, Domain, Flag, FolderName, Machine, Role, Service, checked_str, shaped,
 )
 
 if TYPE_CHECKING:
@@ -286,7 +286,114 @@ class ServiceAction(Step):
         return f"{self.action} {self.service} on {self.host}"
 
 
+def _needs_cutover(step: Step, scenario: Scenario) -> str | None:
+    if scenario.cutover is None:
+        return f"{step.describe()}: this step acts on the lab's internet, which only a scenario with a cutover section has"
+    return None
+
+
+class Dns(Step):
+    """Change a domain's MX or `mail.<domain>` A record, with a TTL (seed 003: "Switch the DNS
+    records"; seeds 000/001: new as the secondary MX, then the primary). The TTL is in the
+    guide's seconds: the lab scales it by `cutover.day`."""
+
+    method: Literal["dns"]
+    domain: Domain | None = None  # every domain of the scenario when unset
+    mx: list[Role] | None = Field(None, min_length=1, max_length=2)  # the exchanges, first preferred
+    a: Role | None = None  # where mail.<domain> points
+    ttl: int = Field(86400, ge=1, le=7 * 86400)
+    rerun_in_idempotence: bool = False
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        if (self.mx is None) == (self.a is None):
+            return "a dns step sets either mx (a list of hosts) or a (one host)"
+        if self.domain is not None and self.domain not in scenario.domains:
+            return f"domain {self.domain} is no domain of the scenario's users"
+        return _needs_cutover(self, scenario)
+
+    def describe(self) -> str:
+        where = self.domain or "every domain"
+        if self.mx is not None:
+            return f"MX of {where} -> {', '.join(self.mx)} (TTL {self.ttl} s)"
+        return f"mail.{self.domain or '<domain>'} A -> {self.a} (TTL {self.ttl} s)"
+
+
+# main.cf parameter names and values as `postconf -e` takes them: no '$' expansions, quotes
+# or control characters.
+PostconfName = checked_str(shaped(r"[a-z][a-z0-9_]{0,63}", "a Postfix parameter name"))
+PostconfValue = checked_str(shaped(r"[A-Za-z0-9 ._,:/=+@\[\]-]{0,200}", "a Postfix parameter value the lab takes "
+                                   "(letters, digits, spaces and . _ , : / = + @ [ ] -)"))
+
+
+class Postconf(Step):
+    """`postconf -e NAME=VALUE ...` and `postfix reload` on a host (seed 003: "postconf
+    soft_bounce=yes" on new while checking, "soft_bounce=no" once mail flows)."""
+
+    method: Literal["postconf"]
+    host: Literal["old", "new", "sender"] = "new"
+    settings: dict[PostconfName, PostconfValue] = Field(min_length=1)
+    rerun_in_idempotence: bool = False
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        return _needs_cutover(self, scenario) if self.host == "sender" else None
+
+    def describe(self) -> str:
+        return f"postconf {' '.join(f'{k}={v}' for k, v in self.settings.items())} on {self.host}"
+
+
+class Queue(Step):
+    """The sender's queue: `flush` (postqueue -f), or `drain`: flush and wait until it is
+    empty or `within` seconds passed, listing what is stuck (seed 003: "run mailq from time to
+    time to see what emails get stuck")."""
+
+    method: Literal["queue"]
+    action: Literal["flush", "drain"] = "drain"
+    within: float = Field(30, gt=0, le=86400)
+    rerun_in_idempotence: bool = False
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        return _needs_cutover(self, scenario)
+
+    def describe(self) -> str:
+        return "flush the sender's queue" if self.action == "flush" else \
+            f"wait up to {self.within:g} s for the sender's queue to empty"
+
+
+class Certificates(Step):
+    """Copy /etc/letsencrypt from old to new with rsync over ssh, then reload Dovecot and
+    Postfix (seed 003: "Copy over everything in /etc/letsencrypt ... rsync -va
+    oldserver:/etc/letsencrypt/ /etc/letsencrypt/"). Needs an ssh_root_key install with
+    client new before it."""
+
+    method: Literal["certificates"]
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        index = next(i for i, step in enumerate(scenario.steps) if step is self)
+        if not any(isinstance(step, SshRootKey) and step.action == "install" and step.client == "new"
+                   for step in scenario.steps[:index]):
+            return "certificates copies over ssh from new: an ssh_root_key install with client: new must come first"
+        return _needs_cutover(self, scenario)
+
+    def describe(self) -> str:
+        return "copy /etc/letsencrypt from old to new (rsync over ssh), reload Dovecot and Postfix"
+
+
+class Wait(Step):
+    """Let time pass, in the guide's seconds scaled by `cutover.day` (seed 003: "it will take
+    a day until everyone else on the internet picks up your TTL change")."""
+
+    method: Literal["wait"]
+    seconds: int = Field(ge=1, le=30 * 86400)
+    rerun_in_idempotence: bool = False
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        return _needs_cutover(self, scenario)
+
+    def describe(self) -> str:
+        return f"wait {self.seconds} s (guide time)"
+
+
 STEP_TYPES = (CopyUserDb, DoveadmBackup, Imapc, Mbsync, Imapsync, Mysqldump, Sql, Rsync, ForceResync,
-              SshRootKey, Script, SendMail, ChangeFlags, ServiceAction)
+              SshRootKey, Script, SendMail, ChangeFlags, ServiceAction, Dns, Postconf, Queue, Certificates, Wait)
 METHODS: tuple[str, ...] = tuple(get_args(spec.model_fields["method"].annotation)[0] for spec in STEP_TYPES)
 StepSpec = Annotated[Union[STEP_TYPES], Field(discriminator="method")]  # noqa: UP007

@@ -17,6 +17,8 @@ from pydantic import AfterValidator, Field
 Suite = Literal["bullseye", "bookworm", "trixie"]
 SUITES: tuple[str, ...] = get_args(Suite)
 Role = Literal["old", "new"]
+# The internet around the servers in a live cutover: its DNS and the sending MTA.
+InternetRole = Literal["dns", "sender"]
 # Where a user's script may run: a server, or a machine of its own on the lab network.
 Machine = Literal["old", "new", "migrator"]
 Service = Literal["dovecot", "postfix", "mariadb", "sshd"]
@@ -36,7 +38,7 @@ SYSTEM_FLAGS: tuple[str, ...] = get_args(SystemFlag)
 Property = Literal[
     "source", "services", "logins", "idempotence", "folders", "messages", "content", "flags",
     "keywords", "dates", "guids", "uids", "uidvalidity", "subscriptions", "sieve", "pop3_uidls",
-    "db_rows", "delivery",
+    "db_rows", "delivery", "tls",
 ]
 PROPERTIES: tuple[str, ...] = get_args(Property)
 
@@ -84,7 +86,8 @@ HeaderText = checked_str(lambda v: _reject_control(v, "this text"), Field(max_le
 # Text a command line can carry (argv has no NUL); newlines and TABs are fine.
 ArgText = checked_str(lambda v: _reject_control(v, "this text", allow="\t\n\r"))
 
-ADDRESS = re.compile(r"(?P<local>[a-z0-9._+-]+)@(?P<domain>(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,})")
+DOMAIN_PATTERN = r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}"
+ADDRESS = re.compile(rf"(?P<local>[a-z0-9._+-]+)@(?P<domain>{DOMAIN_PATTERN})")
 
 
 def _address(value: str) -> None:
@@ -106,6 +109,7 @@ def _address(value: str) -> None:
 
 
 Address = checked_str(_address)
+Domain = checked_str(shaped(DOMAIN_PATTERN, "a domain name (lower case, dot-separated)"), Field(max_length=DOMAIN_MAX))
 
 # RFC 3501 atom: printable ASCII but the atom-specials ( ) { SP % * " \ ]
 _keyword = shaped(r'[!#$&\'+,\-./0-9:;<=>?@A-Z\[^_`a-z|}~]{1,100}',

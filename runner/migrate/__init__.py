@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 from maillab.runner import steps
 from maillab.runner.migrate import (
-    copy_userdb, cutover, doveadm_backup, imapc, imapsync, mbsync, mysqldump, rsync_vmail, script, ssh_root_key,
+    copy_userdb, cutover, doveadm_backup, imapc, imapsync, internet, mbsync, mysqldump, rsync_vmail, script,
+    ssh_root_key,
 )
 from maillab.runner.migrate.context import MigrationContext, StepResult
 
@@ -32,6 +33,11 @@ EXECUTORS: dict[type[steps.Step], Callable[..., list[StepResult]]] = {
     steps.SendMail: cutover.run_send_mail,
     steps.ChangeFlags: cutover.run_change_flags,
     steps.ServiceAction: cutover.run_service,
+    steps.Dns: internet.run_dns,
+    steps.Postconf: internet.run_postconf,
+    steps.Queue: internet.run_queue,
+    steps.Certificates: internet.run_certificates,
+    steps.Wait: internet.run_wait,
 }
 
 

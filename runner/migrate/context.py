@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from maillab.lab.command import Command, mask
+from maillab.runner.ledger import Event
 from maillab.runner.state import Arrival
 from maillab.runner.steps import COMMAND_TIMEOUT
 
@@ -50,6 +52,10 @@ class MigrationContext:
     # so that the idempotence rerun uses the same ones.
     made_secrets: dict[str, str] = field(default_factory=dict)
     timeout: float = COMMAND_TIMEOUT  # of the step being run
+    # when the run's clock started (a live cutover: the traffic), and each step's start on it
+    origin: float = field(default_factory=time.monotonic)
+    events: list[Event] = field(default_factory=list)
+    sleep: Callable[[float], None] = time.sleep  # a wait step's clock (the golden tests record it)
 
     def secret(self, name: str) -> str:
         if name not in self.made_secrets:

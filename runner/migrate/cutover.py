@@ -22,9 +22,9 @@ from maillab.runner.steps import ChangeFlags, SendMail, ServiceAction
 DELIVERY_TIMEOUT = 30.0
 
 
-def compose_message(user: str, message_id: str, text: str) -> EmailMessage:
+def compose_message(user: str, message_id: str, text: str, sender: str = "sender@maillab.invalid") -> EmailMessage:
     message = EmailMessage()
-    message["From"], message["To"] = "sender@maillab.invalid", user
+    message["From"], message["To"] = sender, user
     message["Subject"], message["Message-ID"] = f"maillab: {text}", message_id
     message.set_content(f"This message was {text}.\n")
     return message

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from maillab.lab.command import Command
 from maillab.lab.containers import ExecResult, MailServer
 from maillab.lab.errors import LabError
+from maillab.lab.internet import Mta, Nameserver
 from maillab.runner.scenario import HostSpec
 
 # What changes from run to run: generated key bodies, random parts of Message-IDs.
@@ -98,6 +99,9 @@ class FakeHost(MailServer):
             raise FileNotFoundError(path)
         return f"<{path} as the command left it>\n".encode()
 
+    def address(self) -> str:
+        return {"old": "192.0.2.10", "new": "192.0.2.20"}.get(self.role, "192.0.2.99")
+
     # -- what the cutover steps reach over the network ------------------------------------
     def imap(self, user: str, password: str):
         return FakeImap(self, user)
@@ -147,11 +151,21 @@ class FakeSmtp:
         self.host.transcript.add(f"{self.host.role} smtp: to {message['To']}: {message['Subject']}")
 
 
+class FakeDns(Nameserver, FakeHost):
+    pass
+
+
+class FakeSender(Mta, FakeHost):
+    pass
+
+
 class FakeLab:
     def __init__(self, hosts: dict[str, HostSpec], exits: dict[str, int] | None = None) -> None:
         self.transcript = Transcript()
         self.hosts = {role: FakeHost(role, self.transcript, spec, exits) for role, spec in hosts.items()}
         self.tools: dict[str, FakeHost] = {}
+        self.dns = FakeDns("dns", self.transcript)
+        self.sender = FakeSender("sender", self.transcript)
         self.id = "mlfake"
         self.secrets: set[str] = set()
         self.doveadm_password = self.new_secret()

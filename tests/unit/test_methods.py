@@ -29,12 +29,14 @@ BULLSEYE_TO_BOOKWORM = {"old": {"suite": "bullseye"}, "new": {"suite": "bookworm
 BOOKWORM_TO_TRIXIE = {"old": {"suite": "bookworm"}, "new": {"suite": "trixie"}}
 
 
-def scenario_with(step: dict, hosts: dict) -> Scenario:
+def scenario_with(step: dict | list[dict], hosts: dict) -> Scenario:
+    """A scenario whose last step is the one run; steps before it are what it needs first."""
     scenario = Scenario.model_validate({
         "name": "golden", "description": "one step", "hosts": hosts,
         "users": [{"address": "a@example.org", "folders": [{"name": "INBOX"}, {"name": "Archive"}]},
                   {"address": "-bob@example.org", "folders": [{"name": "Archive"}]}],
-        "steps": [step],
+        "steps": step if isinstance(step, list) else [step],
+        "cutover": {"day": 8640},  # guide time runs 10 times as fast in the lab
     })
     scenario._base_dir = FILES
     return scenario
@@ -42,11 +44,11 @@ def scenario_with(step: dict, hosts: dict) -> Scenario:
 
 def transcript_of(step: dict, hosts: dict = BULLSEYE_TO_BOOKWORM, exits: dict | None = None) -> str:
     scenario = scenario_with(step, hosts)
-    assert scenario.steps[0].problem_with(scenario) is None
+    assert scenario.steps[-1].problem_with(scenario) is None
     lab = FakeLab(scenario.hosts, exits)
     lab.hosts["old"].files["/etc/dovecot/users"] = b"a@example.org:{SHA512-CRYPT}x::::::\n"
-    context = MigrationContext(lab, scenario, dict(PASSWORDS))
-    results = execute(scenario.steps[0], context)
+    context = MigrationContext(lab, scenario, dict(PASSWORDS), sleep=lambda s: lab.transcript.add(f"(wait {s} s)"))
+    results = execute(scenario.steps[-1], context)
     assert all(result.ok for result in results), [r.model_dump() for r in results]
     for result in results:  # every lab secret and user password is masked in what is reported
         for secret in (*lab.secrets, *PASSWORDS.values()):
@@ -54,7 +56,7 @@ def transcript_of(step: dict, hosts: dict = BULLSEYE_TO_BOOKWORM, exits: dict | 
     return lab.transcript.text()
 
 
-# (case, step, hosts, exit codes the fake hands out)
+# (case, step (or steps: the last one runs), hosts, exit codes the fake hands out)
 GOLDEN = [
     ("copy_userdb, sql", {"method": "copy_userdb"}, BULLSEYE_TO_BOOKWORM, None),
     ("copy_userdb, passwd-file", {"method": "copy_userdb"},
@@ -95,6 +97,18 @@ GOLDEN = [
      "new": {"suite": "bookworm"}}, None),
     ("service stop", {"method": "service", "host": "old", "service": "postfix", "action": "stop"},
      BULLSEYE_TO_BOOKWORM, None),
+    ("dns, new as the secondary MX", {"method": "dns", "mx": ["old", "new"], "ttl": 3600}, BULLSEYE_TO_BOOKWORM, None),
+    ("dns, mail.<domain> to new", {"method": "dns", "a": "new", "ttl": 60, "domain": "example.org"},
+     BULLSEYE_TO_BOOKWORM, None),
+    ("postconf soft_bounce on new", {"method": "postconf", "settings": {"soft_bounce": "yes"}},
+     BULLSEYE_TO_BOOKWORM, None),
+    ("postconf on the sender", {"method": "postconf", "host": "sender",
+     "settings": {"maximal_backoff_time": "5s", "smtp_connect_timeout": "2s"}}, BULLSEYE_TO_BOOKWORM, None),
+    ("queue drain", {"method": "queue", "action": "drain", "within": 5}, BULLSEYE_TO_BOOKWORM, None),
+    ("queue flush", {"method": "queue", "action": "flush"}, BULLSEYE_TO_BOOKWORM, None),
+    ("wait a day", {"method": "wait", "seconds": 86400}, BULLSEYE_TO_BOOKWORM, None),
+    ("certificates", [{"method": "ssh_root_key", "action": "install", "client": "new"}, {"method": "certificates"}],
+     BULLSEYE_TO_BOOKWORM, None),
 ]
 
 
@@ -120,5 +134,5 @@ def test_the_golden_file_holds_exactly_the_cases():
 
 def test_every_method_has_an_executor_and_a_golden_case():
     assert set(EXECUTORS) == set(STEP_TYPES)
-    assert {step["method"] for _, step, *_ in GOLDEN} == {spec.model_fields["method"].annotation.__args__[0]
+    assert {(step[-1] if isinstance(step, list) else step)["method"] for _, step, *_ in GOLDEN} == {spec.model_fields["method"].annotation.__args__[0]
                                                           for spec in STEP_TYPES}
