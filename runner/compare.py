@@ -13,17 +13,23 @@ the steps again change new (`not_idempotent`)?
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import replace
 
 from maillab.runner.findings import Finding
 from maillab.runner.scenario import DbChange, Expectations
 from maillab.runner.state import Arrival, Evidence, FolderState, HostState, MessageState, SieveState, UserState
 
+# The ledger's fates that are findings (delayed mail is still on its way: reported, not lost).
+LEDGER_CLASSES = {"bounced": "bounced", "stranded": "stranded", "missing": "missing", "duplicated": "duplicate"}
 # Which snapshot parts each service serves; a service that did not answer leaves them unseen.
 SERVES = {"IMAP": {"folders", "subscriptions", "arrivals"}, "POP3": {"uidls"}, "ManageSieve": {"sieve"},
           "MariaDB": {"db_rows"}}
 
 
 def judge(evidence: Evidence, expect: Expectations) -> list[Finding]:
+    traffic = evidence.traffic
+    evidence = replace(evidence, old=_without_traffic(evidence.old, traffic), new=_without_traffic(evidence.new, traffic),
+                       converged=_without_traffic(evidence.converged, traffic))
     reference = evidence.old if evidence.old_changes_declared else evidence.baseline
     findings = compare(reference, evidence.new, expect.db_changes, evidence.arrivals)
     findings += [Finding(kind="delivery_failed", user=a.user, mailbox="INBOX",
@@ -35,6 +41,12 @@ def judge(evidence: Evidence, expect: Expectations) -> list[Finding]:
         findings += _summarised(damage, "source_changed", "on old")
     if evidence.converged is not None:
         findings += _summarised(compare(evidence.converged, evidence.new), "not_idempotent", "the rerun changed new")
+    findings += [Finding(kind="tls_failed", user="-", mailbox=f"{check.service} {check.name}", detail=check.detail)
+                 for check in evidence.tls if not check.ok]
+    if evidence.ledger is not None:
+        findings += [Finding(kind=LEDGER_CLASSES[entry.fate], user=entry.user, mailbox="INBOX",
+                             detail=f"{entry.message_id}: {entry.detail}")
+                     for entry in evidence.ledger.entries if entry.fate in LEDGER_CLASSES]
     for finding in findings:
         finding.tolerated = not expect.must_hold(finding.property)
     return findings
@@ -81,6 +93,23 @@ def _without_arrivals(user: UserState, message_ids: set[str], findings: list[Fin
     """The user's state minus the expected arrivals; a missing arrival is a finding."""
     if not message_ids:
         return user
+    stripped, seen = _strip(user, message_ids)
+    for message_id in sorted(message_ids - seen):
+        findings.append(Finding(kind="delivery_failed", user=user.address, mailbox="INBOX",
+                                detail=f"{message_id} was sent but never arrived"))
+    return stripped
+
+
+def _without_traffic(host: HostState | None, message_ids: frozenset[str]) -> HostState | None:
+    """A host's state minus the cutover's traffic (the ledger judges that mail)."""
+    if host is None or not message_ids:
+        return host
+    return host.model_copy(update={"users": {address: _strip(user, message_ids)[0]
+                                             for address, user in host.users.items()}})
+
+
+def _strip(user: UserState, message_ids: set[str] | frozenset[str]) -> tuple[UserState, set[str]]:
+    """The user's state without the messages of `message_ids`, and which of them were there."""
     seen: set[str] = set()
     in_inbox = 0
     folders = {}
@@ -93,12 +122,9 @@ def _without_arrivals(user: UserState, message_ids: set[str], findings: list[Fin
             else:
                 kept.append(message)
         folders[name] = folder.model_copy(update={"messages": kept})
-    for message_id in sorted(message_ids - seen):
-        findings.append(Finding(kind="delivery_failed", user=user.address, mailbox="INBOX",
-                                detail=f"{message_id} was sent but never arrived"))
     # New mail gets the highest UIDs, and POP3 lists INBOX in UID order: arrivals are last.
     uidls = user.pop3_uidls[: len(user.pop3_uidls) - in_inbox]
-    return user.model_copy(update={"folders": folders, "pop3_uidls": uidls})
+    return user.model_copy(update={"folders": folders, "pop3_uidls": uidls}), seen
 
 
 def _compare_user(old: UserState, new: UserState, unseen: set[str]) -> list[Finding]:

@@ -38,6 +38,9 @@ FINDING_CLASSES: dict[str, Property] = {
     "db_row_changed": "db_rows",
     "db_row_unexpected": "db_rows",
     "delivery_failed": "delivery",
+    "bounced": "delivery",
+    "stranded": "delivery",
+    "tls_failed": "tls",
 }
 FindingClass = Literal[tuple(FINDING_CLASSES)]  # type: ignore[valid-type]
 

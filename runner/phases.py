@@ -19,13 +19,16 @@ from maillab.lab.poll import NotYet, poll
 from maillab.runner import signals
 from maillab.runner.compare import judge
 from maillab.runner.findings import Finding
+from maillab.runner.ledger import Event, Ledger
 from maillab.runner.migrate import execute
 from maillab.runner.migrate.context import MigrationContext, StepResult
 from maillab.runner.migrate.cutover import compose_message, wait_for_delivery
 from maillab.runner.scenario import Scenario
 from maillab.runner.seed import seed_host
 from maillab.runner.snapshot import snapshot_host, snapshot_hosts
-from maillab.runner.state import Arrival, Evidence, HostState
+from maillab.runner.state import Arrival, Evidence, HostState, TlsCheck
+from maillab.runner.tls import check_names, make_certificates
+from maillab.runner.traffic import CutoverRecord, ledger_of, open_internet, while_the_internet_sends
 
 log = logging.getLogger(__name__)
 # Old's services a snapshot reads; a migration may leave them stopped (old is retired), and
@@ -46,6 +49,10 @@ class Rehearsal:
     arrivals: list[Arrival] = field(default_factory=list)  # mail steps sent to new: in `new`
     undelivered: list[Arrival] = field(default_factory=list)  # sent to new after `new` was taken, never delivered
     findings: list[Finding] = field(default_factory=list)
+    # a live cutover: what the internet sent, what became of it, and when the steps ran
+    cutover: CutoverRecord | None = None
+    ledger: Ledger | None = None
+    tls: list[TlsCheck] = field(default_factory=list)  # clients connecting to new by the name they use
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None  # why the rehearsal could not finish (a lab error, a signal)
     interrupted: signals.Interrupted | None = None
@@ -63,10 +70,11 @@ class Rehearsal:
 def rehearse(scenario: Scenario, keep: bool = False) -> Rehearsal:
     """Run the whole rehearsal. Raises only when no lab could be made (LabError)."""
     result = Rehearsal(scenario=scenario)
-    lab = Lab(dict(scenario.hosts), keep=keep)
+    ca, certificates = make_certificates(scenario.domains) if scenario.cutover else ("", None)
+    lab = Lab(dict(scenario.hosts), keep=keep, internet=scenario.cutover is not None, tls=certificates)
     result.lab_id = lab.id
     try:
-        _phases(lab, scenario, result)
+        _phases(lab, scenario, result, ca)
     except signals.Interrupted as interruption:
         result.interrupted = interruption
         result.error = f"interrupted by {interruption}"
@@ -95,9 +103,11 @@ def _phase(result: Rehearsal, name: str) -> Iterator[None]:
         result.timings[name] = round(time.monotonic() - started, 2)
 
 
-def _phases(lab: Lab, scenario: Scenario, result: Rehearsal) -> None:
+def _phases(lab: Lab, scenario: Scenario, result: Rehearsal, ca: str) -> None:
     with _phase(result, "create"):
         lab.create()
+        if scenario.cutover:
+            open_internet(lab, scenario, ca)
     with _phase(result, "seed"):
         result.passwords = {user.address: lab.new_secret(12) for user in scenario.users}
         written = seed_host(lab["old"], scenario, result.passwords)
@@ -106,7 +116,11 @@ def _phases(lab: Lab, scenario: Scenario, result: Rehearsal) -> None:
         result.baseline = snapshot_host(lab["old"], result.passwords)
     context = MigrationContext(lab, scenario, result.passwords)
     with _phase(result, "converge"):
-        converged = converge(scenario, context, result.steps)
+        if scenario.cutover:
+            converged, result.cutover = while_the_internet_sends(
+                lab, scenario, context, lambda: converge(scenario, context, result.steps))
+        else:
+            converged = converge(scenario, context, result.steps)
     if scenario.idempotence and converged:
         with _phase(result, "idempotence"):
             result.converged = snapshot_host(lab["new"], result.passwords)
@@ -115,24 +129,40 @@ def _phases(lab: Lab, scenario: Scenario, result: Rehearsal) -> None:
             result.new, result.old = snapshot_hosts([lab["new"], lab["old"]], result.passwords)
     result.arrivals = list(context.arrivals)
     smoke = None
-    if scenario.expect.smoke_delivery and converged:
+    if converged and (scenario.cutover or scenario.expect.smoke_delivery):
         with _phase(result, "side_effect"):
-            down = {"SMTP", "IMAP"} & set(result.new.unanswered if result.new else lab["new"].probe())
-            if down:  # service_down says why; there is no delivery to watch
-                log.info("no smoke delivery: new does not answer %s", " or ".join(sorted(down)))
-            else:
-                smoke, delivered = smoke_delivery(lab, scenario.users[0].address, result.passwords)
-                result.undelivered = [] if delivered else [smoke]
+            if scenario.cutover:  # clients by the name they use, on new
+                result.tls = check_names(lab, scenario.domains)
+            if scenario.expect.smoke_delivery:
+                smoke = _smoke(lab, scenario, result)
     with _phase(result, "verify"):
         if result.new is None:  # taken after the smoke message: it must be there
             start_stopped(lab["old"])
             result.new, result.old = snapshot_hosts([lab["new"], lab["old"]], result.passwords)
             result.arrivals += [smoke] if smoke else []
             result.undelivered = []
+        if result.cutover:  # new as the steps left it: a rerun could carry over what was stranded
+            result.ledger = ledger_of(result.cutover, lab, result.converged or result.new, result.old)
         evidence = Evidence(baseline=result.baseline, old=result.old, new=result.new, converged=result.converged,
                             old_changes_declared=scenario.changes_old, arrivals=tuple(result.arrivals),
-                            undelivered=tuple(result.undelivered))
+                            undelivered=tuple(result.undelivered), ledger=result.ledger, tls=tuple(result.tls),
+                            traffic=frozenset(m.message_id for m in result.cutover.sent) if result.cutover else frozenset())
         result.findings = judge(evidence, scenario.expect)
+
+
+def _smoke(lab: Lab, scenario: Scenario, result: Rehearsal) -> Arrival | None:
+    """The smoke message, unless new does not answer SMTP or IMAP (service_down says why)."""
+    down = {"SMTP", "IMAP"} & set(result.new.unanswered if result.new else lab["new"].probe())
+    if down:
+        log.info("no smoke delivery: new does not answer %s", " or ".join(sorted(down)))
+        return None
+    smoke, delivered = smoke_delivery(lab, scenario.users[0].address, result.passwords)
+    result.undelivered = [] if delivered else [smoke]
+    return smoke
+
+
+def _since(origin: float) -> float:
+    return round(time.monotonic() - origin, 2)
 
 
 def one_line(error: BaseException) -> str:
@@ -149,6 +179,7 @@ def converge(scenario: Scenario, context: MigrationContext, steps: list[StepResu
             continue
         prefix = "idempotence: " if rerun else ""
         log.info("%s%s", "again: " if rerun else "", step.describe())
+        context.events.append(Event(_since(context.origin), prefix + step.describe()))
         started = time.monotonic()
         try:
             outcome = execute(step, context)

@@ -17,8 +17,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from maillab.runner.chart import draw_timeline
 from maillab.runner.compare import SERVES
 from maillab.runner.findings import Finding
+from maillab.runner.ledger import FATES, timeline
 from maillab.runner.phases import Rehearsal
 from maillab.runner.vocabulary import PROPERTIES
 
@@ -72,8 +74,10 @@ def not_checked(rehearsal: Rehearsal) -> dict[str, str]:
         reasons["idempotence"] = "the steps did not run twice"
     if rehearsal.scenario.changes_old:
         reasons["source"] = "steps are meant to change old"
-    if not expect.smoke_delivery and not rehearsal.arrivals:
+    if not expect.smoke_delivery and not rehearsal.arrivals and not rehearsal.ledger:
         reasons["delivery"] = "no mail was sent to new"
+    if not rehearsal.tls:
+        reasons["tls"] = "no live cutover: the lab serves no TLS"
     for service in new.unanswered if new else {}:
         for prop, part in PROPERTY_PART.items():
             if part in SERVES.get(service, ()):
@@ -133,7 +137,18 @@ def to_json(rehearsal: Rehearsal) -> dict[str, object]:
         "findings": [f.model_dump(by_alias=True) | {"property": f.property} for f in rehearsal.findings],
         "finding_counts": dict(Counter(f.kind for f in rehearsal.findings)),
         "timings_s": rehearsal.timings,
-    }
+    } | ({"ledger": rehearsal.ledger.summary(), "timeline": cutover_timeline(rehearsal)} if rehearsal.ledger else {})
+
+
+TIMELINE_PICTURE = "timeline.png"
+
+
+def cutover_timeline(rehearsal: Rehearsal) -> dict[str, object]:
+    """Per second of a live cutover: sent, delivered on old and on new, queued at the sender;
+    and the steps as events."""
+    record = rehearsal.cutover
+    return {"seconds": timeline(record.sent, record.attempts, record.ended_at),
+            "events": [{"at": event.at, "step": event.label} for event in record.events]}
 
 
 def junit(rehearsal: Rehearsal) -> JUnitXml:
@@ -169,6 +184,9 @@ def write_reports(rehearsal: Rehearsal, directory: Path) -> None:
     if rehearsal.old is not None:
         (directory / "snapshot-old-after.json").write_text(rehearsal.old.model_dump_json(indent=1))
     junit(rehearsal).write(str(directory / "junit.xml"), pretty=True)
+    if rehearsal.ledger:
+        draw_timeline(cutover_timeline(rehearsal), f"{rehearsal.scenario.name}: {verdict_line(rehearsal)}",
+                      directory / TIMELINE_PICTURE)
 
 
 def render(rehearsal: Rehearsal, console: Console) -> None:
@@ -208,7 +226,21 @@ def render(rehearsal: Rehearsal, console: Console) -> None:
                 console.print(Text(f"  POP3  {entry['user']}: {entry['reason']}"))
         else:
             console.print("No IMAP or POP3 client would re-download mail: UIDVALIDITY, UIDs and UIDLs held.")
+    if rehearsal.ledger:
+        render_ledger(rehearsal.ledger.summary(), console)
     render_verdict(rehearsal, console)
+
+
+def render_ledger(summary: dict, console: Console) -> None:
+    """The live cutover's balance: what the internet sent and where each message ended up."""
+    table = Table(title="Mail the internet sent during the cutover", title_justify="left")
+    for column in ("sent", *FATES, "max delay s"):
+        table.add_column(column, justify="right")
+    table.add_row(str(summary["sent"]), *(str(summary[fate]) for fate in FATES), f"{summary['max_delay_s']:.1f}",
+                  style="red" if summary["lost"] or summary["duplicated"] else "")
+    console.print(table)
+    for entry in summary["not_delivered"][:20]:
+        console.print(Text(f"  {entry['fate']:<10} {entry['message_id']} ({entry['user']}): {entry['detail']}"))
 
 
 def render_verdict(rehearsal: Rehearsal, console: Console) -> None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from maillab.runner.ledger import Ledger
+
 
 @dataclass(frozen=True)
 class Arrival:
@@ -70,6 +72,16 @@ class HostState(BaseModel):
 
 
 @dataclass(frozen=True)
+class TlsCheck:
+    """A client connecting to `name` for `service` and verifying the certificate by that name."""
+
+    name: str
+    service: str
+    ok: bool
+    detail: str  # what the client saw
+
+
+@dataclass(frozen=True)
 class Evidence:
     """Everything the verdict is judged on: old before and after, new after the first run of
     the steps and at the end, and what arrived at new during the migration."""
@@ -81,3 +93,7 @@ class Evidence:
     old_changes_declared: bool = False  # steps are meant to change old's mail (cutover)
     arrivals: tuple[Arrival, ...] = ()  # sent to new by steps: must be in `new`
     undelivered: tuple[Arrival, ...] = ()  # sent to new after the migration and never delivered
+    # A live cutover: the Message-IDs the internet sent (judged by the ledger, not compared)
+    traffic: frozenset[str] = frozenset()
+    ledger: Ledger | None = None
+    tls: tuple[TlsCheck, ...] = ()

@@ -8,6 +8,7 @@ A case is data (name, breakage, expected classes); the harness is the code below
 from __future__ import annotations
 
 import imaplib
+import json
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,8 @@ from maillab.runner.phases import converge, smoke_delivery
 from maillab.runner.seed import seed_host
 from maillab.runner.snapshot import snapshot_host
 from maillab.runner.state import Evidence
+
+from .conftest import maillab
 
 SCENARIO = Path(__file__).parent / "scenarios" / "break-table.yaml"
 ALICE, BOB = "alice@example.org", "bob@example.org"
@@ -209,8 +212,38 @@ def test_breakage_is_reported_as_exactly_its_classes(harness, case, breakage, ex
     assert all(f.user in (ALICE, BOB, "-") for f in findings), [f.user for f in findings]
 
 
+# -- the live cutover: a good cutover (scenarios/ispmail-cutover.yaml) broken one way per row,
+# each run whole, since the ledger judges the internet's mail from before the first step to
+# after the last: (case, scenario in scenarios/, classes, what every finding's detail says)
+CUTOVER_BREAKAGES = [
+    ("only Dovecot stopped on old (seed 003 as written)", "negative-cutover-dovecot-only", {"stranded"},
+     "still in old's Postfix queue"),
+    ("the DNS switched with no final sync", "negative-cutover-no-final-sync", {"stranded"}, "after the last sync"),
+    ("the TTL never lowered", "negative-cutover-ttl-never-lowered", {"stranded"}, "after the last sync"),
+    ("new rejects mail during the window", "negative-cutover-bounced", {"bounced"}, "Relay access denied"),
+    ("certificates not copied", "negative-cutover-certificates-not-copied", {"tls_failed"}, "hostname mismatch"),
+]
+
+
+@pytest.mark.parametrize(("case", "scenario", "expected", "detail"), CUTOVER_BREAKAGES,
+                         ids=[b[0] for b in CUTOVER_BREAKAGES])
+def test_a_broken_cutover_is_reported_as_exactly_its_classes(images, tmp_path, case, scenario, expected, detail):
+    run = maillab("run", str(SCENARIO.parent / f"{scenario}.yaml"), "--report-dir", str(tmp_path))
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    findings = report["findings"]
+    assert {f["class"] for f in findings} == expected, findings[:5]
+    assert all(detail in f["detail"] for f in findings), findings[:5]
+    ledger = report["ledger"]
+    lost = {e["message_id"] for e in ledger["not_delivered"] if e["fate"] in ("bounced", "stranded", "missing")}
+    assert ledger["lost"] == len(lost) and ledger["delivered"] + ledger["lost"] + ledger["delayed"] == ledger["sent"]
+    # every lost message is named, with its fate, in the report and the findings
+    assert lost == {f["detail"].split(":")[0] for f in findings if f["class"] in ("bounced", "stranded")}
+    assert (tmp_path / "timeline.png").stat().st_size > 10_000
+
+
 def test_every_finding_class_is_caught_by_a_real_breakage():
-    caught = set().union(*(expected for _, _, expected in BREAKAGES))
+    caught = set().union(*(expected for _, _, expected in BREAKAGES), *(b[2] for b in CUTOVER_BREAKAGES))
     assert caught == set(FINDING_CLASSES)
 
 

@@ -15,7 +15,9 @@ import pytest
 from maillab.lab.command import Command
 from maillab.lab.containers import PUBLISHED
 from maillab.lab.images import ensure_mailhost_image
+from maillab.lab.internet import Zone
 from maillab.lab.lab import LABEL, Lab, find_labs
+from maillab.lab.poll import NotYet, poll
 from maillab.runner.loader import load_scenario
 from maillab.runner.phases import rehearse
 from maillab.runner.scenario import HostSpec
@@ -27,6 +29,19 @@ HERE = Path(__file__).parent / "scenarios"
 
 def report_of(directory: Path) -> dict:
     return json.loads((directory / "report.json").read_text())
+
+
+def ledger_balances(directory: Path, at_least: int) -> bool:
+    """Every message the internet sent is on new exactly once; the picture is drawn; new
+    passed every TLS check by the name clients use."""
+    report = report_of(directory)
+    ledger, timeline = report["ledger"], report["timeline"]
+    return (ledger["sent"] >= at_least and ledger["delivered"] == ledger["sent"] and ledger["lost"] == 0
+            and ledger["duplicated"] == 0 and ledger["max_delay_s"] > 0
+            and sum(row["sent"] for row in timeline["seconds"]) == ledger["sent"]
+            and sum(row["delivered_old"] + row["delivered_new"] for row in timeline["seconds"]) == ledger["sent"]
+            and {c["property"]: c["status"] for c in report["checks"]}["tls"] == "held"
+            and (directory / "timeline.png").stat().st_size > 10_000)
 
 
 def lab_objects(docker, lab_id: str) -> list:
@@ -134,6 +149,9 @@ PATHS = [
     ("tests/integration/scenarios/negative-converges-on-second-run.yaml", 1, {"not_idempotent"},
      lambda d: {f["user"] for f in report_of(d)["findings"]} == {"xia@example.org"}),
     ("tests/integration/scenarios/variant-script-prints-secrets.yaml", 0, set(), secrets_masked),
+    # live cutovers: the ledger must balance while the internet keeps sending
+    ("scenarios/ispmail-cutover.yaml", 0, set(), lambda d: ledger_balances(d, at_least=100)),
+    ("scenarios/secondary-mx-cutover.yaml", 0, set(), lambda d: ledger_balances(d, at_least=40)),
 ]
 # Steps that fail in a path's run, by scenario: in every other run each tool reports success.
 FAILING_STEPS = {"tests/integration/scenarios/negative-backup-without-R.yaml": ["scripts/backup-without-R.sh (as root on new)"]}
@@ -307,6 +325,34 @@ def test_trixie_starts_with_dovecot_24_and_publishes_only_what_the_runner_uses(i
         bindings = docker.api.inspect_container(new.get_wrapped_container().id)["HostConfig"]["PortBindings"]
         assert set(bindings) == {f"{port}/tcp" for port in PUBLISHED.values()}
         assert {b["HostIp"] for port in bindings.values() for b in port} == {"127.0.0.1"}
+
+
+def test_the_labs_internet_serves_only_lab_zones_and_publishes_only_on_loopback(images, docker):
+    """The DNS answers for the lab's domains and refuses everything else; the sender's resolver
+    finds no address outside the lab and keeps an answer for its TTL; only the sender's SMTP
+    is published, on 127.0.0.1."""
+    with Lab({"old": HostSpec(suite="bookworm"), "new": HostSpec(suite="bookworm")}, internet=True) as lab:
+        old, new = lab["old"].address(), lab["new"].address()
+        lab.dns.serve([Zone("example.org", {"old": old, "new": new}, ttl=3)])
+        lab.sender.use_dns(lab.dns.address(), "example.org")
+
+        def dig(machine, *args: str) -> str:
+            return machine.run(Command.of("dig", "+time=2", "+tries=1", *args)).stdout
+
+        assert "status: REFUSED" in dig(lab.dns, "@127.0.0.1", "deb.debian.org", "A")
+        assert dig(lab.sender, "+short", "deb.debian.org", "A").strip() == ""
+        assert dig(lab.sender, "+short", "mail.example.org", "A").split() == [old]
+        lab.dns.update("example.org", "mail.example.org.", "A", [new], 3)
+        assert dig(lab.sender, "+short", "mail.example.org", "A").split() == [old], "cached for its TTL"
+
+        def switched() -> None:
+            if dig(lab.sender, "+short", "mail.example.org", "A").split() != [new]:
+                raise NotYet("the resolver still answers old")
+        poll("the resolver's answer to expire", switched, timeout=10, interval=0.5)
+        for machine in (lab.dns, lab.sender):
+            bindings = docker.api.inspect_container(machine.get_wrapped_container().id)["HostConfig"]["PortBindings"]
+            assert {b["HostIp"] for port in (bindings or {}).values() for b in port} <= {"127.0.0.1"}
+            assert set(bindings or {}) == ({"25/tcp"} if machine is lab.sender else set())
 
 
 BAD_INPUT = [

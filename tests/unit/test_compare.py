@@ -3,17 +3,22 @@
 finding classes that must come out (and nothing else)."""
 
 import datetime as dt
+from collections import Counter
+from dataclasses import replace
 
 import pytest
 
 from maillab.runner.compare import compare, judge
 from maillab.runner.findings import FINDING_CLASSES
+from maillab.runner.ledger import Attempt, Sent, account
 from maillab.runner.scenario import Expectations
 from maillab.runner.snapshot import canonical_name
-from maillab.runner.state import Arrival, Evidence, FolderState, UserState
+from maillab.runner.state import Arrival, Evidence, FolderState, TlsCheck, UserState
 from maillab.runner.vocabulary import PROPERTIES
 
 from .states import DATE, USER, archive, inbox, message, state, user
+
+TRAFFIC = "<traffic.1.lab@traffic.lab>"
 
 
 def renumber(s):  # a client-side copy: new UIDVALIDITY, new UIDs
@@ -99,8 +104,52 @@ def test_each_breakage_yields_exactly_its_classes(case, broken, breakage, expect
     assert not any(f.tolerated for f in findings)
 
 
+# A live cutover: one message the internet sent, what became of it (the sender's attempt, copies
+# on new, where old holds it), and the finding classes that must come out.
+LEDGER_CASES = [
+    ("delivered to new", Attempt(TRAFFIC, 1.0, "sent", "new"), 1, {}, set()),
+    ("delivered to old before the last sync", Attempt(TRAFFIC, 1.0, "sent", "old"), 1, {TRAFFIC: "INBOX"}, set()),
+    ("delivered to old after the last sync", Attempt(TRAFFIC, 9.0, "sent", "old"), 0, {TRAFFIC: "INBOX"},
+     {"stranded"}),
+    ("bounced by new", Attempt(TRAFFIC, 1.0, "bounced", "new", "550 5.1.1 User unknown"), 0, {}, {"bounced"}),
+    ("twice on new", Attempt(TRAFFIC, 1.0, "sent", "old"), 2, {}, {"duplicate"}),
+    ("accepted and gone", Attempt(TRAFFIC, 1.0, "sent", "new"), 0, {}, {"missing"}),
+]
+
+
+@pytest.mark.parametrize(("case", "attempt", "copies", "on_old", "expected"), LEDGER_CASES,
+                         ids=[c[0] for c in LEDGER_CASES])
+def test_each_fate_of_the_internets_mail_yields_exactly_its_classes(case, attempt, copies, on_old, expected):
+    sent = [Sent(TRAFFIC, USER, 0.5)]
+    ledger = account(sent, [attempt], {}, Counter({TRAFFIC: copies}), on_old, ended_at=20.0)
+    findings = judge(evidence("new", lambda s: None, ledger=ledger, traffic=frozenset({TRAFFIC})), Expectations())
+    assert {f.kind for f in findings} == expected
+    assert all(TRAFFIC in f.detail and f.user == USER for f in findings)
+
+
+def test_a_client_that_cannot_verify_new_by_the_name_it_uses_is_a_finding():
+    checks = (TlsCheck("mail.example.org", "IMAPS", True, "Verification: OK"),
+              TlsCheck("mail.example.org", "SMTP", False, "Verification error: hostname mismatch"))
+    [finding] = judge(evidence("new", lambda s: None, tls=checks), Expectations())
+    assert (finding.kind, finding.mailbox, finding.detail) == ("tls_failed", "SMTP mail.example.org",
+                                                              "Verification error: hostname mismatch")
+
+
+def test_the_internets_mail_is_judged_by_the_ledger_not_by_the_comparison():
+    """Traffic lands on old (before the last sync) and on new: neither is a message of the
+    baseline, neither counts as unexpected, damage to old or a POP3 UIDL change."""
+    def delivered(s):
+        inbox(s).messages.append(message(4, "traffic"))
+        user(s).pop3_uidls.append("traffic-uidl")
+    grown = evidence("old", delivered)
+    delivered(grown.new)
+    ledger = account([Sent("<traffic@x>", USER, 0.5)], [Attempt("<traffic@x>", 1.0, "sent", "old")], {},
+                     Counter({"<traffic@x>": 1}), {"<traffic@x>": "INBOX"}, ended_at=5.0)
+    assert judge(replace(grown, ledger=ledger, traffic=frozenset({"<traffic@x>"})), Expectations()) == []
+
+
 def test_every_finding_class_has_a_case():
-    covered = set().union(*(expected for *_, expected in CASES)) | {"delivery_failed"}
+    covered = set().union(*(expected for *_, expected in CASES + LEDGER_CASES)) | {"delivery_failed", "tls_failed"}
     assert covered == set(FINDING_CLASSES)
 
 
