@@ -26,6 +26,7 @@ MAILHOST_CONTEXT = DOCKERFILES / "mailhost"
 IMAPSYNC_CONTEXT = DOCKERFILES / "imapsync"
 INTERNET_CONTEXT = DOCKERFILES / "internet"
 INTERNET_SUITE = "bookworm"  # the internet's software need not match either mail server
+SHARED = DOCKERFILES / "shared"  # files every build context gets (install-packages)
 CONTEXT_LABEL = "maillab.context"
 
 
@@ -33,10 +34,16 @@ def mailhost_image(suite: str) -> str:
     return f"maillab/mailhost:{suite}"
 
 
+def _context_files(context: Path) -> dict[str, Path]:
+    """What a build sees, by name: the shared files, then the context's own."""
+    return {str(path.relative_to(folder)): path
+            for folder in (SHARED, context) for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
 def context_hash(context: Path) -> str:
     digest = hashlib.sha256()
-    for path in sorted(p for p in context.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(context)).encode() + b"\0")
+    for name, path in sorted(_context_files(context).items()):
+        digest.update(name.encode() + b"\0")
         digest.update(oct(path.stat().st_mode & 0o777).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
@@ -94,11 +101,19 @@ def build(client: docker.DockerClient, tag: str, context: Path, suite: str) -> N
     """docker build of `context` for `suite`, labelled with the context's hash; each build
     step is logged as progress."""
     log.info("building %s", tag)
+    with tempfile.TemporaryDirectory(prefix="maillab-build-") as directory:
+        for name, path in _context_files(context).items():
+            (Path(directory) / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, Path(directory) / name)
+        _build(client, tag, Path(directory), suite, context_hash(context))
+
+
+def _build(client: docker.DockerClient, tag: str, directory: Path, suite: str, label: str) -> None:
     stream = client.api.build(
-        path=str(context),
+        path=str(directory),
         tag=tag,
         buildargs={"SUITE": suite},
-        labels={CONTEXT_LABEL: context_hash(context)},
+        labels={CONTEXT_LABEL: label},
         rm=True,
         forcerm=True,  # the legacy builder otherwise leaves failed, unlabelled containers behind
         decode=True,
