@@ -89,6 +89,11 @@ class Nameserver:
         self.run_checked(Command.of("nsupdate", "/tmp/maillab-update"), f"nsupdate {name} {rtype}")
 
 
+def flush_postfix_queue(machine) -> None:
+    """Ask a machine's Postfix to try everything in its queue now (`postqueue -f`)."""
+    machine.run_checked(Command.of("postqueue", "-f"), f"flushing the queue on {machine.role}")
+
+
 class Mta:
     """The sender's queue, on `run_checked` only."""
 
@@ -96,7 +101,7 @@ class Mta:
         return postfix_queue(self)
 
     def flush(self) -> None:
-        self.run_checked(Command.of("postqueue", "-f"), "flushing the queue")
+        flush_postfix_queue(self)
 
 class DnsServer(Nameserver, InternetMachine):
     def serve(self, zones: list[Zone]) -> None:

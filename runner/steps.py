@@ -342,21 +342,23 @@ class Postconf(Step):
 
 
 class Queue(Step):
-    """The sender's queue: `flush` (postqueue -f), or `drain`: flush and wait until it is
-    empty or `within` seconds passed, listing what is stuck (seed 003: "run mailq from time to
-    time to see what emails get stuck")."""
+    """A Postfix queue (the sender's, or a server's): `flush` (postqueue -f), or `drain`: flush
+    and wait until it is empty or `within` seconds passed, listing what is stuck (seed 003:
+    "run mailq from time to time to see what emails get stuck")."""
 
     method: Literal["queue"]
+    host: Literal["sender", "old", "new"] = "sender"
     action: Literal["flush", "drain"] = "drain"
     within: float = Field(30, gt=0, le=86400)
     rerun_in_idempotence: bool = False
 
     def problem_with(self, scenario: Scenario) -> str | None:
-        return _needs_cutover(self, scenario)
+        return _needs_cutover(self, scenario) if self.host == "sender" else None
 
     def describe(self) -> str:
-        return "flush the sender's queue" if self.action == "flush" else \
-            f"wait up to {self.within:g} s for the sender's queue to empty"
+        whose = "the sender's" if self.host == "sender" else f"{self.host}'s"
+        return f"flush {whose} queue" if self.action == "flush" else \
+            f"wait up to {self.within:g} s for {whose} queue to empty"
 
 
 class Certificates(Step):

@@ -9,6 +9,7 @@ import time
 
 from maillab.lab.command import Command
 from maillab.lab.errors import WaitTimeout
+from maillab.lab.internet import flush_postfix_queue, postfix_queue
 from maillab.lab.poll import NotYet, poll
 from maillab.runner.migrate.context import MigrationContext, StepResult
 from maillab.runner.migrate.rsync_vmail import RSYNC_EXIT_MEANINGS
@@ -41,23 +42,23 @@ def run_postconf(step: Postconf, context: MigrationContext) -> list[StepResult]:
 
 def run_queue(step: Queue, context: MigrationContext) -> list[StepResult]:
     started = time.monotonic()
-    sender = context.lab.sender
-    sender.flush()
+    machine = context.lab.sender if step.host == "sender" else context.lab[step.host]
+    flush_postfix_queue(machine)
     if step.action == "flush":
-        return [context.done(step.describe(), "sender", True, "flushed", started)]
+        return [context.done(step.describe(), step.host, True, "flushed", started)]
 
     def empty() -> None:
-        if queued := sender.queue():
+        if queued := postfix_queue(machine):
             raise NotYet(f"{len(queued)} messages queued")
     try:
-        poll("the sender's queue to empty", empty, timeout=step.within, interval=0.5)
+        poll(f"{step.host}'s queue to empty", empty, timeout=step.within, interval=0.5)
     except WaitTimeout:
-        stuck = sender.queue()
+        stuck = postfix_queue(machine)
         reasons = sorted({r.get("delay_reason", "") for m in stuck for r in m.get("recipients", [])})
         # what an admin reads in mailq: not a failure of the step, the ledger judges the mail
-        return [context.done(step.describe(), "sender", True, f"{len(stuck)} messages still queued", started,
+        return [context.done(step.describe(), step.host, True, f"{len(stuck)} messages still queued", started,
                              "\n".join(reasons[:10]))]
-    return [context.done(step.describe(), "sender", True, f"empty after {time.monotonic() - started:.1f} s", started)]
+    return [context.done(step.describe(), step.host, True, f"empty after {time.monotonic() - started:.1f} s", started)]
 
 
 def run_certificates(step: Certificates, context: MigrationContext) -> list[StepResult]:

@@ -106,6 +106,7 @@ GOLDEN = [
      "settings": {"maximal_backoff_time": "5s", "smtp_connect_timeout": "2s"}}, BULLSEYE_TO_BOOKWORM, None),
     ("queue drain", {"method": "queue", "action": "drain", "within": 5}, BULLSEYE_TO_BOOKWORM, None),
     ("queue flush", {"method": "queue", "action": "flush"}, BULLSEYE_TO_BOOKWORM, None),
+    ("queue drain on old", {"method": "queue", "host": "old", "within": 5}, BULLSEYE_TO_BOOKWORM, None),
     ("wait a day", {"method": "wait", "seconds": 86400}, BULLSEYE_TO_BOOKWORM, None),
     ("certificates", [{"method": "ssh_root_key", "action": "install", "client": "new"}, {"method": "certificates"}],
      BULLSEYE_TO_BOOKWORM, None),
