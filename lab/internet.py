@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from maillab.lab.command import Command
 from maillab.lab.containers import HostNotReady, LabContainer
-from maillab.lab.errors import LabError
+from maillab.lab.errors import LabError, WaitTimeout
 from maillab.lab.poll import NotYet, poll
 
 ZONES_CONF = "/etc/bind/maillab-zones.conf"
@@ -33,7 +33,7 @@ READY_TIMEOUT = 60
 
 @dataclass(frozen=True)
 class Zone:
-    """One domain's records as the lab starts them: every name points at old."""
+    """One domain's records as the lab starts them: the MX and mail.<domain> point at old."""
 
     domain: str
     addresses: dict[str, str]  # 'old', 'new' -> the host's address on the lab network
@@ -58,6 +58,25 @@ def postfix_queue(machine) -> list[dict]:
         return [json.loads(line) for line in output.splitlines() if line.strip()]
     except json.JSONDecodeError as error:
         raise LabError(f"postqueue -j on {machine.role} printed something else than JSON: {error}") from None
+
+
+def flush_postfix_queue(machine) -> None:
+    """Ask a machine's Postfix to try everything in its queue now (`postqueue -f`)."""
+    machine.run_checked(Command.of("postqueue", "-f"), f"flushing the queue on {machine.role}")
+
+
+def drain_postfix_queue(machine, within: float) -> list[dict]:
+    """Flush a machine's Postfix queue until it is empty or `within` seconds passed; returns
+    what is still queued then (nothing: drained)."""
+    def empty() -> None:
+        flush_postfix_queue(machine)
+        if queued := postfix_queue(machine):
+            raise NotYet(f"{len(queued)} messages queued")
+    try:
+        poll(f"the queue on {machine.role} to drain", empty, timeout=within, interval=0.5)
+    except WaitTimeout:
+        return postfix_queue(machine)
+    return []
 
 
 def _running(container: LabContainer) -> None:
@@ -89,20 +108,6 @@ class Nameserver:
         self.run_checked(Command.of("nsupdate", "/tmp/maillab-update"), f"nsupdate {name} {rtype}")
 
 
-def flush_postfix_queue(machine) -> None:
-    """Ask a machine's Postfix to try everything in its queue now (`postqueue -f`)."""
-    machine.run_checked(Command.of("postqueue", "-f"), f"flushing the queue on {machine.role}")
-
-
-class Mta:
-    """The sender's queue, on `run_checked` only."""
-
-    def queue(self) -> list[dict]:
-        return postfix_queue(self)
-
-    def flush(self) -> None:
-        flush_postfix_queue(self)
-
 class DnsServer(Nameserver, InternetMachine):
     def serve(self, zones: list[Zone]) -> None:
         """Write the zones, start BIND and wait until it answers each zone's SOA."""
@@ -122,7 +127,7 @@ class DnsServer(Nameserver, InternetMachine):
         poll("the lab's DNS (SOA of each zone)", answers, timeout=READY_TIMEOUT, interval=0.25)
 
 
-class SendingMta(Mta, InternetMachine):
+class SendingMta(InternetMachine):
     def __init__(self, image: str, **options) -> None:
         super().__init__(image, **options)
         self.ports[f"{SMTP_PORT}/tcp"] = ("127.0.0.1", None)

@@ -21,9 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from maillab.lab.errors import LabError, WaitTimeout
-from maillab.lab.internet import Zone, postfix_queue
-from maillab.lab.poll import NotYet, poll
+from maillab.lab.errors import LabError
+from maillab.lab.internet import Zone, drain_postfix_queue, postfix_queue
 from maillab.runner.ledger import Attempt, Event, Ledger, Sent, account
 from maillab.runner.migrate.cutover import compose_message
 from maillab.runner.tls import CA_FILE
@@ -105,19 +104,6 @@ class TrafficSource(threading.Thread):
         return list(self.sent)
 
 
-def drain(lab: Lab, within: float) -> None:
-    """Wait (flushing) until the sender's queue is empty or `within` seconds passed: what is
-    still queued then is `delayed` in the ledger."""
-    def empty() -> None:
-        lab.sender.flush()
-        if queued := lab.sender.queue():
-            raise NotYet(f"{len(queued)} messages still queued at the sender")
-    try:
-        poll("the sender's queue to drain", empty, timeout=within, interval=1)
-    except WaitTimeout as error:
-        log.info("%s", error)
-
-
 def while_the_internet_sends(lab: Lab, scenario: Scenario, context: MigrationContext,
                              steps: Callable[[], bool]) -> tuple[bool, CutoverRecord]:
     """Run `steps` while the internet sends mail: traffic from `lead` seconds before the first
@@ -135,9 +121,10 @@ def while_the_internet_sends(lab: Lab, scenario: Scenario, context: MigrationCon
     finally:
         sent = traffic.stop()
     context.events.append(Event(round(time.monotonic() - context.origin, 2), "traffic stopped"))
-    drain(lab, cutover.drain)
+    if stuck := drain_postfix_queue(lab.sender, cutover.drain):
+        log.info("%d messages still queued at the sender after %g s", len(stuck), cutover.drain)
     old = lab["old"]
-    return converged, CutoverRecord(sent, lab.sender.mail_log(), lab.sender.queue(), list(context.events),
+    return converged, CutoverRecord(sent, lab.sender.mail_log(), postfix_queue(lab.sender), list(context.events),
                                     round(time.monotonic() - context.origin, 2),
                                     queued_message_ids(old.logs(), postfix_queue(old)))
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 import time
 
 from maillab.lab.command import Command
-from maillab.lab.errors import WaitTimeout
-from maillab.lab.internet import flush_postfix_queue, postfix_queue
-from maillab.lab.poll import NotYet, poll
+from maillab.lab.internet import drain_postfix_queue, flush_postfix_queue
 from maillab.runner.migrate.context import MigrationContext, StepResult
 from maillab.runner.migrate.rsync_vmail import RSYNC_EXIT_MEANINGS
 from maillab.runner.steps import Certificates, Dns, Postconf, Queue, Wait
@@ -43,17 +41,10 @@ def run_postconf(step: Postconf, context: MigrationContext) -> list[StepResult]:
 def run_queue(step: Queue, context: MigrationContext) -> list[StepResult]:
     started = time.monotonic()
     machine = context.lab.sender if step.host == "sender" else context.lab[step.host]
-    flush_postfix_queue(machine)
     if step.action == "flush":
+        flush_postfix_queue(machine)
         return [context.done(step.describe(), step.host, True, "flushed", started)]
-
-    def empty() -> None:
-        if queued := postfix_queue(machine):
-            raise NotYet(f"{len(queued)} messages queued")
-    try:
-        poll(f"{step.host}'s queue to empty", empty, timeout=step.within, interval=0.5)
-    except WaitTimeout:
-        stuck = postfix_queue(machine)
+    if stuck := drain_postfix_queue(machine, step.within):
         reasons = sorted({r.get("delay_reason", "") for m in stuck for r in m.get("recipients", [])})
         # what an admin reads in mailq: not a failure of the step, the ledger judges the mail
         return [context.done(step.describe(), step.host, True, f"{len(stuck)} messages still queued", started,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from maillab.lab.command import Command
 from maillab.lab.containers import ExecResult, MailServer
 from maillab.lab.errors import LabError
-from maillab.lab.internet import Mta, Nameserver
+from maillab.lab.internet import Nameserver
 from maillab.runner.scenario import HostSpec
 
 # What changes from run to run: generated key bodies, random parts of Message-IDs.
@@ -155,17 +155,13 @@ class FakeDns(Nameserver, FakeHost):
     pass
 
 
-class FakeSender(Mta, FakeHost):
-    pass
-
-
 class FakeLab:
     def __init__(self, hosts: dict[str, HostSpec], exits: dict[str, int] | None = None) -> None:
         self.transcript = Transcript()
         self.hosts = {role: FakeHost(role, self.transcript, spec, exits) for role, spec in hosts.items()}
         self.tools: dict[str, FakeHost] = {}
         self.dns = FakeDns("dns", self.transcript)
-        self.sender = FakeSender("sender", self.transcript)
+        self.sender = FakeHost("sender", self.transcript)
         self.id = "mlfake"
         self.secrets: set[str] = set()
         self.doveadm_password = self.new_secret()
