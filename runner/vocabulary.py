@@ -17,8 +17,6 @@ from pydantic import AfterValidator, Field
 Suite = Literal["bullseye", "bookworm", "trixie"]
 SUITES: tuple[str, ...] = get_args(Suite)
 Role = Literal["old", "new"]
-# The internet around the servers in a live cutover: its DNS and the sending MTA.
-InternetRole = Literal["dns", "sender"]
 # Where a user's script may run: a server, or a machine of its own on the lab network.
 Machine = Literal["old", "new", "migrator"]
 Service = Literal["dovecot", "postfix", "mariadb", "sshd"]

@@ -43,5 +43,5 @@ EXECUTORS: dict[type[steps.Step], Callable[..., list[StepResult]]] = {
 
 def execute(step: steps.Step, context: MigrationContext) -> list[StepResult]:
     """Run one step; each of its commands may take the step's timeout."""
-    context.timeout = step.timeout
+    context.timeout, context.describing = step.timeout, step.describe()
     return EXECUTORS[type(step)](step, context)

@@ -52,6 +52,7 @@ class MigrationContext:
     # so that the idempotence rerun uses the same ones.
     made_secrets: dict[str, str] = field(default_factory=dict)
     timeout: float = COMMAND_TIMEOUT  # of the step being run
+    describing: str = ""  # the step being run, as the progress log already named it
     # when the run's clock started (a live cutover: the traffic), and each step's start on it
     origin: float = field(default_factory=time.monotonic)
     events: list[Event] = field(default_factory=list)
@@ -68,7 +69,7 @@ class MigrationContext:
         Every secret of the lab is masked in what the result shows."""
         shown = command.shown(self.lab.secrets)
         step = label or f"{shown} (on {host.role})"
-        log.info("%s", step)
+        log.log(logging.DEBUG if step == self.describing else logging.INFO, "%s", step)
         started = time.monotonic()
         result = host.run(command, timeout=self.timeout, **options)
         return StepResult(
