@@ -23,6 +23,7 @@ from ruamel.yaml.tokens import (
 )
 
 from maillab.runner.scenario import Scenario
+from maillab.runner.faults import FAULTS
 from maillab.runner.steps import METHODS
 
 MAX_BYTES = 4 * 2**20
@@ -30,6 +31,9 @@ MAX_DEPTH = 32
 MAX_NODES = 200_000
 OPENERS = (BlockMappingStartToken, BlockSequenceStartToken, FlowMappingStartToken, FlowSequenceStartToken)
 CLOSERS = (BlockEndToken, FlowMappingEndToken, FlowSequenceEndToken)
+# The tags of the unions of steps and faults, by the list that holds them: pydantic puts the
+# tag into an error's location, after the item's index.
+TAGS = {"steps": METHODS, "recovery": METHODS, "faults": FAULTS}
 
 
 class ScenarioError(Exception):
@@ -68,9 +72,10 @@ def load_scenario(path: Path) -> Scenario:
         raise ScenarioError(_printable(f"{path}:{_line_of(document, loc)}: {_field_path(loc)}: {_message(first)}")) \
             from None
     scenario._base_dir = path.resolve().parent
-    for index, step in enumerate(scenario.steps):
-        if problem := step.problem_with(scenario):
-            raise ScenarioError(f"{path}:{_line_of(document, ('steps', index))}: steps[{index}]: {problem}")
+    for field, specs in (("steps", scenario.steps), ("faults", scenario.faults)):
+        for index, spec in enumerate(specs):
+            if problem := spec.problem_with(scenario):
+                raise ScenarioError(f"{path}:{_line_of(document, (field, index))}: {field}[{index}]: {problem}")
     return scenario
 
 
@@ -162,7 +167,7 @@ def _file_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     union member (a step's method tag) or a validator ('function-after[...]', '[key]')."""
     kept = []
     for index, key in enumerate(loc):
-        if isinstance(key, str) and ("[" in key or (index == 2 and loc[0] == "steps" and key in METHODS)):
+        if isinstance(key, str) and ("[" in key or (index > 1 and key in TAGS.get(loc[index - 2], ()))):
             continue
         kept.append(key)
     return tuple(kept)
@@ -184,5 +189,6 @@ def _message(error: dict[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown field"
     if error["type"] == "union_tag_invalid":
-        return f"unknown method '{error['input'].get('method')}' (known: {', '.join(METHODS)})"
+        tag, known = ("method", METHODS) if error["ctx"]["discriminator"] == "'method'" else ("what", FAULTS)
+        return f"unknown {tag} '{error['input'].get(tag)}' (known: {', '.join(known)})"
     return error["msg"].removeprefix("Value error, ")

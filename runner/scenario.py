@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from maillab.runner.faults import FaultSpec, Resume
 from maillab.runner.steps import StepSpec
 from maillab.runner.vocabulary import (
     DATABASES, MAIL_STORE_BYTES, MESSAGE_MAX, NAMESPACES, QUOTA_MAX, Address, ArgText, Compression,
@@ -44,6 +45,10 @@ class HostSpec(Model):
     # Dovecot's default when unset; written in the host's Dovecot syntax (2.3: %08Xu%08Xv,
     # 2.4: %{uid | hex(8)}%{uidvalidity | hex(8)})
     pop3_uidl_format: Pop3UidlFormat | None = None
+    # Mail is kept in memory (a tmpfs: fast, gone with the container) or on a disk of its own
+    # (a Docker volume: it survives a reboot of the host, as a real server's disk does).
+    mail_store: Literal["memory", "disk"] = "memory"
+    mail_store_mb: int = Field(MAIL_STORE_BYTES // 2**20, ge=16, le=MAIL_STORE_BYTES // 2**20)
 
     def imap_name(self, folder: str) -> str:
         """The name IMAP clients of this host see for `folder` ('A/B' in the scenario)."""
@@ -232,6 +237,10 @@ class CutoverSpec(Model):
         return max(1, round(seconds * self.day / 86400))
 
 
+def _size(count: int) -> str:
+    return f"{count / 2**30:.1f} GiB".replace(".0 ", " ") if count >= 2**30 else f"{count / 2**20:.0f} MiB"
+
+
 class Scenario(Model):
     name: PlainName
     description: HeaderText
@@ -243,6 +252,8 @@ class Scenario(Model):
     idempotence: bool = True
     expect: Expectations = Expectations()
     cutover: CutoverSpec | None = None
+    faults: list[FaultSpec] = Field([], max_length=100)
+    resume: Resume = Resume()
     # where the scenario file is: steps find the user's scripts relative to it
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -269,9 +280,11 @@ class Scenario(Model):
             if unknown := sorted(set(self.cutover.traffic.users) - set(addresses)):
                 raise ValueError(f"cutover.traffic.users: not in the scenario: {', '.join(unknown)}")
         need = sum(folder.bytes_estimate for user in self.users for folder in user.folders)
-        if need > MAIL_STORE_BYTES:
-            raise ValueError(f"the users' mail would take about {need / 2**30:.1f} GiB; a lab host holds "
-                             f"{MAIL_STORE_BYTES / 2**30:.0f} GiB")
+        if need > (holds := min(host.mail_store_mb for host in self.hosts.values()) * 2**20):
+            raise ValueError(f"the users' mail would take about {_size(need)}; a lab host holds {_size(holds)}")
+        for fault in self.faults:
+            if fault.when.step > len(self.steps):
+                raise ValueError(f"a fault strikes during step {fault.when.step}; there are {len(self.steps)} steps")
         return self
 
     @property
