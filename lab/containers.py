@@ -109,8 +109,13 @@ class LabContainer(DockerContainer):
         self.with_kwargs(labels=labels, hostname=role)
 
     def state(self) -> str:
+        """Docker's state of the container ('running', 'exited', ...), 'removed' once it is gone
+        (the lab is being torn down: whoever waits for it stops at once)."""
         container = self.get_wrapped_container()
-        container.reload()
+        try:
+            container.reload()
+        except docker.errors.NotFound:
+            return "removed"
         return container.status
 
     def address(self) -> str:
@@ -121,7 +126,10 @@ class LabContainer(DockerContainer):
         return network["IPAddress"]
 
     def log_tail(self, lines: int = 15) -> str:
-        text = self.get_wrapped_container().logs(tail=lines).decode(errors="replace").strip()
+        try:
+            text = self.get_wrapped_container().logs(tail=lines).decode(errors="replace").strip()
+        except docker.errors.NotFound:
+            return "the container was removed"
         return "last log lines: " + " | ".join(text.splitlines())
 
     def logs(self) -> str:

@@ -33,6 +33,7 @@ from maillab.lab.images import (  # noqa: E402
     ensure_imapsync_image, ensure_internet_image, ensure_mailhost_image, internet_image, mailhost_image,
 )
 from maillab.lab.internet import DnsServer, SendingMta  # noqa: E402
+from maillab.runner import signals  # noqa: E402
 from maillab.runner.scenario import HostSpec  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -96,8 +97,9 @@ class Lab:
         if role not in self.tools:
             image = image or mailhost_image(self.specs["new"].suite)
             log.info("starting the %s machine (%s, no services)", role, image)
-            self.tools[role] = ToolContainer(image, role=role, labels=self.labels, network=self.network,
-                                             name=f"{self.id}-{role}").start()
+            with signals.deferred():  # the container asked for exists when a signal ends the run: destroy finds it
+                self.tools[role] = ToolContainer(image, role=role, labels=self.labels, network=self.network,
+                                                 name=f"{self.id}-{role}").start()
         return self.tools[role]
 
     def imapsync_machine(self, script: Path) -> ToolContainer:
@@ -105,13 +107,16 @@ class Lab:
         return self.tool_machine("imapsync", ensure_imapsync_image(self.client, self.specs["new"].suite, script))
 
     def create(self) -> None:
+        """The network, then every machine at once. A signal or an error on the way leaves
+        nothing that `destroy` would not find: each Docker object asked for is waited for."""
         for suite in sorted({spec.suite for spec in self.specs.values()}):
             ensure_mailhost_image(self.client, suite)
         if self.internet:
             ensure_internet_image(self.client)
         self.network = Network(docker_network_kw={"labels": self.labels})
         self.network.name = f"{self.id}-net"
-        self.network.create()
+        with signals.deferred():  # asked for, the network comes to exist even if the answer is not awaited
+            self.network.create()
         for role, spec in self.specs.items():
             log.info("starting host '%s' (Debian %s, %s, users in %s)", role, spec.suite, spec.mail_format,
                      spec.user_store)
@@ -126,8 +131,8 @@ class Lab:
             self.dns = DnsServer(internet_image(), role="dns", name=f"{self.id}-dns", **options)
             self.sender = SendingMta(internet_image(), role="sender", name=f"{self.id}-sender", **options)
         machines = [*self.hosts.values(), *([self.dns, self.sender] if self.internet else [])]
-        with ThreadPoolExecutor(len(machines)) as pool:  # they boot at once
-            list(pool.map(lambda machine: machine.start().wait_until_ready(), machines))
+        _at_once(lambda machine: machine.start(), machines, finish=True)
+        _at_once(lambda machine: machine.wait_until_ready(), machines, finish=False)  # they boot at once
 
     def destroy(self) -> None:
         remove_lab(self.client, self.id)
@@ -142,6 +147,29 @@ class Lab:
 
     def __exit__(self, *exc_info: object) -> None:
         self.destroy()
+
+
+def _at_once(work, machines: list, *, finish: bool) -> None:
+    """`work` on every machine at once, in threads (only the main thread gets signals). When
+    one fails or a signal arrives: with `finish` the others are waited for (with signals
+    held), so that a container being created exists before the lab is removed; without it
+    they are left to end on their own (a readiness check stops once its container is gone)."""
+    pool = ThreadPoolExecutor(len(machines))
+    with signals.held() as early:  # a signal inside submit would leave a started thread untracked
+        futures = [pool.submit(work, machine) for machine in machines]
+    try:
+        if early:
+            raise signals.Interrupted(early[0])
+        for future in futures:
+            future.result()
+    except BaseException:
+        if finish:
+            with signals.held():
+                pool.shutdown(wait=True)
+        else:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 @dataclass(frozen=True)

@@ -8,22 +8,27 @@ Progress goes to stderr through logging; tables and the verdict go to stdout.
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
-import logging
 import sys
 from pathlib import Path
-from typing import NoReturn
 
-import click
-from rich.console import Console
-from rich.logging import RichHandler
-from rich.text import Text
-
-from maillab.lab.errors import LabError
 from maillab.runner import signals
-from maillab.runner.loader import ScenarioError, load_scenario
-from maillab.runner.vocabulary import SUITES
+
+if __name__ == "__main__" or Path(sys.argv[0]).name == "maillab":  # the program, not an import
+    signals.hold_until_installed()  # a signal during the imports below waits for main()
+
+import datetime as dt  # noqa: E402
+import functools  # noqa: E402
+import logging  # noqa: E402
+from typing import NoReturn  # noqa: E402
+
+import click  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.logging import RichHandler  # noqa: E402
+from rich.text import Text  # noqa: E402
+
+from maillab.lab.errors import LabError  # noqa: E402
+from maillab.runner.loader import ScenarioError, load_scenario  # noqa: E402
+from maillab.runner.vocabulary import SUITES  # noqa: E402
 
 EXIT_PASS, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_LAB = 0, 1, 2, 3
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -100,6 +105,7 @@ def run(scenario: Path, keep: bool, report_dir: Path | None, seed: int | None) -
     _name_stale_labs()
     log.info("rehearsing %s: %s", spec.name, spec.description)
     rehearsal = rehearse(spec, keep=keep)
+    signals.settle()  # the lab is gone (or kept): what it found is written whatever arrives now
     write_reports(rehearsal, directory)
     (render_verdict if _quiet() else render)(rehearsal, console)
     if not _quiet():
@@ -202,15 +208,24 @@ def down(lab_id: str | None, everything: bool, stale: bool) -> None:
 
 
 def main() -> None:
-    signals.install()
     try:
+        _main()
+    finally:
+        signals.settle()
+
+
+def _main() -> None:
+    try:
+        signals.install()
         # Without standalone mode click returns the exit code instead of raising it.
         sys.exit(app.main(prog_name="maillab", standalone_mode=False) or 0)
-    except signals.Interrupted as interruption:
+    except (signals.Interrupted, click.exceptions.Abort) as stop:
+        # click turns a KeyboardInterrupt (and so a signal) inside a command into Abort
+        interruption = stop if isinstance(stop, signals.Interrupted) else stop.__cause__
+        if not isinstance(interruption, signals.Interrupted):
+            sys.exit(130)
         errors.print(Text(f"maillab: interrupted by {interruption}", style="bold red"))
         sys.exit(interruption.exit_code)
-    except click.exceptions.Abort:
-        sys.exit(130)
     except click.exceptions.NoArgsIsHelpError as error:
         console.print(error.format_message())
         sys.exit(EXIT_BAD_INPUT)

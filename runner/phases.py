@@ -82,14 +82,15 @@ def rehearse(scenario: Scenario, keep: bool = False) -> Rehearsal:
         log.debug("the rehearsal failed", exc_info=True)
         result.error = one_line(error)
     finally:
-        if keep:
-            result.kept = lab
-        else:
-            with _phase(result, "destroy"), signals.held() as arrived:
-                lab.destroy()
-            if arrived and result.interrupted is None:
-                result.interrupted = signals.Interrupted(arrived[0])
-                result.error = f"interrupted by {result.interrupted}"
+        with signals.held() as arrived:  # first: a signal now must not skip the removal
+            if keep:
+                result.kept = lab
+            else:
+                with _phase(result, "destroy"):
+                    lab.destroy()
+        if arrived and result.interrupted is None:
+            result.interrupted = signals.Interrupted(arrived[0])
+            result.error = f"interrupted by {result.interrupted}"
     return result
 
 
