@@ -32,7 +32,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
 from maillab.lab.command import Command
-from maillab.lab.errors import ExecTimeout, HostNotReady, LabError
+from maillab.lab.errors import ExecTimeout, HostNotReady, LabError, talking_to_the_engine
 from maillab.lab.poll import NotYet, poll
 from maillab.runner.scenario import HostSpec
 from maillab.runner.vocabulary import MAIL_STORE_BYTES
@@ -108,6 +108,11 @@ class LabContainer(DockerContainer):
         self.with_network(network).with_network_aliases(role)
         self.with_kwargs(labels=labels, hostname=role)
 
+    @talking_to_the_engine("starting the {0.role} machine")
+    def start(self) -> LabContainer:
+        return super().start()
+
+    @talking_to_the_engine("looking at the {0.role} machine")
     def state(self) -> str:
         """Docker's state of the container ('running', 'exited', ...), 'removed' once it is gone
         (the lab is being torn down: whoever waits for it stops at once)."""
@@ -118,6 +123,7 @@ class LabContainer(DockerContainer):
             return "removed"
         return container.status
 
+    @talking_to_the_engine("looking at the {0.role} machine")
     def address(self) -> str:
         """This machine's IPv4 address on the lab network."""
         container = self.get_wrapped_container()
@@ -125,6 +131,7 @@ class LabContainer(DockerContainer):
         [network] = container.attrs["NetworkSettings"]["Networks"].values()
         return network["IPAddress"]
 
+    @talking_to_the_engine("reading the log of the {0.role} machine")
     def log_tail(self, lines: int = 15) -> str:
         try:
             text = self.get_wrapped_container().logs(tail=lines).decode(errors="replace").strip()
@@ -132,10 +139,12 @@ class LabContainer(DockerContainer):
             return "the container was removed"
         return "last log lines: " + " | ".join(text.splitlines())
 
+    @talking_to_the_engine("reading the log of the {0.role} machine")
     def logs(self) -> str:
         return self.get_wrapped_container().logs().decode(errors="replace")
 
     # -- commands and files ---------------------------------------------------------------
+    @talking_to_the_engine("running a command on {0.role}")
     def run(self, command: Command, *, timeout: float = HOUSEKEEPING_TIMEOUT,
             env: dict[str, str] | None = None, workdir: str | None = None) -> ExecResult:
         """Run `command` as root; past `timeout` seconds it is killed (with its children:
@@ -172,6 +181,7 @@ class LabContainer(DockerContainer):
             raise LabError(f"{what} on '{self.role}' failed (exit {result.exit_code}): {result.output[-300:]}")
         return result
 
+    @talking_to_the_engine("copying a file into {0.role}")
     def put_file(self, path: str, content: bytes, mode: int = 0o644, uid: int = 0) -> None:
         directory, _, name = path.rpartition("/")
         buffer = io.BytesIO()
@@ -190,6 +200,7 @@ class LabContainer(DockerContainer):
         self.run_checked(Command.of("tar", "-C", directory, "-xpf", upload), f"unpacking files into {directory}")
         self.run_checked(Command.of("rm", "-f", upload), "removing the upload")
 
+    @talking_to_the_engine("reading a file on {0.role}")
     def read_file(self, path: str) -> bytes:
         try:
             stream, _ = self.get_wrapped_container().get_archive(path)
@@ -310,6 +321,7 @@ class MailHostContainer(MailServer, LabContainer):
             raise HostNotReady(f"{error}; {self.log_tail()}") from None
 
     # -- access from the runner ----------------------------------------------------------
+    @talking_to_the_engine("asking for the ports of {0.role}")
     def port(self, service: str) -> int:
         """The port on 127.0.0.1 that leads to `service` (asked of Docker once per host)."""
         if not self._published:

@@ -28,7 +28,7 @@ import psutil  # noqa: E402
 from testcontainers.core.network import Network  # noqa: E402
 
 from maillab.lab.containers import HostSecrets, LabContainer, MailHostContainer, ToolContainer  # noqa: E402
-from maillab.lab.errors import LabError  # noqa: E402
+from maillab.lab.errors import LabError, engine_gone, talking_to_the_engine  # noqa: E402
 from maillab.lab.images import (  # noqa: E402
     ensure_imapsync_image, ensure_internet_image, ensure_mailhost_image, internet_image, mailhost_image,
 )
@@ -48,8 +48,10 @@ def docker_client() -> docker.DockerClient:
         client = docker.from_env()
         client.ping()
         return client
-    except docker.errors.DockerException as error:
-        raise LabError(f"cannot reach the Docker engine: {error}") from None
+    except Exception as error:
+        if engine_gone(error):
+            raise LabError(f"cannot reach the Docker engine: {error}") from None
+        raise
 
 
 def _runner_labels(lab_id: str, kept: bool) -> dict[str, str]:
@@ -106,6 +108,7 @@ class Lab:
         """The imapsync machine, its image built from the user's copy of the script."""
         return self.tool_machine("imapsync", ensure_imapsync_image(self.client, self.specs["new"].suite, script))
 
+    @talking_to_the_engine("creating the lab")
     def create(self) -> None:
         """The network, then every machine at once. A signal or an error on the way leaves
         nothing that `destroy` would not find: each Docker object asked for is waited for."""
@@ -185,6 +188,7 @@ class LabInfo:
     stale: bool  # its runner is gone and it was not kept on purpose
 
 
+@talking_to_the_engine("looking for labs")
 def find_labs(client: docker.DockerClient) -> list[LabInfo]:
     containers = client.containers.list(all=True, filters={"label": LABEL})
     networks = client.networks.list(filters={"label": LABEL})
@@ -227,6 +231,11 @@ def runner_gone(labels: dict[str, str]) -> bool:
 
 def remove_lab(client: docker.DockerClient, lab_id: str) -> tuple[int, int]:
     """Remove the containers and networks of one lab. Returns the counts."""
+    with talking_to_the_engine(f"removing the lab {lab_id}"):
+        return _remove_lab(client, lab_id)
+
+
+def _remove_lab(client: docker.DockerClient, lab_id: str) -> tuple[int, int]:
     selector = {"label": f"{LABEL}={lab_id}"}
     containers = client.containers.list(all=True, filters=selector)
 

@@ -26,7 +26,7 @@ from rich.console import Console  # noqa: E402
 from rich.logging import RichHandler  # noqa: E402
 from rich.text import Text  # noqa: E402
 
-from maillab.lab.errors import LabError  # noqa: E402
+from maillab.lab.errors import LabError, engine_gone, engine_gone_error  # noqa: E402
 from maillab.runner.loader import ScenarioError, load_scenario  # noqa: E402
 from maillab.runner.vocabulary import SUITES  # noqa: E402
 
@@ -115,8 +115,10 @@ def run(scenario: Path, keep: bool, report_dir: Path | None, seed: int | None) -
     if rehearsal.error and rehearsal.interrupted is None:
         errors.print(Text("maillab: ", style="bold red") + Text(rehearsal.error))
     if rehearsal.interrupted is not None:
+        removed = rehearsal.error == f"interrupted by {rehearsal.interrupted}"  # else: why it may be left
         errors.print(Text("maillab: ", style="bold red") + Text(
-            f"interrupted; the lab {rehearsal.lab_id} was kept" if keep else "interrupted; the lab was removed"))
+            f"interrupted; the lab {rehearsal.lab_id} was kept" if keep
+            else "interrupted; the lab was removed" if removed else rehearsal.error))
         raise SystemExit(rehearsal.interrupted.exit_code)
     raise SystemExit(EXIT_LAB if rehearsal.error else EXIT_PASS if rehearsal.passed else EXIT_FAIL)
 
@@ -237,6 +239,8 @@ def _main() -> None:
         fail(" ".join(str(error).split()), EXIT_LAB)
     except Exception as error:  # noqa: BLE001  never a traceback (but with --debug): one line, lab error code
         log.debug("unexpected error", exc_info=True)
+        if engine_gone(error):
+            fail(str(engine_gone_error(error)), EXIT_LAB)
         fail(f"{type(error).__name__}: {' '.join(str(error).split())}", EXIT_LAB)
 
 

@@ -82,15 +82,21 @@ def rehearse(scenario: Scenario, keep: bool = False) -> Rehearsal:
         log.debug("the rehearsal failed", exc_info=True)
         result.error = one_line(error)
     finally:
+        left = ""  # why the lab may still be there
         with signals.held() as arrived:  # first: a signal now must not skip the removal
             if keep:
                 result.kept = lab
             else:
                 with _phase(result, "destroy"):
-                    lab.destroy()
+                    try:
+                        lab.destroy()
+                    except Exception as error:  # noqa: BLE001  the engine went away: reported, exit 3
+                        log.debug("removing the lab failed", exc_info=True)
+                        left = f"the lab {lab.id} may be left: remove it with: maillab down --lab {lab.id}"
+                        result.error = f"{result.error or one_line(error)}; {left}"
         if arrived and result.interrupted is None:
             result.interrupted = signals.Interrupted(arrived[0])
-            result.error = f"interrupted by {result.interrupted}"
+            result.error = f"interrupted by {result.interrupted}" + (f"; {left}" if left else "")
     return result
 
 
