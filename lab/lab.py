@@ -190,7 +190,8 @@ class LabInfo:
 
 @talking_to_the_engine("looking for labs")
 def find_labs(client: docker.DockerClient) -> list[LabInfo]:
-    containers = client.containers.list(all=True, filters={"label": LABEL})
+    # ignore_removed: another runner's container may go between Docker's list and its inspect
+    containers = client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True)
     networks = client.networks.list(filters={"label": LABEL})
     labels: dict[str, dict[str, str]] = {}
     for found in [c.labels for c in containers] + [n.attrs.get("Labels") or {} for n in networks]:
@@ -237,7 +238,7 @@ def remove_lab(client: docker.DockerClient, lab_id: str) -> tuple[int, int]:
 
 def _remove_lab(client: docker.DockerClient, lab_id: str) -> tuple[int, int]:
     selector = {"label": f"{LABEL}={lab_id}"}
-    containers = client.containers.list(all=True, filters=selector)
+    containers = client.containers.list(all=True, filters=selector, ignore_removed=True)
 
     def remove(container) -> None:
         try:
