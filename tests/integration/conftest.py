@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 from maillab.lab.errors import LabError  # noqa: E402
 from maillab.lab.images import ensure_internet_image, ensure_mailhost_image  # noqa: E402
-from maillab.lab.lab import docker_client, find_labs  # noqa: E402
+from maillab.lab.lab import LABEL, RUNNER_PID, docker_client, find_labs  # noqa: E402
 from maillab.runner.vocabulary import SUITES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,14 +78,19 @@ def images(docker, pytestconfig):
 @pytest.fixture(scope="session", autouse=True)
 def nothing_left_behind():
     """Every lab that appeared during the session must be gone at its end; labs that were
-    there before (a developer's kept lab) are not the tests' to judge."""
+    there before (a developer's kept lab) are not the tests' to judge, nor are those of
+    another runner still at work (a rehearsal or a test session beside this one: at the end
+    every runner this session started has ended, so a live lab's runner is this process or
+    someone else's)."""
     if NO_ENGINE:
         yield
         return
     client = docker_client()
     before = {lab.id for lab in find_labs(client)}
     yield
-    left = [lab for lab in find_labs(client) if lab.id not in before]
+    me = f"{socket.gethostname()} pid {os.getpid()}"
+    left = [lab for lab in find_labs(client) if lab.id not in before
+            and (lab.stale or lab.kept or lab.runner in ("-", me))]
     assert not left, f"left behind: {left}"
 
 
@@ -92,3 +98,27 @@ def maillab(*args: str, **kwargs) -> subprocess.CompletedProcess:
     """Run the real CLI the way a user does."""
     return subprocess.run([sys.executable, "-m", "maillab.runner.cli", *args], capture_output=True, text=True,
                           cwd=ROOT, **kwargs)
+
+def run_until(args: list[str], marker: str) -> tuple[subprocess.Popen, str]:
+    """Start the CLI and read its output until `marker` shows (the lab exists and is busy)."""
+    process = subprocess.Popen([sys.executable, "-m", "maillab.runner.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    output = ""
+    for line in process.stdout:
+        output += line
+        if marker in line:
+            break
+    return process, output
+
+
+def lab_objects(docker, lab_id: str) -> list:
+    """The containers and networks labelled with `lab_id`."""
+    selector = {"label": f"{LABEL}={lab_id}"}
+    return docker.containers.list(all=True, filters=selector) + docker.networks.list(filters=selector)
+
+
+def runner_objects(docker, pid: int) -> list:
+    """The containers and networks of every lab the runner with process id `pid` made (found
+    even when the runner died before it could name its lab)."""
+    selector = {"label": f"{RUNNER_PID}={pid}"}
+    return docker.containers.list(all=True, filters=selector) + docker.networks.list(filters=selector)

@@ -16,13 +16,13 @@ from maillab.lab.command import Command
 from maillab.lab.containers import PUBLISHED
 from maillab.lab.images import ensure_mailhost_image
 from maillab.lab.internet import Zone
-from maillab.lab.lab import LABEL, Lab, find_labs
+from maillab.lab.lab import Lab, find_labs
 from maillab.lab.poll import NotYet, poll
 from maillab.runner.loader import load_scenario
 from maillab.runner.phases import rehearse
 from maillab.runner.scenario import HostSpec
 
-from .conftest import ROOT, maillab
+from .conftest import ROOT, lab_objects, maillab, run_until
 
 HERE = Path(__file__).parent / "scenarios"
 
@@ -42,11 +42,6 @@ def ledger_balances(directory: Path, at_least: int) -> bool:
             and sum(row["delivered_old"] + row["delivered_new"] for row in timeline["seconds"]) == ledger["sent"]
             and {c["property"]: c["status"] for c in report["checks"]}["tls"] == "held"
             and (directory / "timeline.png").stat().st_size > 10_000)
-
-
-def lab_objects(docker, lab_id: str) -> list:
-    selector = {"label": f"{LABEL}={lab_id}"}
-    return docker.containers.list(all=True, filters=selector) + docker.networks.list(filters=selector)
 
 
 def test_default_rehearsal_passes(images, tmp_path):
@@ -266,18 +261,6 @@ def test_a_hung_command_ends_the_run_with_exit_3_naming_it(images, docker, tmp_p
     assert (hung["step"], hung["exit_code"], hung["ok"]) == ("doveadm backup (pull, -A, tcp)", None, False)
     assert "did not finish within 5 s" in hung["meaning"]
     assert not lab_objects(docker, report["lab"])
-
-
-def run_until(args: list[str], marker: str) -> tuple[subprocess.Popen, str]:
-    """Start the CLI and read its output until `marker` shows (the lab exists and is busy)."""
-    process = subprocess.Popen([sys.executable, "-m", "maillab.runner.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    output = ""
-    for line in process.stdout:
-        output += line
-        if marker in line:
-            break
-    return process, output
 
 
 @pytest.mark.parametrize(("signals", "exit_code"), [
