@@ -27,7 +27,7 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 ROOT = Path(__file__).resolve().parents[1]
 
 from maillab.lab.baseimage import BASE_LABEL, image_exists  # noqa: E402
-from maillab.lab.images import ensure_internet_image, ensure_mailhost_image, mailhost_image  # noqa: E402
+from maillab.lab.images import ensure_images, ensure_mailhost_image, mailhost_image  # noqa: E402
 from maillab.lab.lab import Lab, docker_client  # noqa: E402
 from maillab.runner.scenario import HostSpec, Scenario  # noqa: E402
 from maillab.runner.seed import seed_host  # noqa: E402
@@ -91,7 +91,7 @@ def validate_corpus() -> None:
 
 def live_cutover() -> None:
     """ispmail-cutover, warm (the internet's image built first): end to end, phases, ledger."""
-    ensure_internet_image(docker_client())
+    ensure_images(docker_client(), (), internet=True)
     seconds, code, verdict = rehearsal("scenarios/ispmail-cutover.yaml")
     report = json.loads((REPORT / "report.json").read_text())
     ledger = report.get("ledger", {})

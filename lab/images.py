@@ -11,6 +11,7 @@ import hashlib
 import logging
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import docker
@@ -69,9 +70,22 @@ def ensure_mailhost_image(client: docker.DockerClient, suite: str) -> bool:
     return _ensure(client, mailhost_image(suite), MAILHOST_CONTEXT, suite)
 
 
-def ensure_internet_image(client: docker.DockerClient) -> bool:
-    """Build the image of the DNS and sending MTA machines unless an up-to-date one exists."""
-    return _ensure(client, internet_image(), INTERNET_CONTEXT, INTERNET_SUITE)
+BUILDERS = 2  # image builds at once: apt-get downloads while another unpacks (2 cores)
+
+
+def ensure_images(client: docker.DockerClient, suites: tuple[str, ...], internet: bool) -> dict[str, bool]:
+    """The mail host images of `suites` (and the internet's), two builds at a time; the base
+    images first, one after the other (debootstrap may need installing once). Returns, per
+    image, whether it was built."""
+    wanted = {mailhost_image(suite): (MAILHOST_CONTEXT, suite) for suite in suites}
+    if internet:
+        wanted[internet_image()] = (INTERNET_CONTEXT, INTERNET_SUITE)
+    stale = {tag: job for tag, job in wanted.items() if not is_current(client, tag, job[0])}
+    for suite in sorted({suite for _, suite in stale.values()}):
+        ensure_base_image(client, suite)
+    with ThreadPoolExecutor(BUILDERS) as pool:
+        list(pool.map(lambda item: build(client, item[0], *item[1]), stale.items()))
+    return {tag: tag in stale for tag in wanted}
 
 
 def _ensure(client: docker.DockerClient, tag: str, context: Path, suite: str) -> bool:

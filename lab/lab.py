@@ -30,7 +30,7 @@ from testcontainers.core.network import Network  # noqa: E402
 from maillab.lab.containers import HostSecrets, LabContainer, MailHostContainer, ToolContainer  # noqa: E402
 from maillab.lab.errors import LabError, engine_gone, talking_to_the_engine  # noqa: E402
 from maillab.lab.images import (  # noqa: E402
-    ensure_imapsync_image, ensure_internet_image, ensure_mailhost_image, internet_image, mailhost_image,
+    ensure_images, ensure_imapsync_image, internet_image, mailhost_image,
 )
 from maillab.lab.internet import DnsServer, SendingMta  # noqa: E402
 from maillab.runner import signals  # noqa: E402
@@ -112,10 +112,7 @@ class Lab:
     def create(self) -> None:
         """The network, then every machine at once. A signal or an error on the way leaves
         nothing that `destroy` would not find: each Docker object asked for is waited for."""
-        for suite in sorted({spec.suite for spec in self.specs.values()}):
-            ensure_mailhost_image(self.client, suite)
-        if self.internet:
-            ensure_internet_image(self.client)
+        ensure_images(self.client, tuple(sorted({spec.suite for spec in self.specs.values()})), self.internet)
         self.network = Network(docker_network_kw={"labels": self.labels})
         self.network.name = f"{self.id}-net"
         with signals.deferred():  # asked for, the network comes to exist even if the answer is not awaited

@@ -167,18 +167,11 @@ def list_scenarios() -> None:
 def build(suites: tuple[str, ...]) -> None:
     """Build the mail host images, and without SUITES also the live cutover's internet (a
     second run builds nothing)."""
-    from maillab.lab.images import (  # noqa: PLC0415
-        ensure_internet_image, ensure_mailhost_image, internet_image, mailhost_image,
-    )
+    from maillab.lab.images import ensure_images  # noqa: PLC0415
     from maillab.lab.lab import docker_client  # noqa: PLC0415
 
-    client = docker_client()
-    for suite in suites or SUITES:
-        built = ensure_mailhost_image(client, suite)
-        console.print(f"{mailhost_image(suite)}: {'built' if built else 'up to date'}")
-    if not suites:
-        built = ensure_internet_image(client)
-        console.print(f"{internet_image()}: {'built' if built else 'up to date'}")
+    for image, built in ensure_images(docker_client(), suites or SUITES, internet=not suites).items():
+        console.print(f"{image}: {'built' if built else 'up to date'}")
 
 
 @app.command()

@@ -17,7 +17,7 @@ import pytest
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 from maillab.lab.errors import LabError  # noqa: E402
-from maillab.lab.images import ensure_internet_image, ensure_mailhost_image  # noqa: E402
+from maillab.lab.images import ensure_images  # noqa: E402
 from maillab.lab.lab import LABEL, RUNNER_PID, docker_client, find_labs  # noqa: E402
 from maillab.runner.vocabulary import SUITES  # noqa: E402
 
@@ -68,9 +68,7 @@ def images(docker, pytestconfig):
     builds.addHandler(handler)
     builds.setLevel(logging.INFO)
     try:
-        for suite in SUITES:  # every suite a shipped scenario uses
-            ensure_mailhost_image(docker, suite)
-        ensure_internet_image(docker)  # the live cutover's DNS and sender
+        ensure_images(docker, SUITES, internet=True)  # every suite a shipped scenario uses, and the cutover's
     finally:
         builds.removeHandler(handler)
 
