@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import docker.errors
+from docker.types import Mount
 import pymysql
 from imapclient import IMAPClient
 from sievelib.managesieve import Client as ManageSieveClient
@@ -35,7 +36,6 @@ from maillab.lab.command import Command
 from maillab.lab.errors import ExecTimeout, HostNotReady, LabError, talking_to_the_engine
 from maillab.lab.poll import NotYet, poll
 from maillab.runner.scenario import HostSpec
-from maillab.runner.vocabulary import MAIL_STORE_BYTES
 
 log = logging.getLogger(__name__)
 # Plaintext logins on the lab's loopback ports are intended (the lab has no TLS of its own).
@@ -59,6 +59,12 @@ USERS_FILE = "/etc/dovecot/users"  # the passwd-file user store
 HOUSEKEEPING_TIMEOUT = 120  # seconds for the lab's own commands (a step sets its own)
 KILL_AFTER = 5  # seconds between a command's TERM and its KILL
 NETWORK_TIMEOUT = 60  # seconds a protocol client waits for an answer
+
+
+def timed_argv(command: Command, timeout: float) -> list[str]:
+    """What runs in the container for `command`: under coreutils' timeout, which leads a
+    process group of its own (so a fault can kill the command with all it started)."""
+    return ["timeout", "-k", str(KILL_AFTER), str(int(timeout)), *command.argv]
 
 
 @dataclass(frozen=True)
@@ -140,8 +146,10 @@ class LabContainer(DockerContainer):
         return "last log lines: " + " | ".join(text.splitlines())
 
     @talking_to_the_engine("reading the log of the {0.role} machine")
-    def logs(self) -> str:
-        return self.get_wrapped_container().logs().decode(errors="replace")
+    def logs(self, since: float | None = None) -> str:
+        """The container's log, or what it logged from the wall-clock time `since` on."""
+        options = {"since": int(since)} if since is not None else {}
+        return self.get_wrapped_container().logs(**options).decode(errors="replace")
 
     # -- commands and files ---------------------------------------------------------------
     @talking_to_the_engine("running a command on {0.role}")
@@ -153,7 +161,7 @@ class LabContainer(DockerContainer):
         frozen kills nothing."""
         log.debug("%s$ %s", self.role, command.shown())
         started = time.monotonic()
-        argv = ["timeout", "-k", str(KILL_AFTER), str(int(timeout)), *command.argv]
+        argv = timed_argv(command, timeout)
         outcome: list = []
 
         def execute() -> None:
@@ -296,9 +304,12 @@ class MailHostContainer(MailServer, LabContainer):
         )
         if secrets.tls:
             self.with_envs(MAILLAB_TLS_CERT=secrets.tls[0], MAILLAB_TLS_KEY=secrets.tls[1])
-        # Mail lives in memory: a lab is thrown away, and the engine's storage driver here
-        # (fuse-overlayfs) writes thousands of small Maildir files twenty times slower.
-        self.tmpfs[VMAIL] = f"mode=0770,uid={VMAIL_UID},gid={VMAIL_UID},size={MAIL_STORE_BYTES}"
+        if spec.mail_store == "memory":
+            # A lab is thrown away, and the engine's storage driver here (fuse-overlayfs)
+            # writes thousands of small Maildir files twenty times slower than a tmpfs.
+            self.tmpfs[VMAIL] = f"mode=0770,uid={VMAIL_UID},gid={VMAIL_UID},size={spec.mail_store_mb}m"
+        else:  # a disk of its own: a volume outlives a restart and bypasses the storage driver
+            self.with_kwargs(**self._kwargs, mounts=[Mount(VMAIL, None, type="volume", labels=options["labels"])])
         for port in PUBLISHED.values():
             self.ports[f"{port}/tcp"] = ("127.0.0.1", None)
 
@@ -321,6 +332,10 @@ class MailHostContainer(MailServer, LabContainer):
             raise HostNotReady(f"{error}; {self.log_tail()}") from None
 
     # -- access from the runner ----------------------------------------------------------
+    def forget_ports(self) -> None:
+        """After a restart or a reconnect Docker may publish the ports anew, elsewhere."""
+        self._published.clear()
+
     @talking_to_the_engine("asking for the ports of {0.role}")
     def port(self, service: str) -> int:
         """The port on 127.0.0.1 that leads to `service` (asked of Docker once per host)."""

@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,6 +137,44 @@ class Lab:
 
     def destroy(self) -> None:
         remove_lab(self.client, self.id)
+
+    # -- what faults do to the machines ------------------------------------------------------
+    def disconnect(self, role: str) -> None:
+        """Pull `role`'s cable: it leaves the lab network (and its published ports go dark)."""
+        self.client.networks.get(self.network.id).disconnect(self._id_of(role))
+
+    def reconnect(self, role: str) -> None:
+        """Plug it in again, reachable by its role's name as before."""
+        self.network.connect(self._id_of(role), network_aliases=[role])
+        if role in self.hosts:
+            self.hosts[role].forget_ports()
+
+    def reboot(self, role: str) -> float:
+        """`docker restart` a host and wait until it is ready again; returns the seconds it took."""
+        started = time.monotonic()
+        host = self.hosts[role]
+        host.get_wrapped_container().restart(timeout=30)
+        host.forget_ports()
+        host.wait_until_ready()
+        return time.monotonic() - started
+
+    def renew(self, role: str) -> None:
+        """Replace a host by a fresh one, as it was when the lab was created."""
+        old = self.hosts[role]
+        old.get_wrapped_container().remove(force=True, v=True)
+        host = MailHostContainer(old.image, role=role, labels=self.labels, network=self.network, spec=old.spec,
+                                 secrets=old.secrets, name=f"{self.id}-{role}")
+        self.hosts[role] = host
+        host.start().wait_until_ready()
+
+    def drop_tools(self) -> None:
+        """Remove the tool machines (a fresh one starts on next use)."""
+        for tool in self.tools.values():
+            tool.get_wrapped_container().remove(force=True, v=True)
+        self.tools.clear()
+
+    def _id_of(self, role: str) -> str:
+        return self.container(role).get_wrapped_container().id
 
     def __enter__(self) -> Lab:
         try:

@@ -19,7 +19,7 @@ if __name__ == "__main__" or Path(sys.argv[0]).name == "maillab":  # the program
 import datetime as dt  # noqa: E402
 import functools  # noqa: E402
 import logging  # noqa: E402
-from typing import NoReturn  # noqa: E402
+from typing import NoReturn, get_args  # noqa: E402
 
 import click  # noqa: E402
 from rich.console import Console  # noqa: E402
@@ -27,6 +27,7 @@ from rich.logging import RichHandler  # noqa: E402
 from rich.text import Text  # noqa: E402
 
 from maillab.lab.errors import LabError, engine_gone, engine_gone_error  # noqa: E402
+from maillab.runner.faults import SweepFault  # noqa: E402
 from maillab.runner.loader import ScenarioError, load_scenario  # noqa: E402
 from maillab.runner.vocabulary import SUITES  # noqa: E402
 
@@ -88,8 +89,13 @@ SCENARIO = click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--keep", is_flag=True, help="leave the lab running and print how to connect")
 @click.option("--report-dir", type=click.Path(path_type=Path), help="where report.json and junit.xml go")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="override the scenario's seed")
+@click.option("--interrupt-sweep", "points", type=click.IntRange(1, 100), metavar="N",
+              help="measure the migration, then interrupt it at N points spread over it, resume and verify each")
+@click.option("--fault", type=click.Choice(get_args(SweepFault)), default="kill", show_default=True,
+              help="what interrupts the migration in --interrupt-sweep")
 @verbosity
-def run(scenario: Path, keep: bool, report_dir: Path | None, seed: int | None) -> None:
+def run(scenario: Path, keep: bool, report_dir: Path | None, seed: int | None, points: int | None,
+        fault: str) -> None:
     """Run a rehearsal: create, seed, baseline, converge, idempotence, side_effect, verify, destroy."""
     from maillab.runner.phases import rehearse  # noqa: PLC0415  (Docker is needed from here on)
     from maillab.runner.report import render, render_verdict, write_reports  # noqa: PLC0415
@@ -97,12 +103,13 @@ def run(scenario: Path, keep: bool, report_dir: Path | None, seed: int | None) -
     spec = _load(scenario)
     if seed is not None:
         spec = spec.model_copy(update={"seed": seed})
-    directory = report_dir or Path("maillab-reports") / f"{spec.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        fail(f"--report-dir {directory}: {error.strerror}", EXIT_BAD_INPUT)
-    _name_stale_labs()
+    if points is not None:
+        if keep or spec.cutover:
+            raise click.UsageError("--interrupt-sweep takes no --keep and no scenario with a live cutover")
+        _interrupt_sweep(spec, points, fault, report_dir)
+    if click.get_current_context().get_parameter_source("fault").name != "DEFAULT":
+        raise click.UsageError("--fault goes with --interrupt-sweep")
+    directory = _report_directory(spec.name, report_dir)
     log.info("rehearsing %s: %s", spec.name, spec.description)
     rehearsal = rehearse(spec, keep=keep)
     signals.settle()  # the lab is gone (or kept): what it found is written whatever arrives now
@@ -114,13 +121,45 @@ def run(scenario: Path, keep: bool, report_dir: Path | None, seed: int | None) -
         _print_connection(rehearsal)
     if rehearsal.error and rehearsal.interrupted is None:
         errors.print(Text("maillab: ", style="bold red") + Text(rehearsal.error))
+    _exit(rehearsal, rehearsal.passed, keep)
+
+
+def _report_directory(name: str, given: Path | None) -> Path:
+    """The report directory (made now: a wrong one is bad input), after naming stale labs."""
+    directory = given or Path("maillab-reports") / f"{name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        fail(f"--report-dir {directory}: {error.strerror}", EXIT_BAD_INPUT)
+    _name_stale_labs()
+    return directory
+
+
+def _exit(rehearsal, passed: bool, keep: bool = False) -> NoReturn:
+    """The exit code of a run: a signal's, 3 for the lab's own error, 0 or 1 by the verdict."""
     if rehearsal.interrupted is not None:
         removed = rehearsal.error == f"interrupted by {rehearsal.interrupted}"  # else: why it may be left
         errors.print(Text("maillab: ", style="bold red") + Text(
             f"interrupted; the lab {rehearsal.lab_id} was kept" if keep
             else "interrupted; the lab was removed" if removed else rehearsal.error))
         raise SystemExit(rehearsal.interrupted.exit_code)
-    raise SystemExit(EXIT_LAB if rehearsal.error else EXIT_PASS if rehearsal.passed else EXIT_FAIL)
+    raise SystemExit(EXIT_LAB if rehearsal.error else EXIT_PASS if passed else EXIT_FAIL)
+
+
+def _interrupt_sweep(spec, points: int, fault: str, report_dir: Path | None) -> NoReturn:
+    from maillab.runner.report import render_sweep, write_sweep  # noqa: PLC0415
+    from maillab.runner.sweep import sweep  # noqa: PLC0415
+
+    directory = _report_directory(f"{spec.name}-sweep", report_dir)
+    log.info("interrupt sweep of %s: %d points, %s", spec.name, points, fault)
+    result = sweep(spec, points, fault)
+    write_sweep(result, directory)
+    render_sweep(result, console)
+    if not _quiet():
+        console.print(Text(f"reports: {directory}/sweep.json, {directory}/point-N/report.json"))
+    if result.lab.error and result.lab.interrupted is None:
+        errors.print(Text("maillab: ", style="bold red") + Text(result.lab.error))
+    _exit(result.lab, result.passed)
 
 
 def _print_connection(rehearsal) -> None:

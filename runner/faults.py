@@ -148,6 +148,8 @@ class CrashOld(Fault):
         return "old's Dovecot killed (it comes back)"
 
 
+# what interrupts the migration in an interrupt sweep (runner/sweep.py)
+SweepFault = Literal["kill", "network_cut"]
 # fill new's mail store only when it is small: a tmpfs filled up is memory taken
 DISK_FULL_STORE_MB = 1024
 FAULT_TYPES = (Kill, NetworkCut, Restart, DiskFull, Quota, CrashOld)

@@ -9,7 +9,7 @@ import logging
 import secrets
 import smtplib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -18,7 +18,9 @@ from maillab.lab.lab import Lab
 from maillab.lab.poll import NotYet, poll
 from maillab.runner import signals
 from maillab.runner.compare import judge
+from maillab.runner.faults import Fault
 from maillab.runner.findings import Finding
+from maillab.runner.inject import Injection, Strike
 from maillab.runner.ledger import Event, Ledger
 from maillab.runner.migrate import execute
 from maillab.runner.migrate.context import MigrationContext, StepResult
@@ -27,6 +29,7 @@ from maillab.runner.scenario import Scenario
 from maillab.runner.seed import seed_host
 from maillab.runner.snapshot import snapshot_host, snapshot_hosts
 from maillab.runner.state import Arrival, Evidence, HostState, TlsCheck
+from maillab.runner.steps import Step
 from maillab.runner.tls import check_names, make_certificates
 from maillab.runner.traffic import CutoverRecord, ledger_of, open_internet, while_the_internet_sends
 
@@ -42,6 +45,8 @@ class Rehearsal:
     lab_id: str = ""
     passwords: dict[str, str] = field(default_factory=dict)
     steps: list[StepResult] = field(default_factory=list)
+    strikes: list[Strike] = field(default_factory=list)  # what the scenario's faults did
+    events: list[Event] = field(default_factory=list)  # when each step of the first run started
     baseline: HostState | None = None  # old before the migration
     old: HostState | None = None  # old at the end
     converged: HostState | None = None  # new after the first run of the steps
@@ -60,7 +65,8 @@ class Rehearsal:
 
     @property
     def passed(self) -> bool:
-        return self.error is None and all(s.ok for s in self.steps) and all(f.tolerated for f in self.findings)
+        return (self.error is None and all(s.ok or s.resumed for s in self.steps)
+                and all(f.tolerated for f in self.findings))
 
     @property
     def verdict(self) -> str:
@@ -69,12 +75,21 @@ class Rehearsal:
 
 def rehearse(scenario: Scenario, keep: bool = False) -> Rehearsal:
     """Run the whole rehearsal. Raises only when no lab could be made (LabError)."""
+    def phases(lab: Lab, result: Rehearsal, ca: str) -> None:
+        prepare(lab, scenario, result, ca)
+        migrate(lab, scenario, result)
+    return in_a_lab(scenario, phases, keep=keep)
+
+
+def in_a_lab(scenario: Scenario, phases: Callable[[Lab, Rehearsal, str], None], keep: bool = False) -> Rehearsal:
+    """Make the scenario's lab, run `phases` in it and destroy it (unless kept), whatever
+    happens: an error or a signal is recorded in the returned Rehearsal."""
     result = Rehearsal(scenario=scenario)
     ca, certificates = make_certificates(scenario.domains) if scenario.cutover else ("", None)
     lab = Lab(dict(scenario.hosts), keep=keep, internet=scenario.cutover is not None, tls=certificates)
     result.lab_id = lab.id
     try:
-        _phases(lab, scenario, result, ca)
+        phases(lab, result, ca)
     except signals.Interrupted as interruption:
         result.interrupted = interruption
         result.error = f"interrupted by {interruption}"
@@ -110,7 +125,8 @@ def _phase(result: Rehearsal, name: str) -> Iterator[None]:
         result.timings[name] = round(time.monotonic() - started, 2)
 
 
-def _phases(lab: Lab, scenario: Scenario, result: Rehearsal, ca: str) -> None:
+def prepare(lab: Lab, scenario: Scenario, result: Rehearsal, ca: str) -> None:
+    """create, seed and baseline: old as the migration finds it."""
     with _phase(result, "create"):
         lab.create()
         if scenario.cutover:
@@ -121,13 +137,20 @@ def _phases(lab: Lab, scenario: Scenario, result: Rehearsal, ca: str) -> None:
         log.info("%d messages written on old", written)
     with _phase(result, "baseline"):
         result.baseline = snapshot_host(lab["old"], result.passwords)
+
+
+def migrate(lab: Lab, scenario: Scenario, result: Rehearsal, faults: list[Fault] | None = None) -> None:
+    """converge (with the scenario's faults, or `faults`), idempotence, side_effect and
+    verify, on a prepared lab."""
     context = MigrationContext(lab, scenario, result.passwords)
+    result.strikes = context.strikes
     with _phase(result, "converge"):
         if scenario.cutover:
             converged, result.cutover = while_the_internet_sends(
-                lab, scenario, context, lambda: converge(scenario, context, result.steps))
+                lab, scenario, context, lambda: converge(scenario, context, result.steps, faults=faults))
         else:
-            converged = converge(scenario, context, result.steps)
+            converged = converge(scenario, context, result.steps, faults=faults)
+        result.events = list(context.events)
     if scenario.idempotence and converged:
         with _phase(result, "idempotence"):
             result.converged = snapshot_host(lab["new"], result.passwords)
@@ -178,26 +201,74 @@ def one_line(error: BaseException) -> str:
     return text if isinstance(error, LabError) and text else f"{type(error).__name__}: {text}"
 
 
-def converge(scenario: Scenario, context: MigrationContext, steps: list[StepResult], rerun: bool = False) -> bool:
+def converge(scenario: Scenario, context: MigrationContext, steps: list[StepResult], rerun: bool = False,
+             faults: list[Fault] | None = None) -> bool:
     """Run the steps in order, appending what each did to `steps` (so that the report holds
-    the steps so far when one raises); stops at the first failed step. True if all succeeded."""
-    for step in scenario.steps:
+    the steps so far when one raises), with the scenario's faults (or `faults`) striking
+    during theirs; the idempotence rerun has none. A failed step ends the run, unless a fault
+    has struck: then the scenario's `resume` runs its recovery and the failed step and those
+    after it again, as an admin would, up to `resume.tries` times. True if all succeeded."""
+    pending = [] if rerun else list(scenario.faults if faults is None else faults)
+    converged = _converge(scenario, context, steps, rerun, pending)
+    for injection in context.injections:  # what the faults left is undone once the steps are done
+        injection.heal()
+    return converged
+
+
+def _converge(scenario: Scenario, context: MigrationContext, steps: list[StepResult], rerun: bool,
+              pending: list[Fault]) -> bool:
+    prefix = "idempotence: " if rerun else ""
+    index, tries, earlier = 0, 0, len(context.strikes)
+    while index < len(scenario.steps):
+        step = scenario.steps[index]
         if rerun and not step.rerun_in_idempotence:
+            index += 1
             continue
-        prefix = "idempotence: " if rerun else ""
-        log.info("%s%s", "again: " if rerun else "", step.describe())
-        context.events.append(Event(_since(context.origin), prefix + step.describe()))
-        started = time.monotonic()
-        try:
-            outcome = execute(step, context)
-        except LabError as error:  # a hung command, a host gone: the step did not finish
-            steps.append(StepResult(step=prefix + step.describe(), host="lab", command=step.describe(), exit_code=None,
-                                    meaning=one_line(error), ok=False, seconds=round(time.monotonic() - started, 2)))
-            raise
-        steps += [r.model_copy(update={"step": prefix + r.step}) for r in outcome]
-        if not all(r.ok for r in outcome):
+        armed = [fault for fault in pending if fault.when.step == index + 1]
+        pending = [fault for fault in pending if fault not in armed]  # a fault strikes once
+        outcome = _run_step(step, context, steps, prefix, Injection(armed, context))
+        if all(r.ok for r in outcome):
+            index += 1
+            continue
+        struck = any(strike.at is not None for strike in context.strikes[earlier:])
+        if rerun or not struck or tries == scenario.resume.tries:
             return False  # later steps build on this one
+        tries += 1
+        for result in outcome:
+            result.resumed = not result.ok
+        for injection in context.injections:
+            injection.heal()
+        log.info("resuming (try %d of %d): the failed step and those after it run again", tries,
+                 scenario.resume.tries)
+        prefix = f"resume {tries}: "
+        for recovery in scenario.resume.recovery:
+            if not all(r.ok for r in _run_step(recovery, context, steps, prefix, Injection([], context))):
+                return False
     return True
+
+
+def _run_step(step: Step, context: MigrationContext, steps: list[StepResult], prefix: str,
+              injection: Injection) -> list[StepResult]:
+    """One step with its faults armed; what it did is appended to `steps` and returned."""
+    log.info("%s%s", "again: " if prefix == "idempotence: " else prefix, step.describe())
+    context.events.append(Event(_since(context.origin), prefix + step.describe()))
+    started = time.monotonic()
+    try:
+        with injection:
+            outcome = execute(step, context)
+    except LabError as error:  # a hung command, a host gone: the step did not finish
+        steps.append(StepResult(step=prefix + step.describe(), host="lab", command=step.describe(), exit_code=None,
+                                meaning=one_line(error), ok=False, seconds=round(time.monotonic() - started, 2)))
+        raise
+    finally:
+        context.injections.append(injection)
+        for strike in injection.strikes:
+            context.strikes.append(strike)
+            if strike.at is not None:
+                context.events.append(Event(_since(context.origin), f"fault: {strike.fault}"))
+    outcome = [r.model_copy(update={"step": prefix + r.step}) for r in outcome]
+    steps += outcome
+    return outcome
 
 
 def start_stopped(host) -> None:

@@ -22,6 +22,7 @@ from maillab.runner.compare import SERVES
 from maillab.runner.findings import Finding
 from maillab.runner.ledger import FATES, timeline
 from maillab.runner.phases import Rehearsal
+from maillab.runner.sweep import Sweep
 from maillab.runner.vocabulary import PROPERTIES
 
 # Which snapshot part each property is read from (compare.SERVES says which service serves it).
@@ -114,7 +115,7 @@ def verdict_line(rehearsal: Rehearsal) -> str:
     if damage := [f for f in broken if f.kind == "source_changed"]:
         parts.append(f"the source was damaged: {len({(f.user, f.mailbox) for f in damage})} places on old changed "
                      f"({damage[0].user} {damage[0].mailbox or ''})".replace(" )", ")"))
-    if failed := [s.step for s in rehearsal.steps if not s.ok]:
+    if failed := [s.step for s in rehearsal.steps if not (s.ok or s.resumed)]:
         parts.append(f"step failed: {failed[0]}")
     if broken:
         parts.append("findings: " + ", ".join(sorted({f.kind for f in broken})))
@@ -134,6 +135,8 @@ def to_json(rehearsal: Rehearsal) -> dict[str, object]:
         "checks": [{"property": p, "status": s, "findings": len(f)} for p, s, f in check_rows(rehearsal)],
         "clients_would_redownload": redownload(rehearsal),
         "steps": [step.model_dump() for step in rehearsal.steps],
+        "faults": [{"fault": s.fault, "when": s.when, "host": s.host, "struck_at_s": s.at, "detail": s.detail,
+                    "log": s.log} for s in rehearsal.strikes],
         "findings": [f.model_dump(by_alias=True) | {"property": f.property} for f in rehearsal.findings],
         "finding_counts": dict(Counter(f.kind for f in rehearsal.findings)),
         "timings_s": rehearsal.timings,
@@ -159,7 +162,7 @@ def junit(rehearsal: Rehearsal) -> JUnitXml:
         suite.add_testcase(case)
     for step in rehearsal.steps:
         case = TestCase(f"step: {step.step}", classname="converge", time=step.seconds)
-        if not step.ok:
+        if not (step.ok or step.resumed):
             case.result = [Failure(f"exit {step.exit_shown}: {step.meaning}")]
         suite.add_testcase(case)
     if rehearsal.error is None:
@@ -196,9 +199,13 @@ def render(rehearsal: Rehearsal, console: Console) -> None:
     for column in ("step", "host", "exit", "meaning", "s"):
         steps.add_column(column)
     for step in rehearsal.steps:
-        steps.add_row(Text(step.step), step.host, step.exit_shown, Text(step.meaning), f"{step.seconds:.1f}",
-                      style="" if step.ok else "red")
+        steps.add_row(Text(step.step), step.host, step.exit_shown,
+                      Text(step.meaning + (" (under a fault: run again)" if step.resumed else "")
+                           + (f"\n{step.first_error}" if step.first_error else "")),
+                      f"{step.seconds:.1f}", style="" if step.ok else "yellow" if step.resumed else "red")
     console.print(steps)
+    for strike in rehearsal.strikes:
+        console.print(Text(f"fault: {strike.one_line()}", style="yellow"))
     for step in rehearsal.steps:
         if step.show_output and step.output:
             console.print(Text(f"Output of {step.step} (exit {step.exit_shown}, last lines):"))
@@ -246,3 +253,49 @@ def render_ledger(summary: dict, console: Console) -> None:
 def render_verdict(rehearsal: Rehearsal, console: Console) -> None:
     colour = {"pass": "green", "fail": "red", "error": "red"}[rehearsal.verdict]
     console.print(Text(verdict_line(rehearsal), style=f"bold {colour}"))
+
+
+def sweep_rows(sweep: Sweep) -> list[dict[str, object]]:
+    """The interrupt sweep's table: where each point struck and what became of the run."""
+    return [{"point": n, "at_s": point.at, "step": point.step,
+             "step_name": point.rehearsal.scenario.steps[point.step - 1].describe(),
+             "interrupted_exit": point.interrupted_exit, "resumed": point.what_resumed,
+             "findings": point.findings, "converged": point.converged,
+             "faults": [strike.one_line() for strike in point.rehearsal.strikes]}
+            for n, point in enumerate(sweep.points, 1)]
+
+
+def write_sweep(sweep: Sweep, directory: Path) -> None:
+    """sweep.json, and each run's own reports: the measuring run's in the directory, each
+    point's in point-N/."""
+    write_reports(sweep.lab, directory)
+    for n, point in enumerate(sweep.points, 1):
+        write_reports(point.rehearsal, directory / f"point-{n}")
+    summary = {"scenario": sweep.lab.scenario.name, "verdict": "error" if sweep.lab.error else
+               "pass" if sweep.passed else "fail", "error": sweep.lab.error,
+               "converge_s": sweep.lab.timings.get("converge"), "points": sweep_rows(sweep)}
+    (directory / "sweep.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+
+
+def render_sweep(sweep: Sweep, console: Console) -> None:
+    table = Table(title=f"Interrupt sweep: the migration ({sweep.lab.timings.get('converge', 0):.1f} s) "
+                        "interrupted at each point, then resumed", title_justify="left")
+    for column in ("point", "at s", "step", "exit of the interrupted step", "the resumed run", "findings",
+                   "converged"):
+        table.add_column(column)
+    for row in sweep_rows(sweep):
+        table.add_row(str(row["point"]), f"{row['at_s']:.2f}", Text(f"{row['step']}: {row['step_name']}"),
+                      str(row["interrupted_exit"]), Text(str(row["resumed"])), ", ".join(row["findings"]) or "-",
+                      "yes" if row["converged"] else "NO", style="" if row["converged"] else "red")
+    console.print(table)
+    name = sweep.lab.scenario.name
+    if sweep.lab.error:
+        line, colour = f"ERROR: {name}: {sweep.lab.error}", "red"
+    elif sweep.passed:
+        line, colour = f"PASS: {name}: converged after every one of {len(sweep.points)} interruptions", "green"
+    else:
+        failed = [str(n) for n, point in enumerate(sweep.points, 1) if not point.converged]
+        line = f"FAIL: {name}: " + (verdict_line(sweep.lab).split(": ", 2)[2] if not sweep.lab.passed else
+                                    f"did not converge after the interruption at point {', '.join(failed)}")
+        colour = "red"
+    console.print(Text(line, style=f"bold {colour}"))

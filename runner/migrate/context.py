@@ -4,6 +4,7 @@ one StepResult per command, with its exit code's meaning and its output, secrets
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,10 +20,14 @@ from maillab.runner.steps import COMMAND_TIMEOUT
 if TYPE_CHECKING:
     from maillab.lab.containers import LabContainer
     from maillab.lab.lab import Lab
+    from maillab.runner.inject import Injection, Strike
     from maillab.runner.scenario import Scenario
 
 log = logging.getLogger(__name__)
 OUTPUT_KEPT = 2000  # characters of a command's output kept for the report
+# exit codes of a command that a signal ended (128 + N), whatever the tool
+ERROR_LINE = re.compile(r"(?i)\b(error|fatal|panic|failed)\b|no space left|quota")
+SIGNALLED = {137: "killed (SIGKILL)", 143: "terminated (SIGTERM)", 129: "hung up (SIGHUP)"}
 
 
 class StepResult(BaseModel):
@@ -35,10 +40,17 @@ class StepResult(BaseModel):
     seconds: float
     output: str = ""
     show_output: bool = False  # print the output's tail on the terminal (the user's own script)
+    resumed: bool = False  # it failed under a fault, and the scenario's resume ran it again
+    first_error: str = ""  # a failed command's first error line (its output is kept from the end)
 
     @property
     def exit_shown(self) -> str:
         return "—" if self.exit_code is None else str(self.exit_code)
+
+
+def first_error(output: str) -> str:
+    """The first line of `output` that reports an error (what the admin would look for)."""
+    return next((line.strip()[:300] for line in output.splitlines() if ERROR_LINE.search(line)), "")
 
 
 @dataclass
@@ -57,6 +69,11 @@ class MigrationContext:
     origin: float = field(default_factory=time.monotonic)
     events: list[Event] = field(default_factory=list)
     sleep: Callable[[float], None] = time.sleep  # a wait step's clock (the golden tests record it)
+    # what the faults did, and each step's armed faults (to undo what they left before a resume)
+    strikes: list[Strike] = field(default_factory=list)
+    injections: list[Injection] = field(default_factory=list)
+    # the command of a step running now: (host, command, timeout), for a fault that kills it
+    running: tuple[LabContainer, Command, float] | None = None
 
     def secret(self, name: str) -> str:
         if name not in self.made_secrets:
@@ -71,16 +88,22 @@ class MigrationContext:
         step = label or f"{shown} (on {host.role})"
         log.log(logging.DEBUG if step == self.describing else logging.INFO, "%s", step)
         started = time.monotonic()
-        result = host.run(command, timeout=self.timeout, **options)
+        self.running = (host, command, self.timeout)
+        try:
+            result = host.run(command, timeout=self.timeout, **options)
+        finally:
+            self.running = None
         return StepResult(
             step=step,
             host=host.role,
             command=shown,
             exit_code=result.exit_code,
-            meaning=meanings.get(result.exit_code, "failed"),
+            meaning=meanings.get(result.exit_code) or SIGNALLED.get(result.exit_code, "failed"),
             ok=result.exit_code in ok_codes,
             seconds=round(time.monotonic() - started, 2),
             output=mask(result.output, (*command.secrets, *self.lab.secrets))[-OUTPUT_KEPT:],
+            first_error="" if result.exit_code in ok_codes else mask(first_error(result.output),
+                                                                     (*command.secrets, *self.lab.secrets)),
         )
 
     def done(self, step: str, host: str, ok: bool, meaning: str, started: float, output: str = "") -> StepResult:

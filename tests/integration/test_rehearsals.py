@@ -202,7 +202,9 @@ def test_imapsync_is_a_client_side_copy(images, tmp_path):
 
 
 def test_every_shipped_scenario_is_rehearsed():
-    rehearsed = {p[0] for p in PATHS} | {"scenarios/maildir-to-mdbox-compressed.yaml", "scenarios/bullseye-to-bookworm.yaml",
+    from .test_faults import FAULTS  # noqa: PLC0415  (it imports this module)
+
+    rehearsed = {p[0] for p in PATHS} | {f[0] for f in FAULTS} | {"scenarios/maildir-to-mdbox-compressed.yaml", "scenarios/bullseye-to-bookworm.yaml",
                                          "scenarios/negative-mbsync.yaml", "scenarios/delta-update.yaml",
                                          "scenarios/ssh-push-passwd-file.yaml"}
     shipped = {str(path.relative_to(ROOT)) for path in (ROOT / "scenarios").glob("*.yaml")}

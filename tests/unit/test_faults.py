@@ -1,0 +1,43 @@
+"""Faults as data and the interrupt sweep's arithmetic: pure, without Docker."""
+
+import pytest
+
+from maillab.runner.faults import Kill, NetworkCut, When
+from maillab.runner.inject import Strike
+from maillab.runner.sweep import fault_at, interrupt_points
+
+# (step starts in seconds, converge duration, points) -> (moment, step, seconds into it) each
+POINTS = [
+    ([0.0, 0.8], 4.0, 3, [(1.0, 2, 0.2), (2.0, 2, 1.2), (3.0, 2, 2.2)]),
+    ([0.0], 6.0, 5, [(1.0, 1, 1.0), (2.0, 1, 2.0), (3.0, 1, 3.0), (4.0, 1, 4.0), (5.0, 1, 5.0)]),
+    ([0.0, 1.0, 1.5], 2.0, 1, [(1.0, 2, 0.0)]),  # a moment on a step's start belongs to that step
+]
+
+
+@pytest.mark.parametrize(("starts", "duration", "count", "expected"), POINTS)
+def test_interrupt_points_are_spread_evenly_and_fall_in_the_step_running_then(starts, duration, count, expected):
+    assert interrupt_points(starts, duration, count) == expected
+
+
+def test_a_sweep_fault_strikes_while_the_step_runs_never_before_its_first_command():
+    kill = fault_at("kill", 2, 0.0)
+    assert isinstance(kill, Kill) and kill.when == When(step=2, seconds=0.05)
+    cut = fault_at("network_cut", 1, 1.5)
+    assert isinstance(cut, NetworkCut) and cut.when.seconds == 1.5 and cut.host == "old"
+
+
+STRIKES = [
+    (Strike("kill -KILL the step's command", "2 s into step 2", "new", at=2.01, detail="killed 'doveadm'"),
+     "kill -KILL the step's command (2 s into step 2), at 2.0 s: killed 'doveadm'"),
+    (Strike("fill new's mail storage (0 bytes left)", "as step 2 starts", "new", at=0.0, detail="filled",
+            log=["Error: write(...) failed: No space left on device"]),
+     "fill new's mail storage (0 bytes left) (as step 2 starts), at 0.0 s: filled; new logged: "
+     "Error: write(...) failed: No space left on device"),
+    (Strike("reboot new", "once 10 messages are on new, during step 1", "-"),
+     "reboot new (once 10 messages are on new, during step 1): did not strike, the step ended first"),
+]
+
+
+@pytest.mark.parametrize(("strike", "line"), STRIKES, ids=["struck", "with the server's log", "never struck"])
+def test_a_strike_is_reported_in_one_line(strike, line):
+    assert strike.one_line() == line
