@@ -1,7 +1,8 @@
 """Integration tests run real containers built from dockerfiles/. The images are built (or
-found up to date) once per session, with their progress shown past pytest's capture. Without
-a reachable Docker engine they are not run, and one line says so. No test removes a lab it
-did not make; after the session no lab a test made may remain."""
+found up to date) when the test run begins, with their progress shown; the tests then run in
+two pytest-xdist workers (./run-tests), each rehearsal in a lab of its own. Without a
+reachable Docker engine they are not run, and one line says so. No test removes a lab it did
+not make; after the run no lab a test made may remain."""
 
 from __future__ import annotations
 
@@ -23,6 +24,54 @@ from maillab.runner.vocabulary import SUITES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_ENGINE: list[str] = []
+LABS_BEFORE: set[str] = set()  # labs on the engine when the test run began (a developer's kept lab)
+
+
+def _worker(config) -> bool:
+    """Whether this process is one of pytest-xdist's workers (the controller runs the session's
+    beginning and end: image builds with their progress shown, and the check for labs left)."""
+    return hasattr(config, "workerinput")
+
+
+def _runs_integration(config) -> bool:
+    unit = ROOT / "tests" / "unit"
+    return not all(Path(arg.split("::")[0]).resolve().is_relative_to(unit) for arg in config.args)
+
+
+def pytest_sessionstart(session):
+    if _worker(session.config):
+        return
+    try:
+        client = docker_client()
+    except LabError as error:
+        NO_ENGINE.append(f"integration tests not run: {error}")
+        return
+    LABS_BEFORE.update(lab.id for lab in find_labs(client))
+    if _runs_integration(session.config):
+        reporter = session.config.pluginmanager.getplugin("terminalreporter")
+        builds = logging.getLogger("maillab.lab")
+        handler = _Progress(reporter)
+        builds.addHandler(handler)
+        builds.setLevel(logging.INFO)
+        try:
+            ensure_images(client, SUITES, internet=True)  # every suite a shipped scenario uses, and the cutover's
+        finally:
+            builds.removeHandler(handler)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Every lab that appeared during the run must be gone at its end; labs that were there
+    before are not the tests' to judge, nor are those of another runner still at work (a
+    rehearsal or a test run beside this one: by now every runner this run started has ended,
+    so a live lab's runner is this process or someone else's)."""
+    if _worker(session.config) or NO_ENGINE:
+        return
+    me = f"{socket.gethostname()} pid {os.getpid()}"
+    left = [lab for lab in find_labs(docker_client()) if lab.id not in LABS_BEFORE
+            and (lab.stale or lab.kept or lab.runner in ("-", me))]
+    if left:
+        session.config.pluginmanager.getplugin("terminalreporter").write_line(f"maillab: left behind: {left}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_collection_modifyitems(config, items):
@@ -30,7 +79,7 @@ def pytest_collection_modifyitems(config, items):
     try:
         docker_client()
     except LabError as error:
-        NO_ENGINE.append(f"{len(integration)} integration tests not run: {error}")
+        NO_ENGINE[:] = [f"{len(integration)} integration tests not run: {error}"]
         items[:] = [item for item in items if item not in integration]
         config.hook.pytest_deselected(items=integration)
         return
@@ -48,54 +97,28 @@ def docker():
     return docker_client()
 
 
-class _PastCapture(logging.Handler):
-    """Image builds take minutes: their progress is shown even while pytest captures output."""
+class _Progress(logging.Handler):
+    """Image builds take minutes: their progress is shown as they go."""
 
-    def __init__(self, config) -> None:
+    def __init__(self, reporter) -> None:
         super().__init__()
-        self.reporter = config.pluginmanager.getplugin("terminalreporter")
-        self.capture = config.pluginmanager.getplugin("capturemanager")
+        self.reporter = reporter
 
     def emit(self, record: logging.LogRecord) -> None:
-        with self.capture.global_and_fixture_disabled():
-            self.reporter.write_line(f"  {record.getMessage()}")
+        self.reporter.write_line(f"  {record.getMessage()}")
 
 
 @pytest.fixture(scope="session")
-def images(docker, pytestconfig):
-    builds = logging.getLogger("maillab.lab")
-    handler = _PastCapture(pytestconfig)
-    builds.addHandler(handler)
-    builds.setLevel(logging.INFO)
-    try:
-        ensure_images(docker, SUITES, internet=True)  # every suite a shipped scenario uses, and the cutover's
-    finally:
-        builds.removeHandler(handler)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def nothing_left_behind():
-    """Every lab that appeared during the session must be gone at its end; labs that were
-    there before (a developer's kept lab) are not the tests' to judge, nor are those of
-    another runner still at work (a rehearsal or a test session beside this one: at the end
-    every runner this session started has ended, so a live lab's runner is this process or
-    someone else's)."""
-    if NO_ENGINE:
-        yield
-        return
-    client = docker_client()
-    before = {lab.id for lab in find_labs(client)}
-    yield
-    me = f"{socket.gethostname()} pid {os.getpid()}"
-    left = [lab for lab in find_labs(client) if lab.id not in before
-            and (lab.stale or lab.kept or lab.runner in ("-", me))]
-    assert not left, f"left behind: {left}"
+def images(docker):
+    """The images, built when the run began (found up to date here)."""
+    ensure_images(docker, SUITES, internet=True)
 
 
 def maillab(*args: str, **kwargs) -> subprocess.CompletedProcess:
     """Run the real CLI the way a user does."""
     return subprocess.run([sys.executable, "-m", "maillab.runner.cli", *args], capture_output=True, text=True,
                           cwd=ROOT, **kwargs)
+
 
 def run_until(args: list[str], marker: str) -> tuple[subprocess.Popen, str]:
     """Start the CLI and read its output until `marker` shows (the lab exists and is busy)."""

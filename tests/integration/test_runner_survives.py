@@ -130,6 +130,7 @@ def test_a_signal_while_the_lab_is_being_created_leaves_nothing(images, docker, 
     assert not runner_objects(docker, process.pid), "a lab object of this runner was left"
 
 
+@pytest.mark.xdist_group("stale labs")  # `down --stale` removes every stale lab
 def test_a_lab_whose_real_runner_was_killed_is_named_and_removed_by_down_stale(images, docker, tmp_path):
     process, _ = run_until(["run", FAST, "--report-dir", str(tmp_path / "killed")], "seeded")
     try:
