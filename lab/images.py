@@ -7,10 +7,13 @@ exists, nothing is built. Build steps are streamed to the progress callback.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -67,10 +70,11 @@ def ensure_mailhost_image(client: docker.DockerClient, suite: str) -> bool:
 
     Returns True when something was built.
     """
-    return _ensure(client, mailhost_image(suite), MAILHOST_CONTEXT, suite)
+    return ensure_images(client, (suite,), internet=False)[mailhost_image(suite)]
 
 
 BUILDERS = 2  # image builds at once: apt-get downloads while another unpacks (2 cores)
+BUILD_LOCK = Path(tempfile.gettempdir()) / "maillab-build.lock"
 
 
 def ensure_images(client: docker.DockerClient, suites: tuple[str, ...], internet: bool) -> dict[str, bool]:
@@ -81,19 +85,26 @@ def ensure_images(client: docker.DockerClient, suites: tuple[str, ...], internet
     if internet:
         wanted[internet_image()] = (INTERNET_CONTEXT, INTERNET_SUITE)
     stale = {tag: job for tag, job in wanted.items() if not is_current(client, tag, job[0])}
-    for suite in sorted({suite for _, suite in stale.values()}):
-        ensure_base_image(client, suite)
-    with ThreadPoolExecutor(BUILDERS) as pool:
-        list(pool.map(lambda item: build(client, item[0], *item[1]), stale.items()))
+    if stale:
+        with _one_builder_at_a_time():  # rehearsals started at once build each image once
+            stale = {tag: job for tag, job in stale.items() if not is_current(client, tag, job[0])}
+            for suite in sorted({suite for _, suite in stale.values()}):
+                ensure_base_image(client, suite)
+            with ThreadPoolExecutor(BUILDERS) as pool:
+                list(pool.map(lambda item: build(client, item[0], *item[1]), stale.items()))
     return {tag: tag in stale for tag in wanted}
 
 
-def _ensure(client: docker.DockerClient, tag: str, context: Path, suite: str) -> bool:
-    if is_current(client, tag, context):
-        return False
-    ensure_base_image(client, suite)
-    build(client, tag, context, suite)
-    return True
+@contextmanager
+def _one_builder_at_a_time() -> Iterator[None]:
+    """An exclusive lock for this machine's builds (a file lock: it goes with its process)."""
+    with BUILD_LOCK.open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("another maillab is building images: waiting for it")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def ensure_imapsync_image(client: docker.DockerClient, suite: str, script: Path) -> str:
