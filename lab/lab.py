@@ -28,6 +28,7 @@ import docker.errors  # noqa: E402
 import psutil  # noqa: E402
 from testcontainers.core.network import Network  # noqa: E402
 
+from maillab.lab.command import Command  # noqa: E402
 from maillab.lab.containers import HostSecrets, LabContainer, MailHostContainer, ToolContainer  # noqa: E402
 from maillab.lab.errors import LabError, engine_gone, talking_to_the_engine  # noqa: E402
 from maillab.lab.images import (  # noqa: E402
@@ -139,25 +140,33 @@ class Lab:
         remove_lab(self.client, self.id)
 
     # -- what faults do to the machines ------------------------------------------------------
+    @talking_to_the_engine("cutting {1} off the lab network")
     def disconnect(self, role: str) -> None:
         """Pull `role`'s cable: it leaves the lab network (and its published ports go dark)."""
         self.client.networks.get(self.network.id).disconnect(self._id_of(role))
 
+    @talking_to_the_engine("connecting {1} to the lab network")
     def reconnect(self, role: str) -> None:
         """Plug it in again, reachable by its role's name as before."""
         self.network.connect(self._id_of(role), network_aliases=[role])
         if role in self.hosts:
             self.hosts[role].forget_ports()
 
+    @talking_to_the_engine("restarting {1}")
     def reboot(self, role: str) -> float:
-        """`docker restart` a host and wait until it is ready again; returns the seconds it took."""
+        """Reboot a host (SIGTERM to all, then `docker restart`) and wait until it is ready
+        again; returns the seconds it took."""
         started = time.monotonic()
         host = self.hosts[role]
+        # as a shutdown does, every process gets SIGTERM at once (kill -1 spares only PID 1,
+        # supervisord): an admin's doveadm ends with the services, not after them
+        host.run(Command.of("kill", "-TERM", "-1"))
         host.get_wrapped_container().restart(timeout=30)
         host.forget_ports()
         host.wait_until_ready()
         return time.monotonic() - started
 
+    @talking_to_the_engine("replacing {1} by a fresh host")
     def renew(self, role: str) -> None:
         """Replace a host by a fresh one, as it was when the lab was created."""
         old = self.hosts[role]
@@ -167,6 +176,7 @@ class Lab:
         self.hosts[role] = host
         host.start().wait_until_ready()
 
+    @talking_to_the_engine("removing the tool machines")
     def drop_tools(self) -> None:
         """Remove the tool machines (a fresh one starts on next use)."""
         for tool in self.tools.values():

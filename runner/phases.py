@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from maillab.lab.errors import LabError
+from maillab.lab.errors import EngineGone, LabError
 from maillab.lab.lab import Lab
 from maillab.lab.poll import NotYet, poll
 from maillab.runner import signals
@@ -257,9 +257,12 @@ def _run_step(step: Step, context: MigrationContext, steps: list[StepResult], pr
         with injection:
             outcome = execute(step, context)
     except LabError as error:  # a hung command, a host gone: the step did not finish
-        steps.append(StepResult(step=prefix + step.describe(), host="lab", command=step.describe(), exit_code=None,
-                                meaning=one_line(error), ok=False, seconds=round(time.monotonic() - started, 2)))
-        raise
+        unfinished = StepResult(step=prefix + step.describe(), host="lab", command=step.describe(), exit_code=None,
+                                meaning=one_line(error), ok=False, seconds=round(time.monotonic() - started, 2))
+        steps.append(unfinished)
+        if isinstance(error, EngineGone) or not any(strike.at is not None for strike in injection.strikes):
+            raise
+        return [unfinished]  # the fault broke the step (a host rebooting under it): the resume decides
     finally:
         context.injections.append(injection)
         for strike in injection.strikes:

@@ -349,6 +349,9 @@ BAD_INPUT = [
     (["build", "buster"], "'buster' is not one of 'bullseye', 'bookworm', 'trixie'"),
     (["validate", "tests/integration/scenarios/invalid-suite.yaml"], "invalid-suite.yaml:6: hosts.new.suite"),
     (["down", "--lab", "mlnone"], "no lab mlnone on this Docker engine"),
+    (["run", "scenarios/bullseye-to-bookworm.yaml", "--fault", "network_cut"], "--fault goes with --interrupt-sweep"),
+    (["run", "scenarios/bullseye-to-bookworm.yaml", "--interrupt-sweep", "0"], "0 is not in the range"),
+    (["run", "scenarios/ispmail-cutover.yaml", "--interrupt-sweep", "2"], "no scenario with a live cutover"),
 ]
 
 
