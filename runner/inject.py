@@ -56,44 +56,47 @@ class Strike:
 
 
 # -- what each fault does ---------------------------------------------------------------------
-def _kill(fault: Kill, context: MigrationContext, ended: threading.Event) -> Strike:
+# Each gets the fault, the run's context, the event set when the step has ended, and the
+# strike to fill in: the host it hit, what it did, and what to undo before the run resumes.
+def _kill(fault: Kill, context: MigrationContext, ended: threading.Event, strike: Strike) -> None:
     """SIGKILL to the process group of the step's running command (coreutils' timeout, which
     every lab command runs under, leads its own group: the command and all it started). Between
     two commands it waits for the next one, unless the step ends first."""
     while (running := context.running) is None:
         if ended.wait(WATCH_INTERVAL / 4):
-            return Strike(fault.describe(), fault.when.describe(), "-", detail="no command of the step was running")
+            strike.detail = "no command of the step was running"
+            return
     host, command, timeout = running
+    strike.host = host.role
     argv = "\x01".join(timed_argv(command, timeout)) + "\x01"
     listing = host.run(Command.script('for p in /proc/[0-9]*; do printf "%s " "${p#/proc/}"; '
                                       'tr "\\0" "\\1" < "$p/cmdline"; echo; done 2>/dev/null')).stdout
     pids = [line.split(" ", 1)[0] for line in listing.splitlines() if line.partition(" ")[2] == argv]
     if not pids:
-        return Strike(fault.describe(), fault.when.describe(), host.role, detail="the command had just ended")
+        strike.detail = "the command had just ended"
+        return
     host.run(Command.of("kill", "-KILL", "--", *(f"-{pid}" for pid in pids)))
-    return Strike(fault.describe(), fault.when.describe(), host.role,
-                  detail=f"killed '{command.shown(context.lab.secrets)[:120]}' on {host.role}")
+    strike.detail = f"killed '{command.shown(context.lab.secrets)[:120]}' on {host.role}"
 
 
-def _network_cut(fault: NetworkCut, context: MigrationContext, _ended: threading.Event) -> Strike:
-    lab = context.lab
-    lab.disconnect(fault.host)
+def _network_cut(fault: NetworkCut, context: MigrationContext, _ended: threading.Event, strike: Strike) -> None:
+    context.lab.disconnect(fault.host)
     time.sleep(fault.seconds)
-    lab.reconnect(fault.host)
-    return Strike(fault.describe(), fault.when.describe(), fault.host,
-                  detail=f"{fault.host} was off the lab network for {fault.seconds:g} s")
+    context.lab.reconnect(fault.host)
+    strike.host, strike.detail = fault.host, f"{fault.host} was off the lab network for {fault.seconds:g} s"
 
 
-def _restart(fault: Restart, context: MigrationContext, _ended: threading.Event) -> Strike:
+def _restart(fault: Restart, context: MigrationContext, _ended: threading.Event, strike: Strike) -> None:
+    strike.host = fault.host
     if fault.service:
         context.lab[fault.host].service(fault.service, "restart")
-        return Strike(fault.describe(), fault.when.describe(), fault.host, detail=f"supervisorctl restart {fault.service}")
-    seconds = context.lab.reboot(fault.host)
-    return Strike(fault.describe(), fault.when.describe(), fault.host,
-                  detail=f"docker restart: {fault.host} answered again after {seconds:.1f} s")
+        strike.detail = f"supervisorctl restart {fault.service}"
+    else:
+        seconds = context.lab.reboot(fault.host)
+        strike.detail = f"docker restart: {fault.host} answered again after {seconds:.1f} s"
 
 
-def _disk_full(fault: DiskFull, context: MigrationContext, _ended: threading.Event) -> Strike:
+def _disk_full(fault: DiskFull, context: MigrationContext, _ended: threading.Event, strike: Strike) -> None:
     new = context.lab["new"]
     # written until the disk refuses (the migration writes meanwhile), then `free` given back
     filled = new.run_checked(Command.script('dd if=/dev/zero of="$1" bs=64k 2>/dev/null; truncate -s "-$2" "$1" '
@@ -101,12 +104,11 @@ def _disk_full(fault: DiskFull, context: MigrationContext, _ended: threading.Eve
 
     def free_the_disk() -> None:
         new.run_checked(Command.of("rm", "-f", FILLER), "freeing new's mail store")
-    return Strike(fault.describe(), fault.when.describe(), "new", heal=free_the_disk,
-                  detail=f"{filled.stdout.strip()} bytes written to {FILLER}, {fault.free} left "
-                         "(freed before the run resumes)")
+    strike.host, strike.heal = "new", free_the_disk
+    strike.detail = f"{filled.stdout.strip()} bytes written to {FILLER}, {fault.free} left (freed before the run resumes)"
 
 
-def _quota(fault: Quota, context: MigrationContext, _ended: threading.Event) -> Strike:
+def _quota(fault: Quota, context: MigrationContext, _ended: threading.Event, strike: Strike) -> None:
     new = context.lab["new"]
 
     def set_quota(value: int) -> int:
@@ -119,8 +121,6 @@ def _quota(fault: Quota, context: MigrationContext, _ended: threading.Event) -> 
             raise LabError(f"{fault.user} is not in new's virtual_users yet: strike after the user list is copied")
         return before
     before = set_quota(fault.bytes)
-    strike = Strike(fault.describe(), fault.when.describe(), "new",
-                    detail=f"virtual_users.quota of {fault.user} on new: {before} -> {fault.bytes}")
 
     def raise_quota_again() -> None:  # what Dovecot counted under the low quota, then the admin's fix
         report = new.run(Command.of("doveadm", "quota", "get", "-u", fault.user)).stdout.split("\n")
@@ -130,11 +130,11 @@ def _quota(fault: Quota, context: MigrationContext, _ended: threading.Event) -> 
             if storage and len(storage) == 3 else "no quota report from doveadm quota get"
         strike.detail += f"; after the step {counted}; set back to {before}"
         set_quota(before)
-    strike.heal = raise_quota_again
-    return strike
+    strike.host, strike.heal = "new", raise_quota_again
+    strike.detail = f"virtual_users.quota of {fault.user} on new: {before} -> {fault.bytes}"
 
 
-def _crash_old(fault: CrashOld, context: MigrationContext, _ended: threading.Event) -> Strike:
+def _crash_old(fault: CrashOld, context: MigrationContext, _ended: threading.Event, strike: Strike) -> None:
     old = context.lab["old"]
     # children may end by themselves meanwhile: only the master has to be there to be killed
     old.run_checked(Command.script('master=$(pgrep -o -x dovecot) || exit 1; '
@@ -146,11 +146,11 @@ def _crash_old(fault: CrashOld, context: MigrationContext, _ended: threading.Eve
         if "IMAP" in old.probe():
             raise NotYet("old's IMAP does not answer yet")
     poll("old's Dovecot to come back", back, timeout=60, interval=0.25)
-    return Strike(fault.describe(), fault.when.describe(), "old",
-                  detail=f"supervisord started it again; IMAP answered after {time.monotonic() - started:.1f} s")
+    strike.host = "old"
+    strike.detail = f"supervisord started it again; IMAP answered after {time.monotonic() - started:.1f} s"
 
 
-STRIKES: dict[type[Fault], Callable[..., Strike]] = {
+STRIKES: dict[type[Fault], Callable[..., None]] = {
     Kill: _kill,
     NetworkCut: _network_cut,
     Restart: _restart,
@@ -167,6 +167,14 @@ def messages_on_new(context: MigrationContext) -> int:
     found = context.lab["new"].run(Command.script(
         'find "$1" -type f \\( -path "*/cur/*" -o -path "*/new/*" \\) | wc -l', VMAIL))
     return int(found.stdout.strip() or 0)
+
+
+def heal(strikes: list[Strike]) -> None:
+    """Undo what the strikes left (before the run resumes, and once the steps are done)."""
+    for strike in strikes:
+        if strike.heal is not None:
+            strike.heal()
+            strike.heal = None
 
 
 class Injection:
@@ -204,13 +212,6 @@ class Injection:
                 lines = self.context.lab.container(strike.host).logs(since=strike.clock).splitlines()
                 strike.log = [line.strip() for line in lines if TROUBLE.search(line)][:LOG_LINES]
 
-    def heal(self) -> None:
-        """Undo what must be undone before the run resumes."""
-        for strike in self.strikes:
-            if strike.heal is not None:
-                strike.heal()
-                strike.heal = None
-
     def _watch(self, faults: list[Fault]) -> None:
         waiting = list(faults)
         try:
@@ -233,6 +234,6 @@ class Injection:
     def _strike(self, fault: Fault) -> None:
         at, clock = time.monotonic() - self.started, time.time()
         log.info("fault: %s (%s)", fault.describe(), fault.when.describe())
-        strike = STRIKES[type(fault)](fault, self.context, self.done)
-        strike.at, strike.clock = round(at, 2), clock
+        strike = Strike(fault.describe(), fault.when.describe(), "-", at=round(at, 2), clock=clock)
+        STRIKES[type(fault)](fault, self.context, self.done, strike)
         self.strikes.append(strike)

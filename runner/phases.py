@@ -20,7 +20,7 @@ from maillab.runner import signals
 from maillab.runner.compare import judge
 from maillab.runner.faults import Fault
 from maillab.runner.findings import Finding
-from maillab.runner.inject import Injection, Strike
+from maillab.runner.inject import Injection, Strike, heal
 from maillab.runner.ledger import Event, Ledger
 from maillab.runner.migrate import execute
 from maillab.runner.migrate.context import MigrationContext, StepResult
@@ -210,8 +210,7 @@ def converge(scenario: Scenario, context: MigrationContext, steps: list[StepResu
     after it again, as an admin would, up to `resume.tries` times. True if all succeeded."""
     pending = [] if rerun else list(scenario.faults if faults is None else faults)
     converged = _converge(scenario, context, steps, rerun, pending)
-    for injection in context.injections:  # what the faults left is undone once the steps are done
-        injection.heal()
+    heal(context.strikes)  # what the faults left is undone once the steps are done
     return converged
 
 
@@ -236,8 +235,7 @@ def _converge(scenario: Scenario, context: MigrationContext, steps: list[StepRes
         tries += 1
         for result in outcome:
             result.resumed = not result.ok
-        for injection in context.injections:
-            injection.heal()
+        heal(context.strikes)
         log.info("resuming (try %d of %d): the failed step and those after it run again", tries,
                  scenario.resume.tries)
         prefix = f"resume {tries}: "
@@ -264,7 +262,6 @@ def _run_step(step: Step, context: MigrationContext, steps: list[StepResult], pr
             raise
         return [unfinished]  # the fault broke the step (a host rebooting under it): the resume decides
     finally:
-        context.injections.append(injection)
         for strike in injection.strikes:
             context.strikes.append(strike)
             if strike.at is not None:

@@ -20,7 +20,7 @@ from maillab.runner.steps import COMMAND_TIMEOUT
 if TYPE_CHECKING:
     from maillab.lab.containers import LabContainer
     from maillab.lab.lab import Lab
-    from maillab.runner.inject import Injection, Strike
+    from maillab.runner.inject import Strike
     from maillab.runner.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -69,9 +69,8 @@ class MigrationContext:
     origin: float = field(default_factory=time.monotonic)
     events: list[Event] = field(default_factory=list)
     sleep: Callable[[float], None] = time.sleep  # a wait step's clock (the golden tests record it)
-    # what the faults did, and each step's armed faults (to undo what they left before a resume)
+    # what the faults did (and what they left to undo before a resume)
     strikes: list[Strike] = field(default_factory=list)
-    injections: list[Injection] = field(default_factory=list)
     # the command of a step running now: (host, command, timeout), for a fault that kills it
     running: tuple[LabContainer, Command, float] | None = None
 
