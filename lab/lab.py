@@ -17,7 +17,7 @@ import os
 import secrets
 import socket
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,26 +199,25 @@ class Lab:
 
 
 def _at_once(work, machines: list, *, finish: bool) -> None:
-    """`work` on every machine at once, in threads (only the main thread gets signals). When
-    one fails or a signal arrives: with `finish` the others are waited for (with signals
-    held), so that a container being created exists before the lab is removed; without it
-    they are left to end on their own (a readiness check stops once its container is gone)."""
+    """`work` on every machine at once, in threads (only the main thread gets signals). The
+    main thread waits with signals held, so no signal can land between starting the threads
+    and waiting for them. When one fails or a signal arrives: with `finish` the others are
+    waited for, so that a container being created exists before the lab is removed; without
+    it they are left to end on their own (a readiness check stops once its container is gone)."""
     pool = ThreadPoolExecutor(len(machines))
-    with signals.held() as early:  # a signal inside submit would leave a started thread untracked
+    with signals.held() as arrived:
         futures = [pool.submit(work, machine) for machine in machines]
-    try:
-        if early:
-            raise signals.Interrupted(early[0])
-        for future in futures:
-            future.result()
-    except BaseException:
-        if finish:
-            with signals.held():
-                pool.shutdown(wait=True)
-        else:
-            pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
+        pending = set(futures)
+        while pending and not (arrived and not finish):
+            done, pending = wait(pending, timeout=0.1, return_when=FIRST_EXCEPTION)
+            if not finish and any(future.exception() for future in done):
+                break
+        pool.shutdown(wait=finish, cancel_futures=not finish)
+    if arrived:
+        raise signals.Interrupted(arrived[0])
+    for future in futures:
+        if future.done() and not future.cancelled():
+            future.result()  # the first failure, as it was raised
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from typing import NoReturn, get_args  # noqa: E402
 
 import click  # noqa: E402
 from rich.console import Console  # noqa: E402
-from rich.logging import RichHandler  # noqa: E402
 from rich.text import Text  # noqa: E402
 
 from maillab.lab.errors import LabError, engine_gone, engine_gone_error  # noqa: E402
@@ -43,9 +42,17 @@ def fail(message: str, code: int) -> NoReturn:
     raise SystemExit(code)
 
 
+class _LineHandler(logging.Handler):
+    """A log record as one line on stderr, never wrapped (RichHandler's table wraps a long
+    message at the console's width: a list of stale labs, a command line)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        errors.print(Text(self.format(record)))
+
+
 def configure_logging(level: int) -> None:
-    handler = RichHandler(console=errors, show_time=False, show_path=False, markup=False,
-                          rich_tracebacks=True, show_level=level == logging.DEBUG)
+    handler = _LineHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)-8s %(message)s" if level == logging.DEBUG else "%(message)s"))
     log.handlers[:] = [handler]
     log.setLevel(level)
     log.propagate = False

@@ -97,6 +97,10 @@ def account(sent: list[Sent], attempts: list[Attempt], queued: dict[str, float],
             fate, detail = "delivered", f"via {accepted[-1].host}" if accepted else "on new"
         elif copies > 1:
             fate, detail = "duplicated", f"{copies} copies in INBOX on new"
+            # an SMTP session cut after the server queued the message but before its 250
+            # reached the sender (RFC 1047): Postfix says "message may be sent more than once"
+            if cut := [a for a in tried if "more than once" in a.detail]:
+                detail += f"; the sender, after trying {cut[-1].host or 'a host'}: {cut[-1].detail}"
         elif message.message_id in queued:
             fate, delay = "delayed", round(ended_at - queued[message.message_id], 3)
             last = tried[-1].detail if tried else "never tried"

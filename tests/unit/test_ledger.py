@@ -67,3 +67,11 @@ def test_the_timeline_counts_per_second_what_was_sent_delivered_and_queued():
         (0, 0, 1, 1, 0),
         (0, 0, 0, 0, 0),
     ]
+
+
+def test_a_duplicate_after_a_session_cut_at_the_end_of_data_quotes_the_sender():
+    cut = "lost connection with old[172.18.0.2] while sending end of data -- message may be sent more than once"
+    attempts = [Attempt("<m1@lab>", 2.0, "deferred", "old", cut), Attempt("<m1@lab>", 9.0, "sent", "new")]
+    [entry] = account([SENT], attempts, {}, Counter({SENT.message_id: 2}), {SENT.message_id: "INBOX"}, ENDED).entries
+    assert entry.fate == "duplicated"
+    assert entry.detail == f"2 copies in INBOX on new; the sender, after trying old: {cut}"
