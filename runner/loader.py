@@ -8,6 +8,7 @@ so `2024-13-45` is a field error like any other.
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,9 @@ from ruamel.yaml.tokens import (
     FlowMappingStartToken, FlowSequenceEndToken, FlowSequenceStartToken,
 )
 
-from maillab.runner.scenario import Scenario
+from maillab.runner.scenario import FolderSpec, MailSource, RawMessageSpec, Scenario, UserSpec
 from maillab.runner.faults import FAULTS
+from maillab.runner.sources import maildir_tree
 from maillab.runner.steps import METHODS
 
 MAX_BYTES = 4 * 2**20
@@ -33,7 +35,7 @@ OPENERS = (BlockMappingStartToken, BlockSequenceStartToken, FlowMappingStartToke
 CLOSERS = (BlockEndToken, FlowMappingEndToken, FlowSequenceEndToken)
 # The tags of the unions of steps and faults, by the list that holds them: pydantic puts the
 # tag into an error's location, after the item's index.
-TAGS = {"steps": METHODS, "recovery": METHODS, "faults": FAULTS}
+TAGS = {"steps": METHODS, "recovery": METHODS, "faults": FAULTS, "messages": ("written", "raw")}
 
 
 class ScenarioError(Exception):
@@ -72,11 +74,75 @@ def load_scenario(path: Path) -> Scenario:
         raise ScenarioError(_printable(f"{path}:{_line_of(document, loc)}: {_field_path(loc)}: {_message(first)}")) \
             from None
     scenario._base_dir = path.resolve().parent
+    for index, user in enumerate(scenario.users):
+        _resolve_mail_files(path, document, scenario.base_dir, index, user)
     for field, specs in (("steps", scenario.steps), ("faults", scenario.faults)):
         for index, spec in enumerate(specs):
             if problem := spec.problem_with(scenario):
                 raise ScenarioError(f"{path}:{_line_of(document, (field, index))}: {field}[{index}]: {problem}")
     return scenario
+
+
+def _resolve_mail_files(path: Path, document: CommentedMap, base: Path, index: int, user: UserSpec) -> None:
+    """Make the user's mail file paths absolute (relative to the scenario) once they are
+    checked to be there and readable, and add the folders of an imported Maildir++ tree."""
+    def fail(loc: tuple, message: str) -> None:
+        raise ScenarioError(_printable(f"{path}:{_line_of(document, loc)}: {_field_path(loc)}: {message}"))
+
+    if user.import_:
+        loc = ("users", index, "import", "maildir")
+        root = _checked_path(base, user.import_.maildir, "maildir", lambda problem: fail(loc, problem))
+        listed = {folder.name: folder for folder in user.folders}
+        try:
+            tree = maildir_tree(root)
+        except (OSError, UnicodeError, ValueError) as error:
+            fail(loc, f"cannot read the Maildir++ tree {root}: {error}")
+        for name, directory in tree.items():
+            if name in listed:
+                listed[name].source = listed[name].source or MailSource(maildir=str(directory))
+                continue
+            try:
+                user.folders.append(FolderSpec(name=name, source=MailSource(maildir=str(directory))))
+            except ValidationError as error:
+                fail(loc, f"folder directory {directory.name!r}: {_message(error.errors()[0])}")
+    for number, folder in enumerate(user.folders):
+        if folder.source:
+            loc = ("users", index, "folders", number, "source")
+            kind = folder.source.kind
+            checked = _checked_path(base, folder.source.path, kind, lambda problem: fail(loc, problem))
+            setattr(folder.source, kind, str(checked))
+        for position, message in enumerate(folder.messages):
+            if isinstance(message, RawMessageSpec) and message.raw_file is not None:
+                loc = ("users", index, "folders", number, "messages", position, "raw_file")
+                checked = _checked_path(base, message.raw_file, "file", lambda problem: fail(loc, problem))
+                if message.size is not None and message.size < checked.stat().st_size:
+                    fail(loc, f"size {message.size} is smaller than the file ({checked.stat().st_size} bytes)")
+                message.raw_file = str(checked)
+
+
+def _checked_path(base: Path, written: str, kind: str, fail) -> Path:
+    """`written` (relative to `base`) as an absolute path, once it is there and readable as
+    `kind`: a Maildir folder (cur/ and new/), an mbox or other regular file, or a directory of
+    .eml files."""
+    path = (base / written).resolve()
+    try:
+        info = path.stat()
+        if kind in ("mbox", "file"):
+            if not stat.S_ISREG(info.st_mode):
+                fail(f"{written}: not a regular file")
+            with path.open("rb"):
+                pass
+        else:
+            if not stat.S_ISDIR(info.st_mode):
+                fail(f"{written}: not a directory")
+            for sub in ("cur", "new") if kind == "maildir" else ():
+                if not (path / sub).is_dir():
+                    fail(f"{written}: not a Maildir (no {sub}/ in it)")
+                os.scandir(path / sub).close()
+            os.scandir(path).close()
+    except OSError as error:
+        fail(f"{written}: {error.strerror}")
+    return path
 
 
 def _read(path: Path) -> str:
@@ -132,6 +198,8 @@ class _Plain:
             return {str(key): self.convert(value, (*loc, str(key))) for key, value in node.items()}
         if isinstance(node, CommentedSeq):
             return [self.convert(value, (*loc, index)) for index, value in enumerate(node)]
+        if isinstance(node, bytes) and loc[-1:] == ("raw",):  # !!binary: a raw message's bytes
+            return bytes(node)
         for plain in (str, bool, int, float):  # ruamel's round-trip scalars subclass these
             if isinstance(node, plain):
                 return plain(node)

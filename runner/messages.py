@@ -29,13 +29,15 @@ SENDERS = ("Ann Archer <ann@example.net>", "Bob Baker <bob@example.com>",
 
 
 def folder_messages(seed: int, user: UserSpec, folder: FolderSpec) -> list[SeedMessage]:
-    """The folder's messages, generated ones first, in delivery (date) order. Each message has
-    a random generator of its own: the same message whatever else the folder holds."""
+    """The folder's messages: those of its source (the admin's files) as they are, then the
+    generated ones in delivery (date) order, then the written-out ones. Each generated message
+    has a random generator of its own: the same message whatever else the folder holds."""
     generated = _generated_range(seed, user, folder, range(folder.count))
     generated.sort(key=lambda message: message.internaldate)
-    written = [_written(_rng(seed, user, folder, f"w{n}"), user, folder, n, spec)
+    written = [raw_message(spec) if isinstance(spec, RawMessageSpec)
+               else _written(_rng(seed, user, folder, f"w{n}"), user, folder, n, spec)
                for n, spec in enumerate(folder.messages)]
-    return generated + written
+    return (source_messages(folder.source) if folder.source else []) + generated + written
 
 
 def _rng(seed: int, user: UserSpec, folder: FolderSpec, n: int | str) -> random.Random:

@@ -10,16 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
 from maillab.runner.faults import FaultSpec, Resume
 from maillab.runner.steps import StepSpec
 from maillab.runner.vocabulary import (
     DATABASES, MAIL_STORE_BYTES, MESSAGE_MAX, NAMESPACES, QUOTA_MAX, Address, ArgText, Compression,
     ContentType, FileName, FolderName, HeaderText, Keyword, MailFormat, MessageId, Namespace, PlainName,
-    Property, Role, Suite, SystemFlag, UserStore, checked_str, shaped,
+    Property, Role, SourcePath, Suite, SystemFlag, UserStore, checked_str, shaped,
 )
 
 
@@ -82,8 +82,87 @@ class MessageSpec(Model):
         return 1024 + len(self.body.encode()) + sum(a.size * 4 // 3 for a in self.attachments)
 
 
+class RawMessageSpec(Model):
+    """One message given as its bytes, seeded unchanged (malformed mail included): `raw` in
+    the scenario (text, stored as UTF-8; YAML `!!binary` for bytes that are not UTF-8) or
+    `raw_file` (a path relative to the scenario). `size` repeats the body (what follows the
+    first empty line) until the message is exactly that many bytes. INTERNALDATE is `date`,
+    else the Date header, else the file's mtime (`raw_file`) or 2020-01-01T00:00:00Z."""
+
+    raw: bytes | None = Field(None, max_length=MESSAGE_MAX)
+    raw_file: SourcePath | None = None
+    size: int | None = Field(None, gt=0, le=MESSAGE_MAX)
+    date: dt.datetime | None = None
+    flags: list[SystemFlag] = []
+    keywords: list[Keyword] = []
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RawMessageSpec:
+        if (self.raw is None) == (self.raw_file is None):
+            raise ValueError("give either raw (the message in the scenario) or raw_file, not both")
+        if self.raw is not None and self.size is not None:
+            if not split_body(self.raw)[1]:
+                raise ValueError("size repeats the body, and this raw message has none after its empty line")
+            if self.size < len(self.raw):
+                raise ValueError(f"size {self.size} is smaller than the raw message ({len(self.raw)} bytes)")
+        return self
+
+    @property
+    def bytes_estimate(self) -> int:
+        return self.size or len(self.raw or b"")
+
+
+def split_body(raw: bytes) -> tuple[bytes, bytes]:
+    """A message's header (with the empty line that ends it) and body."""
+    ends = [(found, len(mark)) for mark in (b"\n\n", b"\r\n\r\n") if (found := raw.find(mark)) >= 0]
+    if not ends:
+        return raw, b""
+    at, length = min(ends)
+    return raw[: at + length], raw[at + length:]
+
+
+# A written-out message is a raw one when it says raw or raw_file (the tag names the kind in errors).
+WrittenMessage = Annotated[
+    Union[Annotated[MessageSpec, Tag("written")], Annotated[RawMessageSpec, Tag("raw")]],  # noqa: UP007
+    Discriminator(lambda v: "raw" if isinstance(v, dict) and ({"raw", "raw_file"} & set(v))
+                  or isinstance(v, RawMessageSpec) else "written"),
+]
+
+
+class MailSource(Model):
+    """A folder's mail read from the admin's files where they are: one Maildir folder (the
+    directory with cur/ and new/), an mbox file, or a directory of .eml files. The path is
+    relative to the scenario file."""
+
+    maildir: SourcePath | None = None
+    mbox: SourcePath | None = None
+    eml: SourcePath | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> MailSource:
+        if len(self.model_fields_set & {"maildir", "mbox", "eml"}) != 1:
+            raise ValueError("name one of maildir, mbox or eml")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(kind for kind in ("maildir", "mbox", "eml") if getattr(self, kind) is not None)
+
+    @property
+    def path(self) -> str:
+        return getattr(self, self.kind)
+
+
+class MaildirImport(Model):
+    """A whole Maildir++ tree for a user: the root is INBOX, `.A.B` is folder A/B (levels in
+    modified UTF-7). A folder also listed under `folders` keeps its settings there."""
+
+    maildir: SourcePath
+
+
 class FolderSpec(Model):
-    """A folder, its generated messages (`count`) and any written-out ones (`messages`)."""
+    """A folder, its generated messages (`count`), any written-out ones (`messages`) and any
+    read from files (`source`)."""
 
     name: FolderName
     subscribed: bool = True
@@ -93,7 +172,8 @@ class FolderSpec(Model):
     sizes: tuple[int, int] = (400, 12_000)
     attachments: float = Field(0.05, ge=0, le=1)
     dates: tuple[dt.date, dt.date] = (dt.date(2022, 1, 1), dt.date(2024, 12, 31))
-    messages: list[MessageSpec] = []
+    messages: list[WrittenMessage] = []
+    source: MailSource | None = None
 
     @field_validator("flags", "keywords")
     @classmethod
@@ -141,6 +221,8 @@ class UserSpec(Model):
     aliases: list[Address] = []
     folders: list[FolderSpec] = []
     sieve: SieveSpec | None = None
+    # a Maildir++ tree whose folders the loader adds to `folders`
+    import_: MaildirImport | None = Field(None, alias="import")
 
     @property
     def domain(self) -> str:

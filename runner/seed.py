@@ -189,7 +189,9 @@ def user_archive(seed: int, user: UserSpec, home: str, maildir_parent: str) -> U
                 for keyword in message.keywords:
                     if keyword not in letters:
                         archive.extra_keywords.setdefault(name, {}).setdefault(keyword, []).append(base)
-                vsize = len(message.raw) + message.raw.count(b"\n")
+                # W= is what Dovecot serves as RFC822.SIZE: the size with CRLF line ends, so
+                # only bare LFs grow (mail from files may have CRLF already)
+                vsize = len(message.raw) + message.raw.count(b"\n") - message.raw.count(b"\r\n")
                 _add_file(tar, f"{path}/cur/{base},S={len(message.raw)},W={vsize}:2,{flags}", message.raw, stamp)
                 archive.count += 1
         if user.sieve:

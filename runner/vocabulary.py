@@ -149,3 +149,6 @@ MessageId = checked_str(shaped(r"<[!-;=?A-~]{1,400}@[!-;=?A-~]{1,400}>", "a Mess
 _TOKEN = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"  # RFC 6838 restricted-name
 ContentType = checked_str(shaped(f"{_TOKEN}/{_TOKEN}", "a content type shaped type/subtype"))
 FileName = checked_str(shaped(r"(?!\.\.?$)[^/\\\x00-\x1f\x7f]{1,200}", "a file name (no '/', '\\' or control characters)"))
+# A path to the admin's own mail files (relative to the scenario file); it never reaches a
+# shell, and the loader checks that it is there and readable.
+SourcePath = checked_str(lambda v: _reject_control(v, "a path"), Field(min_length=1, max_length=4096))

@@ -1,0 +1,206 @@
+"""Mail from the admin's files (runner/sources.py): flags, keywords, dates and bytes, read as
+Dovecot and Python's mailbox take them; and the loader's refusals of paths that are not there.
+
+Each case is a row of a table; the harness writes the files into a temporary directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import os
+import re
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from maillab.runner.loader import ScenarioError, load_scenario
+from maillab.runner.scenario import MailSource, RawMessageSpec
+from maillab.runner.seed import user_archive
+from maillab.runner.sources import (
+    eml_messages, maildir_messages, maildir_tree, mbox_messages, raw_message, source_messages,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "scenarios" / "data"
+UTC = dt.timezone.utc
+MESSAGE = b"From: a@example.org\nSubject: s\nMessage-ID: <1@example.org>\n\nbody\n"
+STAMP = 1_700_000_000  # 2023-11-14T22:13:20Z
+
+
+def maildir(path: Path, files: dict[str, bytes], keywords: str | None = None) -> Path:
+    for sub in ("cur", "new", "tmp"):
+        (path / sub).mkdir(parents=True, exist_ok=True)
+    if keywords is not None:
+        (path / "dovecot-keywords").write_text(keywords)
+    for name, content in files.items():
+        (path / name).write_bytes(content)
+        os.utime(path / name, (STAMP, STAMP))
+    return path
+
+
+@pytest.mark.parametrize(("name", "keywords", "flags", "expected_keywords"), [
+    ("cur/1.M1.host:2,", None, (), ()),
+    ("cur/1.M1.host:2,S", None, ("\\Seen",), ()),
+    ("cur/1.M1.host:2,DFRST", None, ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"), ()),
+    ("cur/1.M1.host:2,PS", None, ("\\Seen",), ()),  # P (passed) has no IMAP flag
+    ("cur/1.M1.host:2,Sab", "0 $Forwarded\n1 Work\n", ("\\Seen",), ("$Forwarded", "Work")),
+    ("cur/1.M1.host:2,Sc", "0 $Forwarded\n2 Privat\n", ("\\Seen",), ("Privat",)),
+    ("cur/1.M1.host:2,Sb", "0 $Forwarded\n", ("\\Seen",), ()),  # a letter no keyword has
+    ("new/1.M1.host", None, (), ()),  # delivered, never seen by a client
+], ids=lambda v: v if isinstance(v, str) and "/" in v else None)
+def test_maildir_flags_and_keywords_come_from_the_file_name(tmp_path, name, keywords, flags, expected_keywords):
+    [message] = maildir_messages(maildir(tmp_path, {name: MESSAGE}, keywords))
+    assert (message.flags, message.keywords) == (flags, expected_keywords)
+    assert message.internaldate == dt.datetime.fromtimestamp(STAMP, UTC)  # the file's mtime, as Dovecot
+    assert message.raw == MESSAGE
+
+
+def test_maildir_skips_dot_files_as_dovecot_does(tmp_path):
+    box = maildir(tmp_path, {"cur/.gitkeep": b"", "cur/2.M2.host:2,S": MESSAGE, "new/1.M1.host": MESSAGE})
+    assert [m.flags for m in maildir_messages(box)] == [(), ("\\Seen",)]  # in file-name order
+
+
+@pytest.mark.parametrize(("directories", "folders"), [
+    ([], ["INBOX"]),
+    ([".Sent", ".Archive", ".Archive.2023"], ["INBOX", "Archive", "Archive/2023", "Sent"]),
+    ([".Entw&APw-rfe", ".&ZeVnLIqe-"], ["INBOX", "Entwürfe", "日本語"]),
+    ([".Mr&ACA-Smith"], ["INBOX", "Mr Smith"]),
+    (["cur2", ".NotAFolder/x"], ["INBOX"]),  # no cur/ in it: not a Maildir++ folder
+])
+def test_a_maildirplusplus_tree_maps_to_folders(tmp_path, directories, folders):
+    maildir(tmp_path, {})
+    for directory in directories:
+        if "/" in directory:
+            (tmp_path / directory).mkdir(parents=True)
+        else:
+            maildir(tmp_path / directory, {})
+    assert sorted(maildir_tree(tmp_path)) == sorted(folders)
+
+
+MBOX_MESSAGE = "From {sender} {from_date}\n{headers}Subject: s\n\nbody\n>From quoted\n"
+
+
+@pytest.mark.parametrize(("from_date", "headers", "flags", "keywords", "internaldate"), [
+    ("Tue Mar  5 08:15:02 2024", "", (), (), dt.datetime(2024, 3, 5, 8, 15, 2, tzinfo=UTC)),
+    ("Tue Mar  5 08:15:02 2024", "Status: RO\n", ("\\Seen",), (), dt.datetime(2024, 3, 5, 8, 15, 2, tzinfo=UTC)),
+    ("Tue Mar  5 08:15:02 2024", "Status: O\n", (), (), dt.datetime(2024, 3, 5, 8, 15, 2, tzinfo=UTC)),
+    ("Tue Mar  5 08:15:02 2024", "Status: RO\nX-Status: AFDT\n",
+     ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"), (), dt.datetime(2024, 3, 5, 8, 15, 2, tzinfo=UTC)),
+    ("Tue Mar  5 08:15:02 2024", "X-Keywords: Work $Forwarded\n", (), ("$Forwarded", "Work"),
+     dt.datetime(2024, 3, 5, 8, 15, 2, tzinfo=UTC)),
+    # no date on the From line: the Date header, else the file's mtime
+    ("", "Date: Wed, 06 Mar 2024 18:40:00 +0100\n", (), (), dt.datetime(2024, 3, 6, 17, 40, tzinfo=UTC)),
+    ("", "", (), (), dt.datetime.fromtimestamp(STAMP, UTC)),
+])
+def test_mbox_status_headers_and_from_line_dates(tmp_path, from_date, headers, flags, keywords, internaldate):
+    path = tmp_path / "box.mbox"
+    path.write_text(MBOX_MESSAGE.format(sender="a@example.org", from_date=from_date, headers=headers)
+                    + MBOX_MESSAGE.format(sender="b@example.org", from_date="Thu Mar  7 09:00:00 2024", headers=""))
+    os.utime(path, (STAMP, STAMP))
+    first, second = mbox_messages(path)
+    assert (first.flags, first.keywords, first.internaldate) == (flags, keywords, internaldate)
+    # the bytes between the From lines, unchanged: the status headers stay, '>From' stays quoted
+    assert first.raw == f"{headers}Subject: s\n\nbody\n>From quoted\n".encode()
+    assert second.internaldate == dt.datetime(2024, 3, 7, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("content", "internaldate"), [
+    (b"Date: Sat, 12 Oct 2024 14:03:27 +0200\r\nSubject: s\r\n\r\nbody\r\n", dt.datetime(2024, 10, 12, 12, 3, 27, tzinfo=UTC)),
+    (b"Subject: no date\n\nbody\n", dt.datetime.fromtimestamp(STAMP, UTC)),
+    (b"Date: not a date\nSubject: s\n\nbody\n", dt.datetime.fromtimestamp(STAMP, UTC)),
+])
+def test_eml_dates_come_from_the_date_header_else_the_mtime(tmp_path, content, internaldate):
+    (tmp_path / "a.eml").write_bytes(content)
+    (tmp_path / "notes.txt").write_bytes(b"not mail")
+    os.utime(tmp_path / "a.eml", (STAMP, STAMP))
+    [message] = eml_messages(tmp_path)
+    assert (message.raw, message.flags, message.internaldate) == (content, (), internaldate)
+
+
+@pytest.mark.parametrize(("raw", "size", "date", "internaldate"), [
+    (b"Subject: x\n\nline\n", None, None, dt.datetime(2020, 1, 1, tzinfo=UTC)),
+    (b"Date: Mon, 01 Jan 2024 10:00:00 +0000\nSubject: x\n\n0123456789\n", 1000, None,
+     dt.datetime(2024, 1, 1, 10, tzinfo=UTC)),
+    (b"Subject: x\r\n\r\nab\r\n", 999, dt.datetime(2023, 5, 1, 12, tzinfo=UTC), dt.datetime(2023, 5, 1, 12, tzinfo=UTC)),
+])
+def test_raw_messages_keep_their_bytes_and_grow_to_their_size(raw, size, date, internaldate):
+    message = raw_message(RawMessageSpec(raw=raw, size=size, date=date))
+    assert message.internaldate == internaldate
+    if size is None:
+        assert message.raw == raw
+    else:
+        head, body = raw.split(b"\n\n" if b"\r" not in raw else b"\r\n\r\n", 1)
+        assert len(message.raw) == size
+        assert message.raw.startswith(raw) and message.raw[len(raw):].startswith(body)
+
+
+def crlf(raw: bytes) -> bytes:
+    """What IMAP serves of a stored message: every bare LF as CRLF."""
+    return re.sub(rb"(?<!\r)\n", b"\r\n", raw)
+
+
+def test_the_shipped_scenario_seeds_every_file_byte_for_byte():
+    scenario = load_scenario(ROOT / "scenarios/imported-maildir.yaml")
+    dana, erin = scenario.users
+    folders = {folder.name: folder for folder in dana.folders}
+    assert sorted(folders) == ["Archive", "Archive/2023", "Entwürfe", "INBOX", "Sent"]
+    assert not folders["Archive"].subscribed  # listed in the scenario: its settings there
+    files = [p for p in (DATA / "maildir").rglob("*") if p.is_file() and p.parent.name in ("cur", "new")
+             and not p.name.startswith(".")]
+    assert len(files) == 20
+    for user, expected in ((dana, sorted(p.read_bytes() for p in files)),
+                           (erin, None)):
+        archive = user_archive(scenario.seed, user, home="d/u", maildir_parent="d/u")
+        members = tarfile.open(fileobj=io.BytesIO(archive.tar))
+        stored = {m.name: members.extractfile(m).read() for m in members.getmembers() if "/cur/" in m.name}
+        for name, content in stored.items():  # W= is the size IMAP serves (CRLF line ends)
+            assert f",S={len(content)},W={len(crlf(content))}:" in name
+        if expected is not None:
+            assert sorted(stored.values()) == expected
+    assert {hashlib.sha256(m.raw).hexdigest() for m in source_messages(erin.folders[1].source)} == \
+        {hashlib.sha256(m.raw).hexdigest() for m in mbox_messages(DATA / "mbox/lists.mbox")}
+
+
+def test_source_paths_are_made_absolute_relative_to_the_scenario(tmp_path):
+    scenario = load_scenario(ROOT / "scenarios/imported-maildir.yaml")
+    sources = [folder.source for user in scenario.users for folder in user.folders if folder.source]
+    assert all(Path(source.path).is_absolute() and Path(source.path).exists() for source in sources)
+    assert MailSource(eml="x").kind == "eml"
+
+
+SCENARIO = """\
+name: t
+description: a test
+hosts:
+  old: {suite: bullseye}
+  new: {suite: bookworm}
+users:
+  - address: a@example.org
+    FIELD
+steps:
+  - method: copy_userdb
+  - method: doveadm_backup
+"""
+
+
+@pytest.mark.parametrize(("field", "make", "fragment"), [
+    ("import: {maildir: tree}", lambda p: maildir(p / "tree", {}) and maildir(p / "tree/.a%b", {}),
+     "users[0].import.maildir: folder directory '.a%b':"),
+    ("import: {maildir: tree}", lambda p: (p / "tree").mkdir(), "users[0].import.maildir: tree: not a Maildir (no cur/"),
+    ("folders: [{name: L, source: {mbox: fifo}}]", lambda p: os.mkfifo(p / "fifo"),
+     "users[0].folders[0].source: fifo: not a regular file"),
+    ("folders: [{name: L, source: {maildir: box}}]", lambda p: (p / "box/cur").mkdir(parents=True),
+     "users[0].folders[0].source: box: not a Maildir (no new/"),
+    ("folders: [{name: L, messages: [{raw_file: big.eml, size: 10}]}]", lambda p: (p / "big.eml").write_bytes(b"x" * 20),
+     "users[0].folders[0].messages[0].raw_file: size 10 is smaller than the file (20 bytes)"),
+], ids=["bad-folder-name-in-tree", "tree-not-a-maildir", "mbox-fifo", "maildir-without-new", "raw-file-bigger-than-size"])
+def test_mail_files_that_cannot_be_read_are_refused_at_load(tmp_path, field, make, fragment):
+    make(tmp_path)
+    (tmp_path / "s.yaml").write_text(SCENARIO.replace("FIELD", field))
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(tmp_path / "s.yaml")
+    assert str(raised.value).startswith(f"{tmp_path / 's.yaml'}:8: "), raised.value
+    assert fragment in str(raised.value)
