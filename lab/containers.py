@@ -296,6 +296,7 @@ class MailHostContainer(MailServer, LabContainer):
             MAILLAB_USER_STORE=spec.user_store,
             MAILLAB_MAIL_FORMAT=spec.mail_format,
             MAILLAB_NAMESPACE=spec.namespace,
+            MAILLAB_SPECIAL_FOLDERS=spec.special_folders,
             MAILLAB_COMPRESSION=spec.compression,
             MAILLAB_POP3_UIDL_FORMAT=spec.pop3_uidl_format or "",
             MAILLAB_DOVEADM_PASSWORD=secrets.doveadm,

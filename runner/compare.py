@@ -13,7 +13,7 @@ the steps again change new (`not_idempotent`)?
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from maillab.runner.findings import Finding
 from maillab.runner.scenario import DbChange, Expectations
@@ -73,6 +73,48 @@ def compare(old: HostState, new: HostState, db_changes: list[DbChange] = (),
     if "db_rows" not in unseen:
         findings += _compare_user_db(old.user_db, new.user_db, set(old.users), db_changes)
     return findings
+
+
+@dataclass(frozen=True)
+class StoredCopies:
+    """A user's mail that a server stores more than once: the same message (the same bytes) in
+    several folders. Gmail counts a message with several labels once; a Dovecot server that
+    got one copy per label folder stores, and counts against the quota, every copy (seed 002)."""
+
+    messages: int  # messages stored in more than one place
+    copies: int  # the places beyond the first, added up
+    copy_bytes: int  # what those copies take (RFC822.SIZE, which Dovecot's quota counts)
+    stored_bytes: int  # all the user's mail, copies included
+    quota: int  # bytes; 0: no quota
+    folders: dict[str, int]  # folder -> how many of its messages are also stored elsewhere
+
+    @property
+    def quota_share(self) -> float | None:
+        """The part of the quota the copies take (above 1: they alone exceed it)."""
+        return self.copy_bytes / self.quota if self.quota else None
+
+
+def stored_copies(host: HostState, quotas: dict[str, int], views: frozenset[str] = frozenset()
+                  ) -> dict[str, StoredCopies]:
+    """Per user with any: the messages `host` stores in more than one folder, found by content
+    (sha256). Folders in `views` (virtual folders, which store nothing) are not counted."""
+    found = {}
+    for address, user in host.users.items():
+        places: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        for name, folder in user.folders.items():
+            if name not in views:
+                for message in folder.messages:
+                    places[message.sha256].append((name, message.size))
+        repeated = [where for where in places.values() if len(where) > 1]
+        if not repeated:
+            continue
+        folders = Counter(name for where in repeated for name in dict(where))
+        found[address] = StoredCopies(
+            messages=len(repeated), copies=sum(len(where) - 1 for where in repeated),
+            copy_bytes=sum(size for where in repeated for _, size in where[1:]),
+            stored_bytes=sum(size for where in places.values() for _, size in where),
+            quota=quotas.get(address, 0), folders=dict(sorted(folders.items())))
+    return found
 
 
 def _summarised(findings: list[Finding], kind: str, prefix: str) -> list[Finding]:

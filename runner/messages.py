@@ -40,6 +40,19 @@ def folder_messages(seed: int, user: UserSpec, folder: FolderSpec) -> list[SeedM
     return (source_messages(folder.source) if folder.source else []) + generated + written
 
 
+def labelled_messages(seed: int, user: UserSpec) -> dict[str, list[SeedMessage]]:
+    """Each folder's messages, with the messages of other folders whose labels put them there
+    (Gmail shows a message with labels in each label's folder: the same bytes, flags and
+    keywords), after the folder's own."""
+    own = {folder.name: folder_messages(seed, user, folder) for folder in user.folders}
+    folders = {name: list(messages) for name, messages in own.items()}
+    for folder in user.folders:
+        for label, share in folder.labels.items():
+            rng = _rng(seed, user, folder, f"label {label}")
+            folders.setdefault(label, []).extend(m for m in own[folder.name] if rng.random() < share)
+    return folders
+
+
 def _rng(seed: int, user: UserSpec, folder: FolderSpec, n: int | str) -> random.Random:
     return random.Random(f"{seed}/{user.address}/{folder.name}/{n}")
 

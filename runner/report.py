@@ -18,10 +18,11 @@ from rich.table import Table
 from rich.text import Text
 
 from maillab.runner.chart import draw_timeline
-from maillab.runner.compare import SERVES
+from maillab.runner.compare import SERVES, stored_copies
 from maillab.runner.findings import Finding
 from maillab.runner.ledger import FATES, timeline
 from maillab.runner.phases import Rehearsal
+from maillab.runner.scenario import GMAIL_VIRTUAL_FOLDERS
 from maillab.runner.sweep import Sweep
 from maillab.runner.vocabulary import PROPERTIES
 
@@ -65,6 +66,20 @@ def messages_per_user(rehearsal: Rehearsal) -> dict[str, dict[str, int | None]]:
     return {address: {"old": user.message_count,
                       "new": new[address].message_count - arrivals[address] if address in new else None}
             for address, user in old.items()}
+
+
+def copies_on_new(rehearsal: Rehearsal) -> dict[str, dict[str, object]]:
+    """Per user: the messages new stores more than once (Gmail's labels become copies, and
+    each copy counts against the quota), with what they take of the user's quota."""
+    if rehearsal.new is None:
+        return {}
+    views = frozenset(GMAIL_VIRTUAL_FOLDERS) if rehearsal.scenario.hosts["new"].special_folders == "gmail" \
+        else frozenset()
+    quotas = {user.address: user.quota for user in rehearsal.scenario.users}
+    return {address: {"messages": found.messages, "copies": found.copies, "copy_bytes": found.copy_bytes,
+                      "stored_bytes": found.stored_bytes, "quota": found.quota, "quota_share": found.quota_share,
+                      "folders": found.folders}
+            for address, found in stored_copies(rehearsal.new, quotas, views).items()}
 
 
 def not_checked(rehearsal: Rehearsal) -> dict[str, str]:
@@ -132,6 +147,7 @@ def to_json(rehearsal: Rehearsal) -> dict[str, object]:
         "messages": {"old": rehearsal.baseline.message_count if rehearsal.baseline else None,
                      "new": rehearsal.new.message_count if rehearsal.new else None},
         "messages_per_user": messages_per_user(rehearsal),
+        "copies_on_new": copies_on_new(rehearsal),
         "checks": [{"property": p, "status": s, "findings": len(f)} for p, s, f in check_rows(rehearsal)],
         "clients_would_redownload": redownload(rehearsal),
         "steps": [step.model_dump() for step in rehearsal.steps],
@@ -223,6 +239,7 @@ def render(rehearsal: Rehearsal, console: Console) -> None:
             if counts["new"] is not None and counts["new"] < counts["old"]:
                 console.print(Text(f"{address}: {counts['old']} messages on old, only {counts['new']} on new",
                                    style="red"))
+        render_copies(copies_on_new(rehearsal), console)
         again = redownload(rehearsal)
         if again["imap"] or again["pop3"]:
             console.print(Text("Clients would re-download mail after this migration:", style="bold red"))
@@ -236,6 +253,26 @@ def render(rehearsal: Rehearsal, console: Console) -> None:
     if rehearsal.ledger:
         render_ledger(rehearsal.ledger.summary(), console)
     render_verdict(rehearsal, console)
+
+
+def render_copies(copies: dict[str, dict[str, object]], console: Console) -> None:
+    """The messages new stores more than once, per user, and their share of the quota."""
+    if not copies:
+        return
+    table = Table(title="Messages new stores more than once (each copy counts against the quota)",
+                  title_justify="left")
+    for column in ("user", "messages", "extra copies", "copies' bytes", "all mail", "quota", "copies take",
+                   "in folders"):
+        table.add_column(column)
+    for address, found in copies.items():
+        share = found["quota_share"]
+        over = found["quota"] and found["stored_bytes"] > found["quota"]
+        table.add_row(Text(address), str(found["messages"]), str(found["copies"]), f"{found['copy_bytes']:,}",
+                      f"{found['stored_bytes']:,}", f"{found['quota']:,}" if found["quota"] else "none",
+                      f"{share:.0%} of the quota" if share is not None else "-",
+                      Text(", ".join(f"{name} ({n})" for name, n in found["folders"].items())),
+                      style="red" if over else "yellow")
+    console.print(table)
 
 
 def render_ledger(summary: dict, console: Console) -> None:

@@ -34,12 +34,22 @@ Pop3UidlFormat = checked_str(shaped(r"[%A-Za-z0-9{}|() ._:,-]{1,100}", "a pop3_u
                                     "(letters, digits, % { } | ( ) . _ : , - and spaces; at most 100)"))
 
 
+# Gmail over IMAP (seed 002, "Migration from Gmail to Dovecot"): labels are folders, and All Mail,
+# Starred and Important are views of the same messages, found by their SPECIAL-USE flag. A host
+# with `special_folders: gmail` shows them as virtual folders (Dovecot's virtual plugin:
+# dockerfiles/mailhost/dovecot-2.3/special-folders-gmail.conf); no mail can be seeded into them.
+GMAIL_VIRTUAL_FOLDERS = {"[Gmail]/All Mail": "\\All", "[Gmail]/Starred": "\\Flagged", "[Gmail]/Important": "\\Important"}
+
+
 class HostSpec(Model):
     suite: Suite
     mail_format: MailFormat = "maildir"
     user_store: UserStore = "sql"
     # courier: clients see `INBOX.` before every folder and `.` between levels
     namespace: Namespace = "dovecot"
+    # dovecot: Debian's Drafts, Junk, Sent and Trash; gmail: Gmail's Drafts, Sent Mail, Spam and
+    # Trash, and GMAIL_VIRTUAL_FOLDERS (Dovecot 2.3 hosts)
+    special_folders: Literal["dovecot", "gmail"] = "dovecot"
     # how new mail is written: Dovecot 2.3's zlib plugin, 2.4's mail_compress
     compression: Compression = "none"
     # Dovecot's default when unset; written in the host's Dovecot syntax (2.3: %08Xu%08Xv,
@@ -49,6 +59,14 @@ class HostSpec(Model):
     # (a Docker volume: it survives a reboot of the host, as a real server's disk does).
     mail_store: Literal["memory", "disk"] = "memory"
     mail_store_mb: int = Field(MAIL_STORE_BYTES // 2**20, ge=16, le=MAIL_STORE_BYTES // 2**20)
+
+    @model_validator(mode="after")
+    def _gmail_folders_fit(self) -> HostSpec:
+        if self.special_folders == "gmail" and self.suite == "trixie":
+            raise ValueError("special_folders: gmail is made for Dovecot 2.3 (bullseye, bookworm), not trixie's 2.4")
+        if self.special_folders == "gmail" and self.namespace != "dovecot":
+            raise ValueError("special_folders: gmail goes with namespace: dovecot ('/' between levels, as Gmail)")
+        return self
 
     def imap_name(self, folder: str) -> str:
         """The name IMAP clients of this host see for `folder` ('A/B' in the scenario)."""
@@ -174,8 +192,11 @@ class FolderSpec(Model):
     dates: tuple[dt.date, dt.date] = (dt.date(2022, 1, 1), dt.date(2024, 12, 31))
     messages: list[WrittenMessage] = []
     source: MailSource | None = None
+    # Gmail labels: the share of this folder's messages that also carry label X, and so are
+    # also in folder X (the same message, its flags and keywords; on a Dovecot server a copy)
+    labels: dict[FolderName, float] = {}
 
-    @field_validator("flags", "keywords")
+    @field_validator("flags", "keywords", "labels")
     @classmethod
     def _probability(cls, table: dict[str, float]) -> dict[str, float]:
         for name, probability in table.items():
@@ -201,7 +222,8 @@ class FolderSpec(Model):
     def bytes_estimate(self) -> int:
         """About what the folder's mail takes on disk (headers and base64 included)."""
         generated = self.count * (1024 + (self.sizes[0] + self.sizes[1]) // 2 * 4 // 3)
-        return generated + sum(message.bytes_estimate for message in self.messages)
+        own = generated + sum(message.bytes_estimate for message in self.messages)
+        return round(own * (1 + sum(self.labels.values())))
 
 
 class SieveSpec(Model):
@@ -233,6 +255,11 @@ class UserSpec(Model):
         names = [folder.name for folder in self.folders]
         if len(set(names)) != len(names):
             raise ValueError("a folder is listed twice")
+        for folder in self.folders:
+            for label in folder.labels:
+                if label == folder.name or label not in {"INBOX", *names}:
+                    raise ValueError(f"folder '{folder.name}' labels its messages '{label}': "
+                                     + ("a folder of its own" if label == folder.name else "not one of the user's folders"))
         return self
 
     def all_folder_names(self) -> list[str]:
@@ -364,6 +391,12 @@ class Scenario(Model):
         need = sum(folder.bytes_estimate for user in self.users for folder in user.folders)
         if need > (holds := min(host.mail_store_mb for host in self.hosts.values()) * 2**20):
             raise ValueError(f"the users' mail would take about {_size(need)}; a lab host holds {_size(holds)}")
+        if any(host.special_folders == "gmail" for host in self.hosts.values()):
+            for user in self.users:
+                for folder in user.folders:
+                    if virtual := {folder.name, *folder.labels} & set(GMAIL_VIRTUAL_FOLDERS):
+                        raise ValueError(f"{user.address}: '{min(virtual)}' is a virtual folder on a gmail host "
+                                         "(it shows the other folders' messages): seed those instead")
         for fault in self.faults:
             if fault.when.step > len(self.steps):
                 raise ValueError(f"a fault strikes during step {fault.when.step}; there are {len(self.steps)} steps")

@@ -20,7 +20,7 @@ from string import ascii_lowercase
 
 from maillab.lab.command import Command
 from maillab.lab.containers import VMAIL, VMAIL_UID, vmail_home
-from maillab.runner.messages import folder_messages
+from maillab.runner.messages import labelled_messages
 from maillab.runner.scenario import RoundcubeSpec, Scenario, UserSpec
 from maillab.runner.vocabulary import maildir_folder_path
 
@@ -163,7 +163,7 @@ def user_archive(seed: int, user: UserSpec, home: str, maildir_parent: str) -> U
         for directory in dict.fromkeys(_parents(home) + _parents(root)):
             _add_dir(tar, directory)
         _add_dir(tar, f"{root}/Maildir")
-        folders = {folder.name: folder for folder in user.folders}
+        folders = labelled_messages(seed, user)
         for name in user.all_folder_names():
             path = f"{root}/Maildir/{maildir_folder_path(name)}".rstrip("/")
             if name != "INBOX":
@@ -171,10 +171,7 @@ def user_archive(seed: int, user: UserSpec, home: str, maildir_parent: str) -> U
                 _add_file(tar, f"{path}/maildirfolder", b"", CONTROL_MTIME)
             for sub in ("cur", "new", "tmp"):
                 _add_dir(tar, f"{path}/{sub}")
-            folder = folders.get(name)
-            if folder is None:
-                continue
-            messages = folder_messages(seed, user, folder)
+            messages = folders.get(name, [])
             keywords = sorted({keyword for message in messages for keyword in message.keywords})
             lettered = keywords[: len(KEYWORD_LETTERS)]
             if lettered:

@@ -69,6 +69,12 @@ class CopyUserDb(Step):
         return "copy the user list from old to new"
 
 
+# SPECIAL-USE flags (RFC 6154, and RFC 8457's \Important) by which dsync's -x finds a folder
+# whatever its name ("which may be different for different user depending on their language",
+# seed 002).
+SpecialUse = Literal["\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Important", "\\Junk", "\\Sent", "\\Trash"]
+
+
 class DoveadmBackup(Step):
     """`doveadm backup` or `sync`, pulled by new (-R) or pushed by old, over the doveadm
     service (tcp) or ssh (`remote:`)."""
@@ -81,9 +87,13 @@ class DoveadmBackup(Step):
     one_way: bool = False  # sync -1: a backup that keeps what only the destination has
     desync_retries: int = Field(2, ge=0, le=10)
     mail_fsync: Literal["never", "optimized", "always"] = "never"
+    # folders dsync leaves out (-x): a SPECIAL-USE flag or a folder name (seed 002's Gmail
+    # migration: `-x '\Flagged' -x '\Important'`)
+    exclude: list[SpecialUse | FolderName] = []
 
     def describe(self) -> str:
         command = f"{self.command} -1" if self.one_way else self.command
+        command += "".join(f" -x '{mask}'" for mask in self.exclude)
         users = {"all": "-A", "file": "-F users file"}.get(self.users) if isinstance(self.users, str) \
             else " ".join(f"-u {user}" for user in self.users)
         return f"doveadm {command} ({self.direction}, {users}, {self.transport})"
@@ -91,6 +101,9 @@ class DoveadmBackup(Step):
     def problem_with(self, scenario: Scenario) -> str | None:
         if self.one_way and self.command != "sync":
             return "one_way (-1) goes with command: sync"
+        folders = {name for user in scenario.users for name in user.all_folder_names()}
+        if unknown := [mask for mask in self.exclude if not mask.startswith("\\") and mask not in folders]:
+            return f"exclude names a folder no user has: {unknown[0]}"
         return _unknown_users(self.users, scenario)
 
 

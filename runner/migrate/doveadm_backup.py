@@ -7,7 +7,9 @@ transport ssh: `remote:root@PEER`, doveadm dsync-server over ssh as root (needs 
 ssh_root_key install step first; against a Dovecot 2.4 peer the step sets dsync_remote_cmd
 without -U, which 2.4.0-2.4.2's dsync-server rejects). Users: one or more with -u, all
 users of the userdb with -A, or a users file with -F. Exit code 2 means "mailbox changes
-caused a desync, run it again": the step reruns up to `desync_retries` times.
+caused a desync, run it again": the step reruns up to `desync_retries` times. `exclude`
+leaves folders out (-x, by SPECIAL-USE flag or name): seed 002's Gmail migration skips the
+virtual Starred and Important with `-x '\\Flagged' -x '\\Important'`.
 `mail_fsync` defaults to never for the run, as the Dovecot migration doc advises ("avoid
 useless IO"); it applies where doveadm runs, which writes the mail when pulling.
 """
@@ -49,11 +51,15 @@ def run(step: DoveadmBackup, context: MigrationContext) -> list[StepResult]:
         host.put_file(USERS_FILE, "".join(f"{user.address}\n" for user in context.scenario.users).encode())
     selections = [["-A"]] if step.users == "all" else [["-F", USERS_FILE]] if step.users == "file" \
         else [["-u", user] for user in step.users]
+    # a folder by the name the source's clients see it ('INBOX.Archive' on a Courier-style old)
+    excludes = [option for mask in step.exclude for option in
+                ("-x", mask if mask.startswith("\\") else context.lab["old"].spec.imap_name(mask))]
     destination = f"tcp:{peer}:{DOVEADM_PORT}" if step.transport == "tcp" else f"remote:root@{peer}"
     results = []
     for selection in selections:
         command = Command.of("doveadm", *options, step.command, *(["-1"] if step.one_way else []),
-                             *(["-R"] if step.direction == "pull" else []), *selection, destination)
+                             *(["-R"] if step.direction == "pull" else []),
+                             *excludes, *selection, destination)
         for attempt in range(step.desync_retries + 1):
             label = f"{command.display} (on {runs_on})" + (f", run {attempt + 1}" if attempt else "")
             last = attempt == step.desync_retries

@@ -131,6 +131,15 @@ PATHS = [
      lambda d: {f["user"] for f in report_of(d)["findings"]} == {"ben@example.org", "cem@example.org"}
      and report_of(d)["steps"][-1]["exit_code"] == 0
      and report_of(d)["messages_per_user"]["ben@example.org"] == {"old": 25, "new": 0}),
+    # Gmail-shaped old: the virtual [Gmail]/ folders are not copied (dsync skips their namespace), the labels'
+    # messages are stored once per label folder on new, and counted
+    ("scenarios/gmail-shaped-source.yaml", 1, {"folder_missing", "folder_unexpected", "not_idempotent",
+                                               "subscription_added"},
+     lambda d: {f["mailbox"] for f in report_of(d)["findings"] if f["class"] == "folder_missing"}
+     == {"[Gmail]/All Mail", "[Gmail]/Starred", "[Gmail]/Important"}
+     and report_of(d)["copies_on_new"]["ann@example.org"]["copies"] > 0
+     and report_of(d)["copies_on_new"]["ann@example.org"]["quota"] == 2_000_000
+     and "-x '\\Flagged' -x '\\Important'" in report_of(d)["steps"][2]["command"]),
     ("scenarios/fifty-users.yaml", 0, set(),
      lambda d: any("-F /root/maillab-users" in s["command"] for s in report_of(d)["steps"])
      and any("-A" in s["command"] for s in report_of(d)["steps"]) and len(snapshot_of(d, "new")["users"]) == 50),
