@@ -1,0 +1,66 @@
+"""The snapshot's fast FETCH reading (the stdlib's imaplib, parsed in runner/snapshot.py) is
+the same as what imapclient's own parser reads from the same server: every message's UID,
+content hash, flags, keywords, INTERNALDATE, size, Message-ID and GUID, on Dovecot 2.3 and
+2.4, for the default rehearsal's mail (attachments, keywords, non-ASCII folders, \\Deleted)
+and a message shaped to trip a naive parser (a keyword that looks like an item's name)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import hashlib
+import secrets
+
+from maillab.lab.lab import Lab
+from maillab.runner.loader import load_scenario
+from maillab.runner.scenario import HostSpec
+from maillab.runner.seed import seed_host
+from maillab.runner.snapshot import snapshot_user
+
+from .conftest import ROOT
+
+SCENARIO = load_scenario(ROOT / "scenarios/bullseye-to-bookworm.yaml")
+TRICKY = {"subject": "A keyword named like an item", "date": "2024-02-29T23:59:59+05:30",
+          "keywords": ["UID", "RFC822.SIZE", "X-GUID"], "flags": ["\\Answered"]}
+
+
+def imapclient_reading(imap, folder: str) -> dict[int, dict]:
+    """What imapclient's parser makes of the folder: the reference."""
+    imap.select_folder(folder, readonly=True)
+    fetched = imap.fetch(imap.search("ALL"), ["BODY.PEEK[]", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "X-GUID"])
+    imap.unselect_folder()
+    reading = {}
+    for uid, data in fetched.items():
+        body, flags = data[b"BODY[]"], [flag.decode() for flag in data[b"FLAGS"]]
+        reading[uid] = {
+            "sha256": hashlib.sha256(body).hexdigest(),
+            "flags": sorted(f for f in flags if f.startswith("\\") and f != "\\Recent"),
+            "keywords": sorted(f for f in flags if not f.startswith("\\")),
+            "internaldate": data[b"INTERNALDATE"].astimezone(dt.timezone.utc),
+            "size": data[b"RFC822.SIZE"],
+            "message_id": email.message_from_bytes(body, policy=email.policy.compat32)["Message-ID"],
+            "guid": data[b"X-GUID"].decode(),
+        }
+    return reading
+
+
+def test_the_fast_reading_equals_imapclients(images):
+    user = SCENARIO.users[0].model_copy(deep=True)
+    user.folders[0].messages.append(type(user.folders[0].messages[0]).model_validate(TRICKY))
+    scenario = SCENARIO.model_copy(update={"users": [user]})
+    password = secrets.token_urlsafe(12)
+    with Lab({"old": HostSpec(suite="bullseye"), "new": HostSpec(suite="trixie")}) as lab:  # Dovecot 2.3 and 2.4
+        for host in lab.hosts.values():
+            seed_host(host, scenario, {user.address: password})
+            state = snapshot_user(host, user.address, password)
+            with host.imap(user.address, password) as imap:
+                prefix, separator = imap.namespace().personal[0]
+                for _, _, name in imap.list_folders():
+                    canonical = name if name == "INBOX" else name.removeprefix(prefix).replace(separator, "/")
+                    expected = imapclient_reading(imap, name)
+                    got = {m.uid: m.model_dump(exclude={"uid"}) for m in state.folders[canonical].messages}
+                    assert got == expected, (host.spec.suite, canonical)
+            assert state.message_count == sum(f.count + len(f.messages) for f in user.folders) > 1000
+            [tricky] = [m for m in state.folders["INBOX"].messages if m.keywords == sorted(TRICKY["keywords"])]
+            assert tricky.internaldate == dt.datetime(2024, 2, 29, 18, 29, 59, tzinfo=dt.timezone.utc)
