@@ -80,6 +80,13 @@ def load_scenario(path: Path) -> Scenario:
         for index, spec in enumerate(specs):
             if problem := spec.problem_with(scenario):
                 raise ScenarioError(f"{path}:{_line_of(document, (field, index))}: {field}[{index}]: {problem}")
+    old = scenario.hosts["old"]  # seeded as it is: its layout must hold every name
+    for user_index, user in enumerate(scenario.users):
+        for folder_index, folder in enumerate(user.folders):
+            if problem := old.folder_problem(folder.name):
+                loc = ("users", user_index, "folders", folder_index, "name")
+                raise ScenarioError(f"{path}:{_line_of(document, loc)}: {_field_path(loc)}: folder '{folder.name}' "
+                                    f"cannot be kept on hosts.old ({old.suite}): {problem}")
     return scenario
 
 

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
+from pydantic import ValidationInfo
 
 from maillab.runner.faults import FaultSpec, Resume
 from maillab.runner.steps import StepSpec
+from maillab.runner.vocabulary import DOVECOT_SERIES, NAME_MAX, EscapeChar, Layout, maildir_folder_path
 from maillab.runner.vocabulary import (
     DATABASES, MAIL_STORE_BYTES, MESSAGE_MAX, NAMESPACES, QUOTA_MAX, Address, ArgText, Compression,
     ContentType, FileName, FolderName, HeaderText, Keyword, MailFormat, MessageId, Namespace, PlainName,
@@ -59,6 +61,74 @@ class HostSpec(Model):
     # (a Docker volume: it survives a reboot of the host, as a real server's disk does).
     mail_store: Literal["memory", "disk"] = "memory"
     mail_store_mb: int = Field(MAIL_STORE_BYTES // 2**20, ge=16, le=MAIL_STORE_BYTES // 2**20)
+    # Folder names on disk (README "Folder layouts"). Unset: the format's own layout, Maildir++
+    # for maildir; fs: 'A/B' is the directory A/B and a level may hold '.'.
+    layout: Layout | None = None
+    # Dovecot 2.3's listescape plugin with this escape character (Dovecot's default is '\\'):
+    # '.' in a Maildir++ name is stored as \2e (doc 2.3: configuration_manual/plugins/listescape_plugin).
+    listescape_char: EscapeChar | None = None
+    # Its 2.4 replacement ("listescape plugin: Use mailbox_list_storage_escape_char instead",
+    # doc 2.4: installation/upgrade/2.3-to-2.4, Backends and Plugins); the same names on disk.
+    mailbox_list_storage_escape_char: EscapeChar | None = None
+    # 2.4: how names that cannot be shown reversibly (a remote's broken mUTF-7, its separator
+    # inside a name) appear to clients; nothing on disk changes (2.3: mail_location's BROKENCHAR).
+    mailbox_list_visible_escape_char: EscapeChar | None = None
+
+    @field_validator("layout")
+    @classmethod
+    def _layout_of_maildir(cls, layout: Layout | None, info: ValidationInfo) -> Layout | None:
+        if info.data.get("mail_format") == "mdbox":
+            raise ValueError("applies to maildir only: mdbox uses the fs layout already "
+                             "(mailboxes/A/B/dbox-Mails)")
+        return layout
+
+    @field_validator("listescape_char")
+    @classmethod
+    def _listescape_on_23(cls, char: str | None, info: ValidationInfo) -> str | None:
+        if (suite := info.data.get("suite")) and DOVECOT_SERIES[suite] == "2.4":
+            raise ValueError(f"the listescape plugin is Dovecot 2.3's; {suite} has 2.4, which dropped it "
+                             "('Plugin listescape not found'): set mailbox_list_storage_escape_char instead")
+        return char
+
+    @field_validator("mailbox_list_storage_escape_char", "mailbox_list_visible_escape_char")
+    @classmethod
+    def _escape_settings_on_24(cls, char: str | None, info: ValidationInfo) -> str | None:
+        if (suite := info.data.get("suite")) and DOVECOT_SERIES[suite] == "2.3":
+            instead = ": set listescape_char instead" if info.field_name == "mailbox_list_storage_escape_char" else ""
+            raise ValueError(f"{info.field_name} is a Dovecot 2.4 setting; {suite} has 2.3, which refuses it "
+                             f"('Unknown setting'){instead}")
+        return char
+
+    @property
+    def storage_escape_char(self) -> str | None:
+        return self.listescape_char or self.mailbox_list_storage_escape_char
+
+    @property
+    def seeded_layout(self) -> Layout:
+        """The layout seeding writes: the host's, or Maildir++ for the Maildir an mdbox host
+        gets its mail converted from."""
+        return (self.layout or "maildir++") if self.mail_format == "maildir" else "maildir++"
+
+    def folder_directory(self, folder: str) -> str:
+        """Where seeding writes `folder` under the Maildir root, as this host's Dovecot keeps it."""
+        return maildir_folder_path(folder, self.seeded_layout, self.storage_escape_char)
+
+    def folder_problem(self, folder: str) -> str | None:
+        """Why this host's Dovecot cannot keep `folder` (what it answered in the lab), or None."""
+        levels = folder.split("/")
+        if self.namespace == "courier" and any("." in level for level in levels):
+            return "the courier namespace shows clients '.' between levels: no level can hold one"
+        if self.seeded_layout == "maildir++" and not self.storage_escape_char and "." in folder:
+            escape = "listescape_char" if DOVECOT_SERIES[self.suite] == "2.3" else "mailbox_list_storage_escape_char"
+            layout = " or layout: fs" if self.mail_format == "maildir" else " (the lab seeds mdbox from a Maildir++ copy)"
+            return ("Maildir++ keeps levels apart with '.', and Dovecot refuses the name ('Character not allowed in "
+                    f"mailbox name'): set {escape}{layout}")
+        if self.seeded_layout == "fs" and (reserved := sorted({"cur", "new", "tmp"} & set(levels))):
+            return (f"in the fs layout a level named '{reserved[0]}' would be Maildir's own directory, and Dovecot "
+                    "refuses the name ('Contains reserved name')")
+        if max(len(part.encode()) for part in self.folder_directory(folder).split("/")) > NAME_MAX:
+            return f"escaped, a directory name would be longer than {NAME_MAX} bytes"
+        return None
 
     @model_validator(mode="after")
     def _gmail_folders_fit(self) -> HostSpec:

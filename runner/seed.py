@@ -45,7 +45,8 @@ def seed_host(host, scenario: Scenario, passwords: dict[str, str]) -> int:
         home = vmail_home(user.address).removeprefix(VMAIL + "/")
         mdbox = host.spec.mail_format == "mdbox"
         maildir = f"{STAGING.removeprefix(VMAIL + '/')}/{user.address}" if mdbox else home
-        archive = user_archive(scenario.seed, user, home=home, maildir_parent=maildir)
+        archive = user_archive(scenario.seed, user, home=home, maildir_parent=maildir,
+                               folder_directory=host.spec.folder_directory)
         host.extract(VMAIL, archive.tar)
         if mdbox:
             source = f"{VMAIL}/{maildir}/Maildir"
@@ -153,9 +154,11 @@ class UserArchive:
     extra_keywords: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
-def user_archive(seed: int, user: UserSpec, home: str, maildir_parent: str) -> UserArchive:
+def user_archive(seed: int, user: UserSpec, home: str, maildir_parent: str,
+                 folder_directory=maildir_folder_path) -> UserArchive:
     """A tar (paths relative to /var/vmail, owned by vmail) of the user's home with its Sieve
-    scripts and of the Maildir under `maildir_parent` (the home itself, or a staging place)."""
+    scripts and of the Maildir under `maildir_parent` (the home itself, or a staging place),
+    each folder in the directory `folder_directory` names (the host's layout and escaping)."""
     buffer = io.BytesIO()
     archive = UserArchive(b"")
     root = maildir_parent
@@ -165,7 +168,7 @@ def user_archive(seed: int, user: UserSpec, home: str, maildir_parent: str) -> U
         _add_dir(tar, f"{root}/Maildir")
         folders = labelled_messages(seed, user)
         for name in user.all_folder_names():
-            path = f"{root}/Maildir/{maildir_folder_path(name)}".rstrip("/")
+            path = f"{root}/Maildir/{folder_directory(name)}".rstrip("/")
             if name != "INBOX":
                 _add_dir(tar, path)
                 _add_file(tar, f"{path}/maildirfolder", b"", CONTROL_MTIME)

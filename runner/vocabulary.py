@@ -24,6 +24,15 @@ MailFormat = Literal["maildir", "mdbox"]
 UserStore = Literal["sql", "passwd-file"]
 Compression = Literal["none", "gz", "zstd"]
 Namespace = Literal["dovecot", "courier"]
+# How Dovecot lays folders out on disk (2.3: mail_location's LAYOUT=, 2.4: mailbox_list_layout):
+# Maildir++ ('A/B' is the directory '.A.B', Maildir's default) or fs ('A/B' is 'A/B').
+Layout = Literal["maildir++", "fs"]
+# Storage escape characters (2.3: listescape_char, 2.4: mailbox_list_storage_escape_char): only
+# those measured in the lab (tests/unit/test_folder_layouts.py) and outside modified UTF-7's
+# alphabet, which Dovecot would otherwise escape inside an encoded run.
+EscapeChar = Literal["\\", "^"]
+# The Dovecot each suite ships (dovecot-core: bullseye 2.3.13, bookworm 2.3.19, trixie 2.4.1).
+DOVECOT_SERIES: dict[str, str] = {"bullseye": "2.3", "bookworm": "2.3", "trixie": "2.4"}
 # The personal namespace's prefix and separator, by style: Dovecot's default, or Courier's
 # `INBOX.` prefix with `.` (what many old servers show their clients).
 NAMESPACES: dict[str, tuple[str, str]] = {"dovecot": ("", "/"), "courier": ("INBOX.", ".")}
@@ -117,19 +126,34 @@ Keyword = checked_str(_keyword)
 Flag = checked_str(lambda v: None if v in SYSTEM_FLAGS else _keyword(v))
 
 
-def maildir_folder_path(name: str) -> str:
-    """Maildir++ directory of an IMAP folder: INBOX is the root, 'A/B' is '.A.B' in mUTF-7."""
+def maildir_folder_path(name: str, layout: Layout = "maildir++", escape: str | None = None) -> str:
+    """The directory under the Maildir root where Dovecot keeps folder `name` ('A/B' in the
+    scenario), as the lab measured it: each level in modified UTF-7, then, with an escape
+    character, that character and the layout's own separator written as <char><two hex digits>
+    (2.3's listescape plugin and 2.4's mailbox_list_storage_escape_char give the same names;
+    they also escape a leading '~', which no scenario name has). INBOX is the root."""
     if name == "INBOX":
         return ""
-    return "." + ".".join(imap_utf7.encode(part).decode("ascii") for part in name.split("/"))
+    separator = "." if layout == "maildir++" else "/"
+    special = {separator, escape}
+    levels = []
+    for level in name.split("/"):
+        encoded = imap_utf7.encode(level).decode("ascii")
+        if escape:
+            encoded = "".join(f"{escape}{ord(char):02x}" if char in special else char for char in encoded)
+        levels.append(encoded)
+    joined = separator.join(levels)
+    return "." + joined if layout == "maildir++" else joined
 
 
 def _folder(name: str) -> None:
     _reject_control(name, "a folder name")
     parts = name.split("/")
-    if any(not part or "." in part or "\\" in part for part in parts):
+    # '.' inside a level depends on the host's layout (HostSpec.folder_problem); '.' and '..' as
+    # a level would be directories of their own in the fs layout.
+    if any(part in ("", ".", "..") or "\\" in part for part in parts):
         raise ValueError(f"'{name}' is not a folder name the lab can keep: use '/' between levels, "
-                         "no empty levels, no '.' or '\\'")
+                         "no empty levels, no '.' or '..' as a level, no '\\'")
     if any(char in name for char in "*%") or name.startswith("~"):
         raise ValueError(f"'{name}': IMAP folder names hold no '*' or '%', and none starts with '~'")
     if any(unicodedata.category(char) in ("Cs", "Co", "Cn") for char in name):
