@@ -329,7 +329,8 @@ class MailHostContainer(MailServer, LabContainer):
             with self.imap(PROBE_USER, self.secrets.probe):
                 pass
         try:
-            poll(f"host '{self.role}' (MariaDB query, SMTP EHLO, IMAP LOGIN)", ready, timeout=timeout)
+            # polled often: a host is ready ~2 s after it starts, and every rehearsal waits for two
+            poll(f"host '{self.role}' (MariaDB query, SMTP EHLO, IMAP LOGIN)", ready, timeout=timeout, interval=0.05)
         except HostNotReady:
             raise
         except LabError as error:
