@@ -148,7 +148,9 @@ PATHS = [
      == {"[Gmail]/All Mail", "[Gmail]/Starred", "[Gmail]/Important"}
      and report_of(d)["copies_on_new"]["ann@example.org"]["copies"] > 0
      and report_of(d)["copies_on_new"]["ann@example.org"]["quota"] == 2_000_000
-     and "-x '\\Flagged' -x '\\Important'" in report_of(d)["steps"][2]["command"]),
+     and "-x '\\Flagged' -x '\\Important'" in report_of(d)["steps"][2]["command"]
+     # every service of the Gmail-shaped old answers (each loads the virtual plugin its namespace needs)
+     and snapshot_of(d, "old")["unanswered"] == {} and snapshot_of(d, "old")["users"]["ann@example.org"]["pop3_uidls"]),
     ("scenarios/fifty-users.yaml", 0, set(),
      lambda d: any("-F /root/maillab-users" in s["command"] for s in report_of(d)["steps"])
      and any("-A" in s["command"] for s in report_of(d)["steps"]) and len(snapshot_of(d, "new")["users"]) == 50),
