@@ -94,10 +94,12 @@ def not_checked(rehearsal: Rehearsal) -> dict[str, str]:
         reasons["delivery"] = "no mail was sent to new"
     if not rehearsal.tls:
         reasons["tls"] = "no live cutover: the lab serves no TLS"
-    for service in new.unanswered if new else {}:
-        for prop, part in PROPERTY_PART.items():
-            if part in SERVES.get(service, ()):
-                reasons[prop] = f"new does not answer {service}"
+    # a service old did not answer in the baseline left nothing to compare with, either
+    for role, state in (("old", rehearsal.baseline), ("new", new)):
+        for service in state.unanswered if state else {}:
+            for prop, part in PROPERTY_PART.items():
+                if part in SERVES.get(service, ()):
+                    reasons[prop] = f"{role} does not answer {service}"
     return reasons
 
 

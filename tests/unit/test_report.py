@@ -116,6 +116,20 @@ def test_properties_the_run_could_not_see_are_not_checked():
     assert messages_per_user(result) == {USER: {"old": 5, "new": 0}}
 
 
+def test_what_old_did_not_answer_is_not_checked_either():
+    def pop3_down(s):  # old's POP3 refused every login when the baseline was taken
+        s.unanswered["POP3"] = "-ERR EOF"
+        for u in s.users.values():
+            u.pop3_uidls = []
+    result = rehearsal()
+    pop3_down(result.baseline)
+    result.findings = judge(Evidence(baseline=result.baseline, old=result.old, new=result.new,
+                                     converged=result.new), SCENARIO.expect)
+    rows = dict((p, s) for p, s, _ in check_rows(result))
+    assert rows["pop3_uidls"] == "not checked: old does not answer POP3"
+    assert rows["messages"] == rows["sieve"] == "held"
+
+
 @pytest.mark.parametrize("text", ["[/bold]", "[red]x[/red]"])
 def test_scenario_text_is_printed_as_text_not_markup(text):
     console = Console(record=True, width=200)
