@@ -23,6 +23,7 @@ from maillab.runner.findings import Finding
 from maillab.runner.ledger import FATES, timeline
 from maillab.runner.phases import Rehearsal
 from maillab.runner.scenario import GMAIL_VIRTUAL_FOLDERS
+from maillab.runner.state import UserState
 from maillab.runner.sweep import Sweep
 from maillab.runner.vocabulary import PROPERTIES
 
@@ -58,13 +59,26 @@ def redownload(rehearsal: Rehearsal) -> dict[str, list[dict[str, object]]]:
     return {"imap": sorted(imap.values(), key=lambda e: (e["user"], e["mailbox"])), "pop3": pop3}
 
 
+def views(rehearsal: Rehearsal, role: str) -> frozenset[str]:
+    """The folders of a host that show other folders' messages and store none (a Gmail-shaped
+    host's virtual folders): not counted as mail of their own."""
+    return frozenset(GMAIL_VIRTUAL_FOLDERS) if rehearsal.scenario.hosts[role].special_folders == "gmail" \
+        else frozenset()
+
+
+def stored_messages(user: UserState, shown_elsewhere: frozenset[str]) -> int:
+    return sum(len(folder.messages) for name, folder in user.folders.items() if name not in shown_elsewhere)
+
+
 def messages_per_user(rehearsal: Rehearsal) -> dict[str, dict[str, int | None]]:
-    """Each user's message count on old (before) and new (without the expected arrivals)."""
+    """Each user's message count on old (before) and new (without the expected arrivals), in
+    real folders."""
     old = rehearsal.baseline.users if rehearsal.baseline else {}
     new = rehearsal.new.users if rehearsal.new else {}
     arrivals = Counter(arrival.user for arrival in rehearsal.arrivals)
-    return {address: {"old": user.message_count,
-                      "new": new[address].message_count - arrivals[address] if address in new else None}
+    old_views, new_views = views(rehearsal, "old"), views(rehearsal, "new")
+    return {address: {"old": stored_messages(user, old_views),
+                      "new": stored_messages(new[address], new_views) - arrivals[address] if address in new else None}
             for address, user in old.items()}
 
 
@@ -73,13 +87,11 @@ def copies_on_new(rehearsal: Rehearsal) -> dict[str, dict[str, object]]:
     each copy counts against the quota), with what they take of the user's quota."""
     if rehearsal.new is None:
         return {}
-    views = frozenset(GMAIL_VIRTUAL_FOLDERS) if rehearsal.scenario.hosts["new"].special_folders == "gmail" \
-        else frozenset()
     quotas = {user.address: user.quota for user in rehearsal.scenario.users}
     return {address: {"messages": found.messages, "copies": found.copies, "copy_bytes": found.copy_bytes,
                       "stored_bytes": found.stored_bytes, "quota": found.quota, "quota_share": found.quota_share,
                       "folders": found.folders}
-            for address, found in stored_copies(rehearsal.new, quotas, views).items()}
+            for address, found in stored_copies(rehearsal.new, quotas, views(rehearsal, "new")).items()}
 
 
 def not_checked(rehearsal: Rehearsal) -> dict[str, str]:
@@ -146,8 +158,8 @@ def to_json(rehearsal: Rehearsal) -> dict[str, object]:
         "verdict": rehearsal.verdict,
         "summary": verdict_line(rehearsal),
         "error": rehearsal.error,
-        "messages": {"old": rehearsal.baseline.message_count if rehearsal.baseline else None,
-                     "new": rehearsal.new.message_count if rehearsal.new else None},
+        "messages": {role: sum(stored_messages(user, views(rehearsal, role)) for user in state.users.values())
+                     if state else None for role, state in (("old", rehearsal.baseline), ("new", rehearsal.new))},
         "messages_per_user": messages_per_user(rehearsal),
         "copies_on_new": copies_on_new(rehearsal),
         "checks": [{"property": p, "status": s, "findings": len(f)} for p, s, f in check_rows(rehearsal)],

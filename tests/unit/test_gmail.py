@@ -10,7 +10,7 @@ from rich.console import Console
 from maillab.runner.compare import judge, stored_copies
 from maillab.runner.messages import labelled_messages
 from maillab.runner.phases import Rehearsal
-from maillab.runner.report import copies_on_new, render, write_reports
+from maillab.runner.report import copies_on_new, messages_per_user, render, to_json, write_reports
 from maillab.runner.scenario import Scenario
 from maillab.runner.seed import user_archive
 from maillab.runner.state import Evidence
@@ -132,3 +132,12 @@ def test_virtual_folders_of_a_gmail_new_are_not_counted():
     assert copies_on_new(result)[USER]["copies"] == 5  # All Mail is a real folder on a plain new
     result.scenario.hosts["new"].special_folders = "gmail"
     assert copies_on_new(result)[USER]["copies"] == 2
+
+
+def test_the_views_of_a_gmail_old_are_not_counted_as_its_mail():
+    result = rehearsal_with_copies()
+    result.baseline.users[USER].folders["[Gmail]/All Mail"] = inbox(result.baseline)
+    assert messages_per_user(result)[USER] == {"old": 5, "new": 7}
+    assert to_json(result)["messages"] == {"old": 5, "new": 7}
+    result.scenario.hosts["old"].special_folders = "dovecot"  # a real folder of that name is mail
+    assert messages_per_user(result)[USER]["old"] == 8
