@@ -201,12 +201,14 @@ class LabContainer(DockerContainer):
             raise LabError(f"copying {path} into '{self.role}' failed")
 
     def extract(self, directory: str, archive: bytes) -> None:
-        """Unpack a tar into `directory` inside the host. Unlike put_archive this reaches
-        tmpfs mounts such as /var/vmail, which `docker cp` writes underneath."""
+        """Unpack a tar (or several, one after the other) into `directory` inside the host.
+        Unlike put_archive this reaches tmpfs mounts such as /var/vmail, which `docker cp`
+        writes underneath."""
         upload = "/tmp/maillab-upload.tar"
         self.put_file(upload, archive, mode=0o600)
-        self.run_checked(Command.of("tar", "-C", directory, "-xpf", upload), f"unpacking files into {directory}")
-        self.run_checked(Command.of("rm", "-f", upload), "removing the upload")
+        self.run_checked(Command.script('tar -C "$1" --ignore-zeros -xpf "$2"; unpacked=$?; rm -f "$2"; exit $unpacked',
+                                        directory, upload, display=f"tar -C {directory} -xpf {upload}"),
+                         f"unpacking files into {directory}")
 
     @talking_to_the_engine("reading a file on {0.role}")
     def read_file(self, path: str) -> bytes:
@@ -255,14 +257,15 @@ class MailServer:
                                  secrets=passwords, display="doveadm pw -s SHA512-CRYPT (each password)")
         return self.run_checked(command, "hashing passwords").stdout.split()
 
-    def wait_for_user(self, address: str, timeout: float = 10) -> None:
-        """Wait until Dovecot's userdb knows `address`. Its passwd-file driver looks at the file
+    def wait_for_users(self, addresses: list[str], timeout: float = 10) -> None:
+        """Wait until Dovecot's userdb knows every one of `addresses` (one `doveadm user` for
+        all: it exits non-zero while any is unknown). Its passwd-file driver looks at the file
         at most once a second, so a lookup right after an edit can still see the old file."""
         def known() -> None:
-            result = self.run(Command.of("doveadm", "user", "--", address))
+            result = self.run(Command.of("doveadm", "user", "--", *addresses))
             if result.exit_code != 0:
                 raise NotYet(f"doveadm user: exit {result.exit_code}")
-        poll(f"user {address} known to Dovecot on '{self.role}'", known, timeout=timeout, interval=0.25)
+        poll(f"{len(addresses)} users known to Dovecot on '{self.role}'", known, timeout=timeout, interval=0.1)
 
     def service(self, name: str, action: str) -> None:
         """Stop, start or restart one service of the host (dovecot, postfix, mariadb, sshd)."""

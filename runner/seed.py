@@ -32,24 +32,39 @@ KEYWORD_LETTERS = ascii_lowercase  # Maildir's keyword letters, in dovecot-keywo
 # mtime 0 as already read and shows its keywords as unknown-N.
 CONTROL_MTIME = 1_577_836_800  # 2020-01-01
 STAGING = f"{VMAIL}/.maillab-seed"
+UPLOAD_BYTES = 64 * 2**20  # what the runner holds of the users' archives at a time
 
 
 def seed_host(host, scenario: Scenario, passwords: dict[str, str]) -> int:
-    """Seed every user of the scenario onto `host`; returns the number of messages written."""
+    """Seed every user of the scenario onto `host`; returns the number of messages written.
+    Users' archives go up together, about UPLOAD_BYTES at a time: each request to the host
+    costs more than writing a user's mail."""
     write_user_store(host, scenario.users, passwords)
     if scenario.roundcube:
         write_roundcube(host, roundcube_rows(scenario.seed, scenario.users, scenario.roundcube))
         log.info("seeded Roundcube: %d users, %d contacts each", len(scenario.users), scenario.roundcube.contacts)
-    written = 0
-    for user in scenario.users:
-        home = vmail_home(user.address).removeprefix(VMAIL + "/")
-        mdbox = host.spec.mail_format == "mdbox"
-        maildir = f"{STAGING.removeprefix(VMAIL + '/')}/{user.address}" if mdbox else home
-        archive = user_archive(scenario.seed, user, home=home, maildir_parent=maildir,
-                               folder_directory=host.spec.folder_directory)
-        host.extract(VMAIL, archive.tar)
-        if mdbox:
-            source = f"{VMAIL}/{maildir}/Maildir"
+    written, batch = 0, []
+    for n, user in enumerate(scenario.users):
+        batch.append((user, _archive(host, scenario.seed, user)))
+        if n == len(scenario.users) - 1 or sum(len(archive.tar) for _, archive in batch) >= UPLOAD_BYTES:
+            written += _install(host, batch)
+            batch = []
+    return written
+
+
+def _archive(host, seed: int, user: UserSpec) -> UserArchive:
+    home = vmail_home(user.address).removeprefix(VMAIL + "/")
+    maildir = f"{STAGING.removeprefix(VMAIL + '/')}/{user.address}" if host.spec.mail_format == "mdbox" else home
+    return user_archive(seed, user, home=home, maildir_parent=maildir, folder_directory=host.spec.folder_directory)
+
+
+def _install(host, batch: list[tuple[UserSpec, UserArchive]]) -> int:
+    """Unpack the users' archives at once, then what Dovecot must do per user: an mdbox
+    conversion, keywords beyond Maildir's letters, and (for all at once) subscriptions."""
+    host.extract(VMAIL, b"".join(archive.tar for _, archive in batch))
+    for user, archive in batch:
+        if host.spec.mail_format == "mdbox":
+            source = f"{STAGING}/{user.address}/Maildir"
             location = ["-o", "mail_driver=maildir", "-o", f"mail_path={source}"] if host.dovecot_series == "2.4" \
                 else ["-o", f"mail_location=maildir:{source}"]
             host.run_checked(Command.of("doveadm", *location, "backup", "-u", user.address,
@@ -57,13 +72,31 @@ def seed_host(host, scenario: Scenario, passwords: dict[str, str]) -> int:
             host.run_checked(Command.of("rm", "-rf", f"{STAGING}/{user.address}"), "removing the staging Maildir")
         for folder, keywords in archive.extra_keywords.items():
             set_keywords_by_guid(host, user.address, host.spec.imap_name(folder), keywords)
-        subscribed = [host.spec.imap_name(folder.name) for folder in user.folders if folder.subscribed]
-        if subscribed:
-            host.run_checked(Command.of("doveadm", "mailbox", "subscribe", "-u", user.address, "--", *subscribed),
-                             f"subscribing {user.address}")
-        written += archive.count
+    subscriptions = [(user.address, [host.spec.imap_name(folder.name) for folder in user.folders if folder.subscribed])
+                     for user, _ in batch]
+    subscribe(host, [(address, folders) for address, folders in subscriptions if folders])
+    for user, archive in batch:
         log.info("seeded %s: %d messages", user.address, archive.count)
-    return written
+    return sum(archive.count for _, archive in batch)
+
+
+# One doveadm per user in one request; a user's folders reach it as one argument, split on
+# newlines only, with globbing off (no folder name holds a control character).
+SUBSCRIBE_EACH = """set -f
+IFS='
+'
+while [ $# -gt 1 ]; do
+    doveadm mailbox subscribe -u "$1" -- $2 || exit
+    shift 2
+done"""
+
+
+def subscribe(host, subscriptions: list[tuple[str, list[str]]]) -> None:
+    """Subscribe each user to its folders (user, folders as IMAP names on this host)."""
+    if subscriptions:
+        args = [value for address, folders in subscriptions for value in (address, "\n".join(folders))]
+        host.run_checked(Command.script(SUBSCRIBE_EACH, *args, display="doveadm mailbox subscribe -u USER -- FOLDERS "
+                                        f"(for {len(subscriptions)} users)"), "subscribing the users to their folders")
 
 
 def set_keywords_by_guid(host, address: str, mailbox: str, keywords: dict[str, list[str]]) -> None:
@@ -95,8 +128,7 @@ def write_user_store(host, users: list[UserSpec], passwords: dict[str, str]) -> 
                                "SELECT id, %s, %s FROM virtual_domains WHERE name = %s", aliases)
     else:
         host.install_users_file("".join(f"{u.address}:{hashes[u.address]}::::::\n" for u in users).encode())
-    for user in users:
-        host.wait_for_user(user.address)
+    host.wait_for_users([user.address for user in users])
 
 
 def user_rows(users: list[UserSpec], hashes: dict[str, str]) -> tuple[list, list, list]:

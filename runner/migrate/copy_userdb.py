@@ -20,6 +20,5 @@ def run(step: CopyUserDb, context: MigrationContext) -> list[StepResult]:
         return dump_and_load(context, "mailserver")
     started = time.monotonic()
     new.install_users_file(old.read_file(USERS_FILE))
-    for user in context.scenario.users:
-        new.wait_for_user(user.address)
+    new.wait_for_users([user.address for user in context.scenario.users])
     return [context.done(f"copy {USERS_FILE} to new", "new", True, "success", started)]
