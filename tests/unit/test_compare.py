@@ -236,3 +236,33 @@ def test_a_declared_column_change_must_hold_exactly():
 def test_folder_names_are_compared_as_the_scenario_writes_them(name, prefix, separator, canonical):
     """A Courier-style server's INBOX.Archive.2023 is the folder Archive/2023 on a default one."""
     assert canonical_name(name, prefix, separator) == canonical
+
+
+def without_message_ids(s):
+    for m in inbox(s).messages:
+        m.message_id = None
+
+
+# Mail without a Message-ID (old mailers, malformed-mail): the comparison pairs by content, then
+# by UID within one UID space; with both gone it cannot tell an altered copy from another message.
+NO_MESSAGE_ID_CASES = [
+    ("kept", lambda s: None, set()),
+    ("UIDs swapped", lambda s: (setattr(inbox(s).messages[0], "uid", 2), setattr(inbox(s).messages[1], "uid", 1)),
+     {"uid_changed"}),
+    ("content altered, same UID", lambda s: setattr(inbox(s).messages[0], "sha256", "f" * 8), {"content_changed"}),
+    ("content altered on a copy", lambda s: (renumber(s), setattr(inbox(s).messages[0], "sha256", "f" * 8)),
+     {"uidvalidity_changed", "missing", "unexpected"}),
+]
+
+
+@pytest.mark.parametrize(("case", "breakage", "expected"), NO_MESSAGE_ID_CASES, ids=[c[0] for c in NO_MESSAGE_ID_CASES])
+def test_mail_without_message_id_is_paired_by_content_then_uid(case, breakage, expected):
+    def broken(s):
+        without_message_ids(s)
+        breakage(s)
+    snapshots = {name: state() for name in ("baseline", "old", "new", "converged")}
+    for name in ("baseline", "old"):
+        without_message_ids(snapshots[name])
+    for name in ("new", "converged"):
+        broken(snapshots[name])
+    assert {f.kind for f in judge(Evidence(**snapshots), Expectations())} == expected
