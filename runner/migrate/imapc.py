@@ -64,7 +64,7 @@ def run(step: Imapc, context: MigrationContext) -> list[StepResult]:
     users = list(context.passwords) if step.users == "all" else step.users
     results = []
     if step.auth != "user_password":
-        results.append(_set_up_source(step, context))
+        results.append(set_up_source(step, context))
         if not results[-1].ok:
             return results
     new.put_file(CLIENT_CONF, _client_settings(step, old, new).encode(), mode=0o640)
@@ -104,7 +104,7 @@ def _pull(step: Imapc, context: MigrationContext, users: list[str]) -> list[Step
     return results
 
 
-def _set_up_source(step: Imapc, context: MigrationContext) -> StepResult:
+def set_up_source(step: Imapc, context: MigrationContext) -> StepResult:
     """Old's side of master authentication, then a wait until its auth service takes it."""
     old = context.lab["old"]
     secret = context.secret(step.auth)

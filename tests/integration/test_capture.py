@@ -1,0 +1,221 @@
+"""`maillab capture` against a real lab host: capture its users over the published IMAP and
+ManageSieve ports, rehearse the captured scenario, and compare shapes (folders, hierarchy,
+counts, flag and keyword shares, subscriptions, Sieve names); the host is unchanged by the
+capture, down to \\Seen and \\Recent. One host (scenarios/capture-source.yaml) serves every test."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from maillab.lab.lab import Lab
+from maillab.runner.loader import load_scenario
+from maillab.runner.migrate import imapc
+from maillab.runner.migrate.context import MigrationContext
+from maillab.runner.phases import Rehearsal, prepare
+from maillab.runner.snapshot import snapshot_host
+from maillab.runner.sources import source_messages
+from maillab.runner.state import HostState, UserState
+from maillab.runner.steps import Imapc
+
+from .conftest import maillab
+
+SOURCE = Path(__file__).parent / "scenarios" / "capture-source.yaml"
+EMIL = "emil@example.com"
+JUNK = (EMIL, "INBOX.Junk")  # 4 messages, \Recent after seeding
+
+
+class Captured:
+    """The lab host that is captured, with its users' passwords and a master user."""
+
+    def __init__(self, lab: Lab, rehearsal: Rehearsal) -> None:
+        self.lab, self.host, self.passwords = lab, lab["old"], rehearsal.passwords
+        self.before = rehearsal.baseline  # the host as seeded, before any capture
+        # Seeded mail is \Recent until a session SELECTs its folder; INBOX's was taken by the
+        # baseline's POP3 session (Dovecot's POP3 opens INBOX read-write).
+        self.recent_before = self.recent()
+        assert (self.recent_before[JUNK], self.recent_before[EMIL, "INBOX"]) == (4, 0)
+        context = MigrationContext(lab, rehearsal.scenario, self.passwords)
+        assert imapc.set_up_source(Imapc(method="imapc", auth="master_user"), context).ok
+        self.master_password = context.secret("master_user")
+
+    def recent(self) -> dict[tuple[str, str], int]:
+        """STATUS RECENT of every folder: a SELECT (not EXAMINE) would take \\Recent away."""
+        counts = {}
+        for address, password in self.passwords.items():
+            with self.host.imap(address, password) as imap:
+                for flags, _, name in imap.list_folders():
+                    if b"\\Noselect" not in flags:
+                        counts[address, name] = imap.folder_status(name, ["RECENT"])[b"RECENT"]
+        return counts
+
+    def unchanged(self) -> list[str]:
+        """What differs on the host from before the captures (empty: nothing)."""
+        after = snapshot_host(self.host, self.passwords)
+        differences = [f"{address}: snapshot differs" for address, user in after.users.items()
+                       if user != self.before.users[address]]
+        recent = self.recent()
+        return differences + [f"{where}: RECENT {self.recent_before[where]} -> {count}"
+                              for where, count in recent.items() if count != self.recent_before[where]]
+
+    def capture(self, tmp_path: Path, *args: str, password: str | None = None):
+        (tmp_path / "password").write_text((password or self.master_password) + "\n")
+        return maillab("capture", "127.0.0.1", "--port", str(self.host.port("imap")), "--tls", "none",
+                       "--sieve-port", str(self.host.port("sieve")), "--password-file", str(tmp_path / "password"),
+                       *args)
+
+
+@pytest.fixture(scope="module")
+def captured(images):
+    scenario = load_scenario(SOURCE)
+    lab = Lab({"old": scenario.hosts["old"]})  # only the host that is captured
+    try:
+        rehearsal = Rehearsal(scenario=scenario)
+        prepare(lab, scenario, rehearsal, ca="")  # create, seed, baseline
+        yield Captured(lab, rehearsal)
+    finally:
+        lab.destroy()
+
+
+def shares(counts: Counter, total: int) -> dict[str, float]:
+    return {name: count / total for name, count in counts.items()}
+
+
+def shape(user: UserState) -> dict:
+    """What a capture promises to reproduce of a user's mailbox."""
+    folders = {}
+    for name, folder in user.folders.items():
+        flags = Counter(flag for m in folder.messages for flag in m.flags)
+        keywords = Counter(keyword for m in folder.messages for keyword in m.keywords)
+        folders[name] = {"selectable": folder.selectable, "count": len(folder.messages),
+                         "flags": shares(flags, len(folder.messages)), "keywords": shares(keywords, len(folder.messages))}
+    return {"folders": folders, "subscriptions": user.subscriptions, "sieve": (sorted(user.sieve.scripts),
+                                                                               user.sieve.active)}
+
+
+def shape_differences(original: UserState, rehearsed: UserState) -> list[str]:
+    """How the rehearsal's user differs in shape from the captured one. Shares are compared
+    within sampling error: the lab gives each generated message a flag with the captured
+    share as its probability, so a folder of n messages is off by about sqrt(p(1-p)/n)
+    (4 standard deviations allowed, plus the 4 digits the scenario keeps)."""
+    a, b = shape(original), shape(rehearsed)
+    differences = [f"{what}: {a[what]} != {b[what]}" for what in ("subscriptions", "sieve") if a[what] != b[what]]
+    if set(a["folders"]) != set(b["folders"]):
+        return [*differences, f"folders: {sorted(a['folders'])} != {sorted(b['folders'])}"]
+    for name, folder in a["folders"].items():
+        other = b["folders"][name]
+        for what in ("selectable", "count"):
+            if folder[what] != other[what]:
+                differences.append(f"{name}: {what} {folder[what]} != {other[what]}")
+        for kind in ("flags", "keywords"):
+            for flag in set(folder[kind]) | set(other[kind]):
+                p, q, n = folder[kind].get(flag, 0), other[kind].get(flag, 0), max(folder["count"], 1)
+                if abs(p - q) > 4 * math.sqrt(p * (1 - p) / n) + 1e-4:
+                    differences.append(f"{name}: share of {flag} {p:.3f} != {q:.3f}")
+    return differences
+
+
+def test_capture_then_rehearse_gives_the_same_shape(captured, tmp_path):
+    addresses = list(captured.passwords)
+    (tmp_path / "users").write_text("".join(f"{address}\n" for address in addresses))
+    run = captured.capture(tmp_path, "--users-file", str(tmp_path / "users"), "--master-user", imapc.MASTER_USER,
+                           "--out", str(tmp_path / "captured.yaml"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "EXAMINE and FETCH FLAGS INTERNALDATE RFC822.SIZE, read-only" in run.stdout
+    # Dovecot adds Drafts, Sent, Trash and Junk (Debian's 15-mailboxes.conf: auto = subscribe)
+    folders = sum(folder.selectable for user in captured.before.users.values() for folder in user.folders.values())
+    messages = captured.before.message_count
+    assert f"captured 2 users, {folders} folders, {messages} messages, 2 Sieve script names" in run.stdout
+    assert captured.unchanged() == []
+    text = (tmp_path / "captured.yaml").read_text()
+    assert not any(address in text for address in addresses), "no address leaves the server"
+    assert not any(script in text for script in ("newsletter", "I am away")), "nor a Sieve script"
+
+    rehearsal = maillab("run", str(tmp_path / "captured.yaml"), "--report-dir", str(tmp_path / "report"))
+    assert rehearsal.returncode == 0, rehearsal.stdout[-3000:] + rehearsal.stderr
+    seeded = HostState.model_validate(json.loads((tmp_path / "report" / "snapshot-old.json").read_text()))
+    for n, address in enumerate(addresses, start=1):
+        assert shape_differences(captured.before.users[address], seeded.users[f"user{n}@example.org"]) == []
+
+
+def broken(user: UserState, how: str) -> UserState:
+    user = user.model_copy(deep=True)
+    inbox = user.folders["INBOX"]
+    if how == "a folder fewer":
+        del user.folders["Sent"]
+    elif how == "a message fewer":
+        inbox.messages.pop()
+    elif how == "a subscription fewer":
+        user.subscriptions.remove("Sent")
+    elif how == "flags that differ":
+        for message in inbox.messages:
+            message.flags = ["\\Seen"]
+    elif how == "a Sieve script fewer":
+        user.sieve.scripts.popitem()
+    return user
+
+
+@pytest.mark.parametrize("how", ["a folder fewer", "a message fewer", "a subscription fewer", "flags that differ",
+                                 "a Sieve script fewer"])
+def test_the_shape_comparison_sees_each_difference(captured, how):
+    original = captured.before.users["dora@example.org"]
+    assert shape_differences(original, original) == []
+    assert shape_differences(original, broken(original, how))
+
+
+def test_one_user_with_content_and_addresses_kept(captured, tmp_path):
+    address = "dora@example.org"
+    run = captured.capture(tmp_path, "--user", address, "--keep-addresses", "--with-content", str(tmp_path / "mail"),
+                           "--out", str(tmp_path / "captured.yaml"), password=captured.passwords[address])
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "FETCH FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[], read-only" in run.stdout
+    assert captured.unchanged() == [], "BODY.PEEK[] sets no \\Seen"
+    [user] = load_scenario(tmp_path / "captured.yaml").users  # the loader finds the exported tree
+    assert user.address == address and user.import_.maildir == f"mail/{address}"
+    selectable = [folder for folder in captured.before.users[address].folders.values() if folder.selectable]
+    assert {folder.name: folder.source.kind for folder in user.folders} == {f.name: "maildir" for f in selectable}
+    sources = {folder.name: folder.source for folder in user.folders}
+    for folder in selectable:  # as seeding reads the files: bytes, flags, keywords and dates as on the server
+        exported = source_messages(sources[folder.name])
+        assert [(hashlib.sha256(m.raw).hexdigest(), sorted(m.flags), sorted(m.keywords), m.internaldate)
+                for m in exported] == [(m.sha256, m.flags, m.keywords, m.internaldate) for m in folder.messages]
+
+
+def test_the_check_of_an_unchanged_host_sees_a_select(captured):
+    """A client that SELECTs a folder takes its messages' \\Recent: what a capture must not do."""
+    with captured.host.imap(EMIL, captured.passwords[EMIL]) as imap:
+        imap.select_folder(JUNK[1])
+    assert captured.unchanged() == [f"{JUNK}: RECENT 4 -> 0"]
+
+
+BAD_INPUT = [
+    ([], "give --user or --users-file"),
+    (["--user", "a@example.org", "--user", "b@example.org"], "several users are read with one password"),
+    (["--user", "a@example.org", "--ca-file", "README.md"], "--ca-file goes with --tls implicit or starttls"),
+    (["--user", "a@example.org", "--with-content", "scenarios"], "give a new or empty directory"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUT, ids=[" ".join(a) or "no user" for a, _ in BAD_INPUT])
+def test_bad_capture_input_is_one_line_and_exit_2(captured, tmp_path, args, message):
+    run = captured.capture(tmp_path, "--out", str(tmp_path / "captured.yaml"), *args)
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+def test_a_refused_login_and_an_unreachable_host_are_exit_3(captured, tmp_path):
+    refused = captured.capture(tmp_path, "--user", "dora@example.org", "--out", str(tmp_path / "c.yaml"),
+                               password="wrong")
+    assert refused.returncode == 3 and refused.stderr.strip().splitlines()[-1].startswith(
+        "maillab: 127.0.0.1 refused the login of dora@example.org"), refused.stderr
+    (tmp_path / "password").write_text("x\n")
+    unreachable = maillab("capture", "127.0.0.1", "--port", "9", "--tls", "none", "--user", "a@example.org",
+                          "--password-file", str(tmp_path / "password"), "--out", str(tmp_path / "c.yaml"))
+    assert unreachable.returncode == 3, unreachable.stderr
+    assert unreachable.stderr.strip().splitlines()[-1].startswith("maillab: cannot reach 127.0.0.1:9")
+    assert not (tmp_path / "c.yaml").exists()
