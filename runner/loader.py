@@ -25,7 +25,7 @@ from ruamel.yaml.tokens import (
 
 from maillab.runner.scenario import FolderSpec, MailSource, RawMessageSpec, Scenario, UserSpec
 from maillab.runner.faults import FAULTS
-from maillab.runner.sources import maildir_tree
+from maillab.runner.sources import maildir_tree, source_bytes
 from maillab.runner.steps import METHODS
 
 MAX_BYTES = 4 * 2**20
@@ -74,8 +74,14 @@ def load_scenario(path: Path) -> Scenario:
         raise ScenarioError(_printable(f"{path}:{_line_of(document, loc)}: {_field_path(loc)}: {_message(first)}")) \
             from None
     scenario._base_dir = path.resolve().parent
+    holds = min(host.mail_store_mb for host in scenario.hosts.values()) * 2**20
+    need = sum(folder.bytes_estimate for user in scenario.users for folder in user.folders)
     for index, user in enumerate(scenario.users):
-        _resolve_mail_files(path, document, scenario.base_dir, index, user)
+        need += _resolve_mail_files(path, document, scenario.base_dir, index, user)
+        if need > holds:  # the schema counted the generated mail; the files count here
+            raise ScenarioError(f"{path}:{_line_of(document, ('users', index))}: users[{index}]: with the mail in "
+                                f"its files the users' mail takes {need / 2**20:.0f} MiB; a lab host holds "
+                                f"{holds // 2**20} MiB (hosts' mail_store_mb)")
     for field, specs in (("steps", scenario.steps), ("faults", scenario.faults)):
         for index, spec in enumerate(specs):
             if problem := spec.problem_with(scenario):
@@ -90,9 +96,10 @@ def load_scenario(path: Path) -> Scenario:
     return scenario
 
 
-def _resolve_mail_files(path: Path, document: CommentedMap, base: Path, index: int, user: UserSpec) -> None:
+def _resolve_mail_files(path: Path, document: CommentedMap, base: Path, index: int, user: UserSpec) -> int:
     """Make the user's mail file paths absolute (relative to the scenario) once they are
-    checked to be there and readable, and add the folders of an imported Maildir++ tree."""
+    checked to be there and readable, and add the folders of an imported Maildir++ tree.
+    Returns the bytes of mail in those files."""
     def fail(loc: tuple, message: str) -> None:
         raise ScenarioError(_printable(f"{path}:{_line_of(document, loc)}: {_field_path(loc)}: {message}"))
 
@@ -112,12 +119,14 @@ def _resolve_mail_files(path: Path, document: CommentedMap, base: Path, index: i
                 user.folders.append(FolderSpec(name=name, source=MailSource(maildir=str(directory))))
             except ValidationError as error:
                 fail(loc, f"folder directory {directory.name!r}: {_message(error.errors()[0])}")
+    files = 0
     for number, folder in enumerate(user.folders):
         if folder.source:
             loc = ("users", index, "folders", number, "source")
             kind = folder.source.kind
             checked = _checked_path(base, folder.source.path, kind, lambda problem: fail(loc, problem))
             setattr(folder.source, kind, str(checked))
+            files += source_bytes(kind, checked)
         for position, message in enumerate(folder.messages):
             if isinstance(message, RawMessageSpec) and message.raw_file is not None:
                 loc = ("users", index, "folders", number, "messages", position, "raw_file")
@@ -125,6 +134,8 @@ def _resolve_mail_files(path: Path, document: CommentedMap, base: Path, index: i
                 if message.size is not None and message.size < checked.stat().st_size:
                     fail(loc, f"size {message.size} is smaller than the file ({checked.stat().st_size} bytes)")
                 message.raw_file = str(checked)
+                files += 0 if message.size else checked.stat().st_size  # size: counted by the schema
+    return files
 
 
 def _checked_path(base: Path, written: str, kind: str, fail) -> Path:

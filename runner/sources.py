@@ -61,6 +61,14 @@ def source_messages(source: MailSource) -> list[SeedMessage]:
     return reader(Path(source.path))
 
 
+def source_bytes(kind: str, path: Path) -> int:
+    """What a source's messages take (their files' sizes): the room they need on a host."""
+    if kind == "mbox":
+        return path.stat().st_size
+    files = [*path.glob("cur/*"), *path.glob("new/*")] if kind == "maildir" else [*path.glob("*.eml")]
+    return sum(file.stat().st_size for file in files if file.is_file())
+
+
 def raw_message(spec: RawMessageSpec) -> SeedMessage:
     """A raw message of the scenario, its body repeated up to `size` bytes when given."""
     raw = spec.raw if spec.raw is not None else Path(spec.raw_file).read_bytes()

@@ -204,3 +204,24 @@ def test_mail_files_that_cannot_be_read_are_refused_at_load(tmp_path, field, mak
         load_scenario(tmp_path / "s.yaml")
     assert str(raised.value).startswith(f"{tmp_path / 's.yaml'}:8: "), raised.value
     assert fragment in str(raised.value)
+
+
+@pytest.mark.parametrize(("field", "make", "refused"), [
+    ("folders: [{name: L, source: {mbox: big.mbox}}]", lambda p: (p / "big.mbox").write_bytes(b"x" * 17 * 2**20), True),
+    ("folders: [{name: L, source: {mbox: big.mbox}}]", lambda p: (p / "big.mbox").write_bytes(b"x" * 15 * 2**20), False),
+    ("folders: [{name: L, source: {eml: mails}}]",
+     lambda p: [(p / "mails").mkdir(), *((p / f"mails/{n}.eml").write_bytes(b"x" * 6 * 2**20) for n in range(3))], True),
+    ("import: {maildir: tree}", lambda p: maildir(p / "tree", {f"cur/{n}.M:2,S": b"x" * 9 * 2**20 for n in range(2)}), True),
+    ("folders: [{name: L, messages: [{raw_file: a.eml}]}]", lambda p: (p / "a.eml").write_bytes(b"x" * 17 * 2**20), True),
+], ids=["mbox-too-big", "mbox-fits", "emls-too-big", "tree-too-big", "raw-file-too-big"])
+def test_mail_files_must_fit_on_a_host(tmp_path, field, make, refused):
+    make(tmp_path)
+    (tmp_path / "s.yaml").write_text(SCENARIO.replace("FIELD", field).replace("{suite: bookworm}",
+                                                                               "{suite: bookworm, mail_store_mb: 16}"))
+    if not refused:
+        assert load_scenario(tmp_path / "s.yaml")
+        return
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(tmp_path / "s.yaml")
+    assert str(raised.value).startswith(f"{tmp_path / 's.yaml'}:7: users[0]: with the mail in its files"), raised.value
+    assert "a lab host holds 16 MiB" in str(raised.value)
