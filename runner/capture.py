@@ -80,10 +80,10 @@ class Server:
                 client.starttls(self.ssl_context())
             client.login(login, password)
         except LoginError as error:
-            client.shutdown()
+            _close(client)
             raise CaptureError(f"{self.host} refused the login of {login}: {_said(error)}") from None
         except (OSError, IMAPClientError) as error:
-            client.shutdown()
+            _close(client)
             raise CaptureError(f"{where}: {_said(error)}") from None
         try:
             yield client
@@ -93,7 +93,7 @@ class Server:
             try:
                 client.logout()
             except (OSError, IMAPClientError):
-                client.shutdown()
+                _close(client)
 
     def sieve_names(self, login: str, password: str) -> tuple[list[str], str | None] | str:
         """The user's Sieve script names and the active one, or why ManageSieve did not answer."""
@@ -122,6 +122,14 @@ class _ManageSieve(ManageSieveClient):
 
     def _Client__enable_ssl(self, **_):  # sievelib's private __enable_ssl, called by its STARTTLS
         self.sock = self.context.wrap_socket(self.sock, server_hostname=self.srvaddr)
+
+
+def _close(client: IMAPClient) -> None:
+    """Drop the connection; a failed TLS handshake may have closed the socket already."""
+    try:
+        client.shutdown()
+    except OSError:
+        pass
 
 
 def _said(error: BaseException) -> str:

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import trustme
 
 from maillab.lab.lab import Lab
 from maillab.runner.loader import load_scenario
@@ -33,8 +34,8 @@ JUNK = (EMIL, "INBOX.Junk")  # 4 messages, \Recent after seeding
 class Captured:
     """The lab host that is captured, with its users' passwords and a master user."""
 
-    def __init__(self, lab: Lab, rehearsal: Rehearsal) -> None:
-        self.lab, self.host, self.passwords = lab, lab["old"], rehearsal.passwords
+    def __init__(self, lab: Lab, rehearsal: Rehearsal, ca: str) -> None:
+        self.lab, self.host, self.passwords, self.ca = lab, lab["old"], rehearsal.passwords, ca
         self.before = rehearsal.baseline  # the host as seeded, before any capture
         # Seeded mail is \Recent until a session SELECTs its folder; INBOX's was taken by the
         # baseline's POP3 session (Dovecot's POP3 opens INBOX read-write).
@@ -63,9 +64,9 @@ class Captured:
         return differences + [f"{where}: RECENT {self.recent_before[where]} -> {count}"
                               for where, count in recent.items() if count != self.recent_before[where]]
 
-    def capture(self, tmp_path: Path, *args: str, password: str | None = None):
+    def capture(self, tmp_path: Path, *args: str, password: str | None = None, tls: str = "none"):
         (tmp_path / "password").write_text((password or self.master_password) + "\n")
-        return maillab("capture", "127.0.0.1", "--port", str(self.host.port("imap")), "--tls", "none",
+        return maillab("capture", "127.0.0.1", "--port", str(self.host.port("imap")), "--tls", tls,
                        "--sieve-port", str(self.host.port("sieve")), "--password-file", str(tmp_path / "password"),
                        *args)
 
@@ -73,11 +74,14 @@ class Captured:
 @pytest.fixture(scope="module")
 def captured(images):
     scenario = load_scenario(SOURCE)
-    lab = Lab({"old": scenario.hosts["old"]})  # only the host that is captured
+    ca = trustme.CA(organization_name="maillab capture test CA")
+    served = ca.issue_cert("127.0.0.1")  # IMAP and ManageSieve STARTTLS, for the name the capture connects to
+    chain = "".join(pem.bytes().decode() for pem in served.cert_chain_pems)
+    lab = Lab({"old": scenario.hosts["old"]}, tls={"old": (chain, served.private_key_pem.bytes().decode())})
     try:
         rehearsal = Rehearsal(scenario=scenario)
         prepare(lab, scenario, rehearsal, ca="")  # create, seed, baseline
-        yield Captured(lab, rehearsal)
+        yield Captured(lab, rehearsal, ca.cert_pem.bytes().decode())
     finally:
         lab.destroy()
 
@@ -219,3 +223,28 @@ def test_a_refused_login_and_an_unreachable_host_are_exit_3(captured, tmp_path):
     assert unreachable.returncode == 3, unreachable.stderr
     assert unreachable.stderr.strip().splitlines()[-1].startswith("maillab: cannot reach 127.0.0.1:9")
     assert not (tmp_path / "c.yaml").exists()
+
+
+# --tls, whether the test's CA is trusted (--ca-file) -> exit code, and what stdout or the error line says
+TLS = [
+    ("starttls", True, 0, "captured 1 users, {folders} folders, {messages} messages, 2 Sieve script names"),
+    ("starttls", False, 3, "maillab: 127.0.0.1:{port}: [SSL: CERTIFICATE_VERIFY_FAILED]"),
+    ("implicit", True, 3, "maillab: cannot reach 127.0.0.1:{port} (TLS: implicit): [SSL"),
+]
+
+
+@pytest.mark.parametrize(("tls", "trusted", "code", "said"), TLS,
+                         ids=[f"{tls}{' --ca-file' if trusted else ''}" for tls, trusted, _, _ in TLS])
+def test_tls_is_verified(captured, tmp_path, tls, trusted, code, said):
+    """STARTTLS on IMAP and ManageSieve with the certificate verified by the CA given; without
+    it, or with TLS expected from the first byte of a port that starts in cleartext, exit 3."""
+    (tmp_path / "ca.pem").write_text(captured.ca)
+    address = "dora@example.org"
+    run = captured.capture(tmp_path, "--user", address, "--out", str(tmp_path / "c.yaml"),
+                           *(["--ca-file", str(tmp_path / "ca.pem")] if trusted else []),
+                           password=captured.passwords[address], tls=tls)
+    assert run.returncode == code, run.stdout + run.stderr
+    output = run.stdout if code == 0 else run.stderr.strip().splitlines()[-1]
+    folders = captured.before.users[address].folders.values()
+    assert said.format(port=captured.host.port("imap"), folders=sum(f.selectable for f in folders),
+                       messages=sum(len(f.messages) for f in folders)) in output, output
