@@ -10,8 +10,10 @@ import logging
 import multiprocessing
 import os
 import re
+import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from functools import lru_cache
 from itertools import repeat
 
 from imapclient import IMAPClient
@@ -172,21 +174,32 @@ def _internaldate(text: bytes) -> dt.datetime:
 
 
 def _message_state(text: bytes, body: bytes) -> MessageState:
-    flags = [flag.decode() for flag in imaplib.ParseFlags(text)]
+    flags_item = FLAGS_ITEM.search(text)
+    flags, keywords = _flags(flags_item.group(0) if flags_item else b"")
     text = FLAGS_ITEM.sub(b"", text)  # a keyword may look like an item's name
     header_end = body.find(b"\r\n\r\n")
     found = MESSAGE_ID.search(body, 0, header_end if header_end >= 0 else len(body))
     guid = GUID_ITEM.search(text)
+    # the same values recur in every snapshot of a rehearsal: interned, each is held once
     return MessageState(
         uid=int(_item(UID_ITEM, text)),
-        sha256=hashlib.sha256(body).hexdigest(),
-        flags=sorted(f for f in flags if f.startswith("\\") and f.lower() != "\\recent"),
-        keywords=sorted(f for f in flags if not f.startswith("\\")),
+        sha256=sys.intern(hashlib.sha256(body).hexdigest()),
+        flags=flags,
+        keywords=keywords,
         internaldate=_internaldate(text),
         size=int(_item(SIZE_ITEM, text)),
-        message_id=found.group(1).decode(errors="replace") if found else None,
-        guid=(guid.group(1) or guid.group(2)).decode() if guid else None,
+        message_id=sys.intern(found.group(1).decode(errors="replace")) if found else None,
+        guid=sys.intern((guid.group(1) or guid.group(2)).decode()) if guid else None,
     )
+
+
+@lru_cache(maxsize=4096)
+def _flags(item: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """System flags (without \\Recent) and keywords of a FLAGS item, each sorted; one tuple
+    for every message with the same flags."""
+    flags = [flag.decode() for flag in imaplib.ParseFlags(item)] if item else []
+    return (tuple(sorted(f for f in flags if f.startswith("\\") and f.lower() != "\\recent")),
+            tuple(sorted(f for f in flags if not f.startswith("\\"))))
 
 
 def _fetch_in_workers(port: int, address: str, password: str, folder: str, uids: list[int]) -> list[MessageState]:

@@ -10,7 +10,7 @@ DATE = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
 
 
 def message(uid: int, content: str, **changes) -> MessageState:
-    fields = dict(uid=uid, sha256=content * 8, flags=["\\Seen"], keywords=["Work"], internaldate=DATE,
+    fields = dict(uid=uid, sha256=content * 8, flags=("\\Seen",), keywords=("Work",), internaldate=DATE,
                   size=100 + uid, message_id=f"<{content}@x>", guid=f"{content}.M{uid}P1.host")
     return MessageState(**(fields | changes))
 

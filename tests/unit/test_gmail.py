@@ -2,6 +2,7 @@
 report counts of them on new (copies, their bytes, their share of the quota). No Docker."""
 
 import io
+from dataclasses import replace
 import json
 import tarfile
 
@@ -64,7 +65,7 @@ def copied(s, into="Archive", uids=(1, 2), content=None):
     """The INBOX messages of `uids` also stored in folder `into` (with other bytes: `content`)."""
     for uid in uids:
         original = inbox(s).messages[uid - 1]
-        copy = original.model_copy(update={"uid": 10 + uid, "sha256": f"{content}{uid}" * 32 if content else original.sha256})
+        copy = replace(original, uid=10 + uid, sha256=f"{content}{uid}" * 32 if content else original.sha256)
         s.users[USER].folders[into].messages.append(copy)
 
 
