@@ -225,3 +225,22 @@ def test_mail_files_must_fit_on_a_host(tmp_path, field, make, refused):
         load_scenario(tmp_path / "s.yaml")
     assert str(raised.value).startswith(f"{tmp_path / 's.yaml'}:7: users[0]: with the mail in its files"), raised.value
     assert "a lab host holds 16 MiB" in str(raised.value)
+
+
+def test_an_imported_tree_merges_with_the_folders_listed(tmp_path):
+    maildir(tmp_path / "tree", {"cur/1.M1.host:2,S": MESSAGE})
+    maildir(tmp_path / "tree/.Sent", {"cur/2.M2.host:2,S": MESSAGE})
+    maildir(tmp_path / "tree/.Old", {"cur/3.M3.host:2,S": MESSAGE})
+    (tmp_path / "sent.mbox").write_text(MBOX_MESSAGE.format(sender="a@x", from_date="Tue Mar  5 08:15:02 2024", headers=""))
+    (tmp_path / "s.yaml").write_text(SCENARIO.replace("FIELD", """import: {maildir: tree}
+    folders:
+      - {name: INBOX, count: 2}
+      - {name: Sent, source: {mbox: sent.mbox}}
+      - {name: Extra, count: 1}"""))
+    folders = {folder.name: folder for folder in load_scenario(tmp_path / "s.yaml").users[0].folders}
+    assert {name: (f.source and (f.source.kind, Path(f.source.path).name), f.count) for name, f in folders.items()} == {
+        "INBOX": (("maildir", "tree"), 2),  # the tree's mail and the generated
+        "Sent": (("mbox", "sent.mbox"), 0),  # a source of its own wins
+        "Extra": (None, 1),
+        "Old": (("maildir", ".Old"), 0),
+    }
