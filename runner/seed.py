@@ -16,18 +16,16 @@ import random
 import tarfile
 from collections import defaultdict
 from dataclasses import dataclass, field
-from string import ascii_lowercase
 
 from maillab.lab.command import Command
 from maillab.lab.containers import VMAIL, VMAIL_UID, vmail_home
 from maillab.runner.messages import labelled_messages
 from maillab.runner.scenario import RoundcubeSpec, Scenario, UserSpec
-from maillab.runner.vocabulary import maildir_folder_path
+from maillab.runner.vocabulary import MAILDIR_FLAG_LETTERS, maildir_folder_path
+from maillab.runner.vocabulary import MAILDIR_KEYWORD_LETTERS as KEYWORD_LETTERS
 
 log = logging.getLogger(__name__)
 
-MAILDIR_FLAG_LETTERS = {"\\Draft": "D", "\\Flagged": "F", "\\Answered": "R", "\\Seen": "S", "\\Deleted": "T"}
-KEYWORD_LETTERS = ascii_lowercase  # Maildir's keyword letters, in dovecot-keywords order
 # mtime of seeded folders and control files. Not 0: Dovecot takes a dovecot-keywords file with
 # mtime 0 as already read and shows its keywords as unknown-N.
 CONTROL_MTIME = 1_577_836_800  # 2020-01-01

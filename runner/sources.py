@@ -26,15 +26,14 @@ from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from string import ascii_lowercase
 
 from imapclient import imap_utf7
 
 from maillab.runner.scenario import MailSource, RawMessageSpec, split_body
+from maillab.runner.vocabulary import MAILDIR_FLAG_LETTERS, MAILDIR_KEYWORD_LETTERS, SYSTEM_FLAGS
 
-MAILDIR_FLAGS = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\Seen", "T": "\\Deleted"}
+MAILDIR_FLAGS = {letter: flag for flag, letter in MAILDIR_FLAG_LETTERS.items()}
 MBOX_FLAGS = {"R": "\\Seen", "A": "\\Answered", "F": "\\Flagged", "D": "\\Deleted", "T": "\\Draft"}
-SYSTEM_FLAG_ORDER = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
 FROM_LINE_DATE = "%a %b %d %H:%M:%S %Y"  # asctime, as Python's mailbox reads it
 RAW_DATE = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)  # a raw message without date or Date header
 
@@ -106,8 +105,8 @@ def maildir_keyword_letters(path: Path) -> dict[str, str]:
     letters = {}
     for line in table.read_text(encoding="utf-8", errors="replace").splitlines():
         number, _, keyword = line.partition(" ")
-        if number.isdigit() and int(number) < len(ascii_lowercase) and keyword:
-            letters[ascii_lowercase[int(number)]] = keyword
+        if number.isdigit() and int(number) < len(MAILDIR_KEYWORD_LETTERS) and keyword:
+            letters[MAILDIR_KEYWORD_LETTERS[int(number)]] = keyword
     return letters
 
 
@@ -160,7 +159,7 @@ def eml_messages(directory: Path) -> list[SeedMessage]:
 
 def _ordered(flags) -> tuple[str, ...]:
     found = set(flags)
-    return tuple(flag for flag in SYSTEM_FLAG_ORDER if flag in found)
+    return tuple(flag for flag in SYSTEM_FLAGS if flag in found)
 
 
 def _from_line_date(from_line: bytes) -> dt.datetime | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from string import ascii_lowercase
 from typing import Annotated, Literal, get_args
 
 from imapclient import imap_utf7
@@ -40,6 +41,10 @@ Database = Literal["mailserver", "roundcube"]
 DATABASES: tuple[str, ...] = get_args(Database)
 SystemFlag = Literal["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"]
 SYSTEM_FLAGS: tuple[str, ...] = get_args(SystemFlag)
+# Maildir's letters in a file name's info (`:2,FS`): the system flags, and the keywords a-z in
+# the order of the folder's dovecot-keywords file (Dovecot keeps any further ones in its index)
+MAILDIR_FLAG_LETTERS = {"\\Draft": "D", "\\Flagged": "F", "\\Answered": "R", "\\Seen": "S", "\\Deleted": "T"}
+MAILDIR_KEYWORD_LETTERS = ascii_lowercase
 # What a migration can keep or lose. `expect.lost` names the ones a method is declared to
 # lose; every other one must hold. Each finding class belongs to one of these (findings.py).
 Property = Literal[
