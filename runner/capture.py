@@ -143,6 +143,14 @@ def login_name(user: str, master: str | None) -> str:
     return f"{user}*{master}" if master else user
 
 
+def personal(name: str, prefix: str, others: list[str]) -> bool:
+    """Whether a listed name is the user's own: in the personal namespace's prefix and not in
+    another (other users', shared) namespace, whose prefix may lie within it (RFC 2342)."""
+    if name.upper() == "INBOX":
+        return True
+    return name.startswith(prefix) and not any(other and name.startswith(other) for other in others)
+
+
 def capture_user(server: Server, user: str, master: str | None, password: str,
                  content: MaildirWriter | None = None) -> tuple[UserShape, list[str]]:
     """One user's shape, read-only; with `content` also their mail, written as it is read.
@@ -150,8 +158,10 @@ def capture_user(server: Server, user: str, master: str | None, password: str,
     login = login_name(user, master)
     notes: list[str] = []
     with server.imap(login, password) as imap:
-        prefix, separator = imap.namespace().personal[0]
+        namespaces = imap.namespace()
+        prefix, separator = namespaces.personal[0]
         separator = separator or "/"
+        others = [other for other, _ in (*(namespaces.other or ()), *(namespaces.shared or ()))]
         listed = imap.list_folders()
         subscribed = {canonical_name(name, prefix, separator) for _, _, name in imap.list_sub_folders()}
         tallies = []
@@ -159,7 +169,7 @@ def capture_user(server: Server, user: str, master: str | None, password: str,
             canonical = canonical_name(name, prefix, separator)
             if NOT_SELECTABLE & {flag.lower() for flag in flags}:
                 continue  # a level above folders: the scenario makes it from its children
-            if name.upper() != "INBOX" and not name.startswith(prefix):
+            if not personal(name, prefix, others):
                 notes.append(f"{name!r} is outside the personal namespace: not captured")
                 continue
             tally = FolderTally(canonical, subscribed=canonical in subscribed)

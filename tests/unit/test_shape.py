@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from maillab.runner.capture import MaildirWriter
+from maillab.runner.capture import MaildirWriter, personal
 from maillab.runner.loader import ScenarioError, load_scenario
 from maillab.runner.shape import (
     FolderTally, UserShape, folder_fragment, generated_address, host_namespace, scenario_document, sieve_stand_in,
@@ -72,6 +72,25 @@ NAMESPACES = [("", "/", "dovecot"), ("INBOX.", ".", "courier"), ("inbox.", ".", 
 @pytest.mark.parametrize(("prefix", "separator", "style"), NAMESPACES)
 def test_host_namespace(prefix, separator, style):
     assert host_namespace(prefix, separator) == style
+
+
+# a listed name, the personal namespace's prefix, the other namespaces' prefixes -> captured?
+PERSONAL = [
+    ("INBOX", "INBOX.", ["shared."], True),
+    ("inbox", "INBOX.", [], True),
+    ("INBOX.Archive", "INBOX.", ["shared."], True),
+    ("shared.team.INBOX", "INBOX.", ["shared."], False),
+    ("Archive/2023", "", ["Shared/", "Users/"], True),
+    ("Shared/team/Plans", "", ["Shared/", "Users/"], False),
+    ("Users/bob/INBOX", "", ["Shared/", "Users/"], False),
+    ("Public", "INBOX.", [], False),
+    ("Archive", "", ["", "Shared/"], True),  # an empty prefix elsewhere claims no name
+]
+
+
+@pytest.mark.parametrize(("name", "prefix", "others", "captured"), PERSONAL)
+def test_only_the_personal_namespace_is_captured(name, prefix, others, captured):
+    assert personal(name, prefix, others) is captured
 
 
 def written(tmp_path: Path, document) -> Path:
