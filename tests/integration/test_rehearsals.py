@@ -153,6 +153,9 @@ PATHS = [
     ("scenarios/dotted-folders-2.3-to-2.4.yaml", 0, set(),
      lambda d: all({"Mr. Smith", "v1.2", "Projects/v2.0", "Ünïcode. names", "trailing."}
                    <= set(snapshot_of(d, role)["users"]["dora@example.org"]["folders"]) for role in ("old", "new"))),
+    ("tests/integration/scenarios/variant-dotted-folders-fs-layout.yaml", 0, set(),
+     lambda d: all({"Mr. Smith", "Projects/v2.0"} <= set(snapshot_of(d, role)["users"]["dora@example.org"]["folders"])
+                   for role in ("old", "new"))),
     # no escape character on 2.4: doveadm exits 0 and files the mail under dsync's '_' for every '.'
     ("tests/integration/scenarios/negative-dotted-folders-2.4-without-escape.yaml", 1,
      {"folder_missing", "folder_unexpected", "subscription_lost", "subscription_added"},
