@@ -4,8 +4,9 @@ scenario. runner/shape.py turns what is read here into the scenario.
 Read-only on the server: each folder is opened with EXAMINE (RFC 3501 6.3.2: "no changes to
 the permanent state of the mailbox, including per-user state, are permitted"; \\Recent stays
 as it was) and messages are read with FETCH FLAGS, INTERNALDATE, RFC822.SIZE and, only with
---with-content, BODY.PEEK[] (6.4.5: unlike BODY[], it does not set \\Seen). Besides LIST,
-LSUB and NAMESPACE nothing else is sent; ManageSieve gets LISTSCRIPTS only.
+--with-content, BODY.PEEK[] (6.4.5: unlike BODY[], it does not set \\Seen). Besides that
+only CAPABILITY, STARTTLS, LOGIN, NAMESPACE, LIST, LSUB, SEARCH ALL and LOGOUT are sent; ManageSieve
+gets STARTTLS, AUTHENTICATE and LISTSCRIPTS.
 """
 
 from __future__ import annotations
@@ -173,9 +174,9 @@ def capture_user(server: Server, user: str, master: str | None, password: str,
                 notes.append(f"{name!r} is outside the personal namespace: not captured")
                 continue
             tally = FolderTally(canonical, subscribed=canonical in subscribed)
-            imap.select_folder(name, readonly=True)  # EXAMINE
+            # EXAMINE; the next one leaves this folder (no UNSELECT: RFC 3691, not every server has it)
+            imap.select_folder(name, readonly=True)
             _read_folder(imap, tally, content.folder(canonical) if content else None)
-            imap.unselect_folder()
             tallies.append(tally)
             log.info("%s: %s: %d messages", user, canonical, tally.count)
     names = {tally.name for tally in tallies}

@@ -209,6 +209,10 @@ content and no address leaves the server: users become user1@example.org, ..., b
 generated, Sieve scripts are stand-ins that keep their names."""
 
 
+def _count(number: int, thing: str) -> str:
+    return f"{number} {thing}{'' if number == 1 else 's'}"
+
+
 def _secret_line(path: Path, what: str) -> str:
     try:
         text = path.read_text().split("\n", 1)[0].rstrip("\r")
@@ -303,8 +307,9 @@ def capture(host: str, port: int | None, tls: str, ca_file: Path | None, users: 
     folders = sum(len(shape.folders) for shape in shapes.values())
     messages = sum(folder.count for shape in shapes.values() for folder in shape.folders)
     scripts = sum(len(shape.sieve_scripts or ()) for shape in shapes.values())
-    console.print(Text(f"captured {len(shapes)} users, {folders} folders, {messages} messages, {scripts} Sieve script "
-                       f"names ({read}: nothing on the server was changed)"))
+    console.print(Text(f"captured {_count(len(shapes), 'user')}, {_count(folders, 'folder')}, "
+                       f"{_count(messages, 'message')}, {_count(scripts, 'Sieve script name')} "
+                       f"({read}: nothing on the server was changed)"))
     console.print(Text(f"wrote {out}" + (f"; their mail as Maildirs in {content_dir}" if writer else
                                          " (shape only: no content" + (")" if keep_addresses else ", no addresses)"))))
     try:

@@ -228,7 +228,7 @@ def test_a_refused_login_and_an_unreachable_host_are_exit_3(captured, tmp_path):
 
 # --tls, whether the test's CA is trusted (--ca-file) -> exit code, and what stdout or the error line says
 TLS = [
-    ("starttls", True, 0, "captured 1 users, {folders} folders, {messages} messages, 2 Sieve script names"),
+    ("starttls", True, 0, "captured 1 user, {folders} folders, {messages} messages, 2 Sieve script names"),
     ("starttls", False, 3, "maillab: 127.0.0.1:{port}: [SSL: CERTIFICATE_VERIFY_FAILED]"),
     ("implicit", True, 3, "maillab: cannot reach 127.0.0.1:{port} (TLS: implicit): [SSL"),
 ]
