@@ -26,6 +26,7 @@ from maillab.runner.steps import Imapc
 
 from .conftest import maillab
 
+pytestmark = pytest.mark.xdist_group("capture")  # one lab for the module; its last tests change the host
 SOURCE = Path(__file__).parent / "scenarios" / "capture-source.yaml"
 EMIL = "emil@example.com"
 JUNK = (EMIL, "INBOX.Junk")  # 4 messages, \Recent after seeding
@@ -96,10 +97,11 @@ def shape(user: UserState) -> dict:
     for name, folder in user.folders.items():
         flags = Counter(flag for m in folder.messages for flag in m.flags)
         keywords = Counter(keyword for m in folder.messages for keyword in m.keywords)
-        folders[name] = {"selectable": folder.selectable, "count": len(folder.messages),
-                         "flags": shares(flags, len(folder.messages)), "keywords": shares(keywords, len(folder.messages))}
-    return {"folders": folders, "subscriptions": user.subscriptions, "sieve": (sorted(user.sieve.scripts),
-                                                                               user.sieve.active)}
+        count = len(folder.messages)
+        folders[name] = {"selectable": folder.selectable, "count": count, "flags": shares(flags, count),
+                         "keywords": shares(keywords, count)}
+    sieve = (sorted(user.sieve.scripts), user.sieve.active)
+    return {"folders": folders, "subscriptions": user.subscriptions, "sieve": sieve}
 
 
 def shape_differences(original: UserState, rehearsed: UserState) -> list[str]:
@@ -249,3 +251,18 @@ def test_tls_is_verified(captured, tmp_path, tls, trusted, code, said):
     folders = captured.before.users[address].folders.values()
     assert said.format(port=captured.host.port("imap"), folders=sum(f.selectable for f in folders),
                        messages=sum(len(f.messages) for f in folders)) in output, output
+
+
+def test_what_the_lab_cannot_hold_is_written_and_named(captured, tmp_path):
+    """A Sieve script name ManageSieve takes and the scenario does not (a space): the scenario
+    is written as the server has it, and the capture names the line the loader refuses."""
+    with captured.host.managesieve(EMIL, captured.passwords[EMIL]) as sieve:
+        assert sieve.putscript("my filter", "keep;\n")
+    run = captured.capture(tmp_path, "--user", EMIL, "--out", str(tmp_path / "c.yaml"),
+                           password=captured.passwords[EMIL])
+    assert run.returncode == 0, run.stdout + run.stderr
+    line = next(n for n, text in enumerate((tmp_path / "c.yaml").read_text().splitlines(), 1) if "my filter" in text)
+    assert run.stderr.strip().splitlines()[-1] == (
+        f"maillab: the lab cannot rehearse it as written: {tmp_path / 'c.yaml'}:{line}: "
+        "users[0].sieve.scripts.my filter: 'my filter' is not a plain name (letters, digits, '.', '_', '-'; "
+        "at most 64; no '..')")
