@@ -90,6 +90,16 @@ def test_an_error_is_the_verdict_and_still_reported(tmp_path):
     assert errored.result[0].message == result.error
 
 
+def test_an_error_with_terminal_codes_still_makes_valid_junit(tmp_path):
+    result = Rehearsal(scenario=SCENARIO, lab_id="mltest", steps=[STEP],
+                       error="building maillab/mailhost:trixie failed: \x1b[31mpostalias: fatal\x1b[0m \x00")
+    write_reports(result, tmp_path)
+    [suite] = JUnitXml.fromfile(str(tmp_path / "junit.xml"))
+    [errored] = [case for case in suite if case.name == "rehearsal"]
+    assert errored.result[0].message == "building maillab/mailhost:trixie failed: \\x1b[31mpostalias: fatal\\x1b[0m \\x00"
+    assert json.loads((tmp_path / "report.json").read_text())["error"] == result.error
+
+
 def test_json_and_junit_carry_the_findings(tmp_path):
     result = rehearsal(lambda s: inbox(s).messages.pop(1))
     write_reports(result, tmp_path)
