@@ -279,7 +279,7 @@ def capture(host: str, port: int | None, tls: str, ca_file: Path | None, users: 
     server = Server(host, port or DEFAULT_PORTS[tls], tls, ca_file, sieve_port)
     writer = MaildirWriter(content_dir.resolve()) if content_dir else None
     read = f"EXAMINE and FETCH {' '.join(CONTENT_ITEMS if writer else SHAPE_ITEMS)}, read-only"
-    log.info("capturing %d users from %s:%d (%s)", len(addresses), host, server.port, read)
+    log.debug("capturing %d users from %s:%d (%s)", len(addresses), host, server.port, read)
     shapes, notes = {}, []
     for index, user in enumerate(addresses, start=1):
         address = user if keep_addresses else generated_address(index)
