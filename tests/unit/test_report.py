@@ -10,9 +10,11 @@ from rich.console import Console
 from maillab.runner.compare import judge
 from maillab.runner.migrate.context import StepResult
 from maillab.runner.phases import Rehearsal
-from maillab.runner.report import check_rows, messages_per_user, redownload, render, verdict_line, write_reports
+from maillab.runner.report import (
+    check_rows, messages_per_user, redownload, render, verdict_line, write_reports, write_snapshot,
+)
 from maillab.runner.scenario import Scenario
-from maillab.runner.state import Evidence
+from maillab.runner.state import Evidence, HostState
 
 from .states import USER, archive, inbox, state, user
 
@@ -98,6 +100,12 @@ def test_an_error_with_terminal_codes_still_makes_valid_junit(tmp_path):
     [errored] = [case for case in suite if case.name == "rehearsal"]
     assert errored.result[0].message == "building maillab/mailhost:trixie failed: \\x1b[31mpostalias: fatal\\x1b[0m \\x00"
     assert json.loads((tmp_path / "report.json").read_text())["error"] == result.error
+
+
+def test_a_snapshot_written_user_by_user_reads_back_as_itself(tmp_path):
+    for host in (state(), state().model_copy(update={"users": {}})):
+        write_snapshot(host, tmp_path / "snapshot.json")
+        assert HostState.model_validate_json((tmp_path / "snapshot.json").read_bytes()) == host
 
 
 def test_json_and_junit_carry_the_findings(tmp_path):
