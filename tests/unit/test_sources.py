@@ -23,6 +23,8 @@ from maillab.runner.sources import (
     eml_messages, maildir_messages, maildir_tree, mbox_messages, raw_message, source_messages,
 )
 
+from .test_scenario import VALID
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "scenarios" / "data"
 UTC = dt.timezone.utc
@@ -171,19 +173,9 @@ def test_source_paths_are_made_absolute_relative_to_the_scenario(tmp_path):
     assert MailSource(eml="x").kind == "eml"
 
 
-SCENARIO = """\
-name: t
-description: a test
-hosts:
-  old: {suite: bullseye}
-  new: {suite: bookworm}
-users:
-  - address: a@example.org
-    FIELD
-steps:
-  - method: copy_userdb
-  - method: doveadm_backup
-"""
+# test_scenario's valid scenario, its user's folders to be filled in
+SCENARIO = VALID.replace("    folders:\n      - name: INBOX\n        count: 3\n", "    FIELD\n")
+assert "FIELD" in SCENARIO
 
 
 @pytest.mark.parametrize(("field", "make", "fragment"), [
