@@ -28,7 +28,7 @@ from sievelib.managesieve import Client as ManageSieveClient
 from sievelib.managesieve import Error as ManageSieveError
 
 from maillab.runner.seed import KEYWORD_LETTERS, MAILDIR_FLAG_LETTERS
-from maillab.runner.shape import FolderTally, UserShape, host_namespace
+from maillab.runner.shape import DOTTED_NAMES_ESCAPE, FolderTally, UserShape, host_namespace
 from maillab.runner.snapshot import NOT_SELECTABLE, canonical_name
 from maillab.runner.vocabulary import maildir_folder_path
 
@@ -216,7 +216,8 @@ class MaildirWriter:
         self.user_root = self.root / address
 
     def folder(self, name: str) -> MaildirFolder:
-        return MaildirFolder(self.user_root / maildir_folder_path(name), inbox=name == "INBOX")
+        path = self.user_root / maildir_folder_path(name, escape=DOTTED_NAMES_ESCAPE)
+        return MaildirFolder(path, inbox=name == "INBOX")
 
 
 class MaildirFolder:

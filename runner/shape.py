@@ -163,6 +163,11 @@ def user_fragment(address: str, shape: UserShape, maildir: str | None = None) ->
     return user
 
 
+# What the captured hosts (Debian 11 and 12: Dovecot 2.3) escape a '.' in a folder name with,
+# and what --with-content writes such a name with
+DOTTED_NAMES_ESCAPE = "\\"
+
+
 def scenario_document(users: dict[str, UserShape], *, name: str = "captured", read: str = "",
                       notes: Iterable[str] = (), maildirs: dict[str, str] | None = None) -> CommentedMap:
     """The whole scenario: `users` by the address each gets in it, on hosts showing the
@@ -176,6 +181,9 @@ def scenario_document(users: dict[str, UserShape], *, name: str = "captured", re
     migration = MIGRATIONS[namespace]
     old = {"namespace": namespace} if namespace != "dovecot" else {}
     new = {"namespace": migration.new_namespace} if migration.new_namespace != "dovecot" else {}
+    if any("." in folder.name for shape in users.values() for folder in shape.folders):
+        old["listescape_char"] = new["listescape_char"] = DOTTED_NAMES_ESCAPE
+        notes = [*notes, "Folder names hold '.': both hosts keep them with 2.3's listescape (README: Folder layouts)."]
     document = CommentedMap(
         name=name,
         description=f"the shape of {len(users)} captured users ({sum(len(u.folders) for u in users.values())} "

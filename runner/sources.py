@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import mailbox
 import os
+import re
 import time
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
@@ -121,9 +122,15 @@ def maildir_tree(root: Path) -> dict[str, Path]:
     return folders
 
 
+# 2.3's listescape (with '\\') and 2.4's storage escape character write a '.' in a name as \2e
+ESCAPED = re.compile(r"\\([0-9a-f]{2})")
+
+
 def maildir_folder_name(directory: str) -> str:
-    """The IMAP name of a Maildir++ folder directory ('.Archive.2023' -> 'Archive/2023')."""
-    return "/".join(imap_utf7.decode(part.encode("ascii", errors="replace"))
+    """The IMAP name of a Maildir++ folder directory ('.Archive.2023' -> 'Archive/2023',
+    '.Mr\\2e Smith' -> 'Mr. Smith')."""
+    return "/".join(imap_utf7.decode(ESCAPED.sub(lambda found: chr(int(found.group(1), 16)), part)
+                                     .encode("ascii", errors="replace"))
                     for part in directory.removeprefix(".").split("."))
 
 

@@ -11,6 +11,7 @@ from ruamel.yaml import YAML
 
 from maillab.runner.capture import MaildirWriter, personal
 from maillab.runner.loader import ScenarioError, load_scenario
+from maillab.runner.sources import maildir_tree
 from maillab.runner.shape import (
     FolderTally, UserShape, folder_fragment, generated_address, host_namespace, scenario_document, sieve_stand_in,
 )
@@ -139,12 +140,26 @@ def test_the_users_namespaces_differ_and_the_header_says_so(tmp_path):
 
 
 def test_what_the_lab_cannot_hold_is_refused_at_the_line_that_holds_it(tmp_path):
-    dotted = UserShape(folders=[tally_of("INBOX", True, []), tally_of("v1.2", True, [])])
-    path = written(tmp_path, scenario_document({generated_address(1): dotted}))
+    slashed = UserShape(folders=[tally_of("INBOX", True, []), tally_of("back\\slash", True, [])])
+    path = written(tmp_path, scenario_document({generated_address(1): slashed}))
     with pytest.raises(ScenarioError) as refused:
         load_scenario(path)
-    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if "v1.2" in text)
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if "slash" in text)
     assert f"captured.yaml:{line}: users[0].folders[1].name" in str(refused.value)
+
+
+def test_dotted_names_are_kept_with_listescape_on_both_hosts_and_exported_escaped(tmp_path):
+    dotted = UserShape(folders=[tally_of("INBOX", True, []), tally_of("Projects/v1.2", True, [])])
+    scenario = load_scenario(written(tmp_path, scenario_document({generated_address(1): dotted})))
+    assert (scenario.hosts["old"].listescape_char, scenario.hosts["new"].listescape_char) == ("\\", "\\")
+    assert [folder.name for folder in scenario.users[0].folders] == ["INBOX", "Projects/v1.2"]
+    writer = MaildirWriter(tmp_path / "export")
+    writer.user("user1@example.org")
+    writer.folder("Projects/v1.2").close()
+    writer.folder("INBOX").close()
+    root = tmp_path / "export" / "user1@example.org"
+    assert (root / ".Projects.v1\\2e2").is_dir()
+    assert list(maildir_tree(root)) == ["INBOX", "Projects/v1.2"]
 
 
 def test_exported_mail_is_a_maildir_with_flags_keywords_and_dates(tmp_path):
