@@ -155,18 +155,15 @@ def _fetched_messages(data: list) -> Iterator[MessageState]:
             yield _message_state(item[0] + b" " + after, item[1])
 
 
-def _item(pattern: re.Pattern[bytes], text: bytes) -> bytes:
+def _item(pattern: re.Pattern[bytes], text: bytes) -> re.Match[bytes]:
     found = pattern.search(text)
     if found is None:
-        raise LabError(f"the server's FETCH response lacks {pattern.pattern[:12]!r}: {text[:200]!r}")
-    return found.group(1)
+        raise LabError(f"the server's FETCH response lacks {pattern.pattern[:16]!r}: {text[:200]!r}")
+    return found
 
 
 def _internaldate(text: bytes) -> dt.datetime:
-    found = INTERNALDATE_ITEM.search(text)
-    if found is None:
-        raise LabError(f"the server's FETCH response has no INTERNALDATE: {text[:200]!r}")
-    day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = found.groups()
+    day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = _item(INTERNALDATE_ITEM, text).groups()
     offset = dt.timedelta(hours=int(zone_hours), minutes=int(zone_minutes)) * (-1 if sign == b"-" else 1)
     local = dt.datetime(int(year), MONTHS[month.lower()], int(day), int(hour), int(minute), int(second),
                         tzinfo=dt.timezone(offset))
@@ -182,12 +179,12 @@ def _message_state(text: bytes, body: bytes) -> MessageState:
     guid = GUID_ITEM.search(text)
     # the same values recur in every snapshot of a rehearsal: interned, each is held once
     return MessageState(
-        uid=int(_item(UID_ITEM, text)),
+        uid=int(_item(UID_ITEM, text).group(1)),
         sha256=sys.intern(hashlib.sha256(body).hexdigest()),
         flags=flags,
         keywords=keywords,
         internaldate=_internaldate(text),
-        size=int(_item(SIZE_ITEM, text)),
+        size=int(_item(SIZE_ITEM, text).group(1)),
         message_id=sys.intern(found.group(1).decode(errors="replace")) if found else None,
         guid=sys.intern((guid.group(1) or guid.group(2)).decode()) if guid else None,
     )
