@@ -1,6 +1,6 @@
-"""The report: a table of checks and a one-line verdict on the terminal, report.json and
-junit.xml on disk, and the admin's real question answered: would IMAP or POP3 clients
-download mail again after this migration, and for which users and folders?
+"""The report: a table of checks and a one-line verdict on the terminal, report.json,
+junit.xml and report.html on disk, and the admin's real question answered: would IMAP or
+POP3 clients download mail again after this migration, and for which users and folders?
 
 Everything here reads a finished Rehearsal; a rehearsal that could not finish (a lab error,
 a signal) still gets both files, with verdict `error`, so CI shows what happened.
@@ -21,6 +21,7 @@ from rich.text import Text
 from maillab.runner.chart import draw_timeline
 from maillab.runner.compare import SERVES, stored_copies
 from maillab.runner.findings import Finding
+from maillab.runner.html_report import write_html
 from maillab.runner.ledger import FATES, timeline
 from maillab.runner.phases import Rehearsal
 from maillab.runner.scenario import GMAIL_VIRTUAL_FOLDERS
@@ -175,6 +176,7 @@ def to_json(rehearsal: Rehearsal) -> dict[str, object]:
 
 
 TIMELINE_PICTURE = "timeline.png"
+HTML_REPORT = "report.html"
 
 
 def cutover_timeline(rehearsal: Rehearsal) -> dict[str, object]:
@@ -228,15 +230,20 @@ def write_snapshot(state: HostState, path: Path) -> None:
 
 
 def write_reports(rehearsal: Rehearsal, directory: Path) -> None:
+    """report.json, the snapshots, junit.xml, the cutover's timeline.png and report.html (from
+    report.json's data, with the picture in it)."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "report.json").write_text(json.dumps(to_json(rehearsal), indent=2, ensure_ascii=False) + "\n")
+    report = to_json(rehearsal)
+    (directory / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     for name, state in (("old", rehearsal.baseline), ("new", rehearsal.new), ("old-after", rehearsal.old)):
         if state is not None:
             write_snapshot(state, directory / f"snapshot-{name}.json")
     junit(rehearsal).write(str(directory / "junit.xml"), pretty=True)
+    picture = None
     if rehearsal.ledger:
-        draw_timeline(cutover_timeline(rehearsal), f"{rehearsal.scenario.name}: {verdict_line(rehearsal)}",
-                      directory / TIMELINE_PICTURE)
+        picture = directory / TIMELINE_PICTURE
+        draw_timeline(report["timeline"], f"{rehearsal.scenario.name}: {report['summary']}", picture)
+    write_html(report, directory / HTML_REPORT, picture)
 
 
 def render(rehearsal: Rehearsal, console: Console) -> None:
