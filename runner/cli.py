@@ -124,7 +124,7 @@ def run(scenario: Path, keep: bool, report_dir: Path | None, seed: int | None, p
     write_reports(rehearsal, directory)
     (render_verdict if _quiet() else render)(rehearsal, console)
     if not _quiet():
-        console.print(Text(f"reports: {directory}/report.json, {directory}/junit.xml"))
+        console.print(Text(f"reports: {directory}/report.html, {directory}/report.json, {directory}/junit.xml"))
     if rehearsal.kept is not None:
         _print_connection(rehearsal)
     if rehearsal.error and rehearsal.interrupted is None:
@@ -164,7 +164,8 @@ def _interrupt_sweep(spec, points: int, fault: str, report_dir: Path | None) -> 
     write_sweep(result, directory)
     render_sweep(result, console)
     if not _quiet():
-        console.print(Text(f"reports: {directory}/sweep.json, {directory}/point-N/report.json"))
+        console.print(Text(f"reports: {directory}/sweep.json, {directory}/point-N/report.html, "
+                           f"{directory}/point-N/report.json"))
     if result.lab.error and result.lab.interrupted is None:
         errors.print(Text("maillab: ", style="bold red") + Text(result.lab.error))
     _exit(result.lab, result.passed)
