@@ -1,5 +1,6 @@
 """The lab's images: `maillab/mailhost:<suite>` (dockerfiles/mailhost), and for a live
-cutover `maillab/internet:<suite>` (dockerfiles/internet: the DNS and the sending MTA).
+cutover `maillab/internet:<suite>` (dockerfiles/internet: the DNS and the sending MTA), and
+for the HTML report's browser test `maillab/browser:<suite>` (dockerfiles/browser: Chromium).
 
 An image carries the hash of its build context as a label; when an image with the same hash
 exists, nothing is built. Build steps are streamed to the progress callback.
@@ -30,6 +31,8 @@ MAILHOST_CONTEXT = DOCKERFILES / "mailhost"
 IMAPSYNC_CONTEXT = DOCKERFILES / "imapsync"
 INTERNET_CONTEXT = DOCKERFILES / "internet"
 INTERNET_SUITE = "bookworm"  # the internet's software need not match either mail server
+BROWSER_CONTEXT = DOCKERFILES / "browser"
+BROWSER_SUITE = "bookworm"
 SHARED = DOCKERFILES / "shared"  # files every build context gets (install-packages)
 CONTEXT_LABEL = "maillab.context"
 
@@ -65,6 +68,10 @@ def internet_image() -> str:
     return f"maillab/internet:{INTERNET_SUITE}"
 
 
+def browser_image() -> str:
+    return f"maillab/browser:{BROWSER_SUITE}"
+
+
 def ensure_mailhost_image(client: docker.DockerClient, suite: str) -> bool:
     """Build the mail host image for `suite` unless an up-to-date one exists.
 
@@ -77,13 +84,16 @@ BUILDERS = 2  # image builds at once: apt-get downloads while another unpacks (2
 BUILD_LOCK = Path(tempfile.gettempdir()) / "maillab-build.lock"
 
 
-def ensure_images(client: docker.DockerClient, suites: tuple[str, ...], internet: bool) -> dict[str, bool]:
-    """The mail host images of `suites` (and the internet's), two builds at a time; the base
-    images first, one after the other (debootstrap may need installing once). Returns, per
-    image, whether it was built."""
+def ensure_images(client: docker.DockerClient, suites: tuple[str, ...], internet: bool,
+                  browser: bool = False) -> dict[str, bool]:
+    """The mail host images of `suites` (and the internet's, and the browser's), two builds at
+    a time; the base images first, one after the other (debootstrap may need installing once).
+    Returns, per image, whether it was built."""
     wanted = {mailhost_image(suite): (MAILHOST_CONTEXT, suite) for suite in suites}
     if internet:
         wanted[internet_image()] = (INTERNET_CONTEXT, INTERNET_SUITE)
+    if browser:
+        wanted[browser_image()] = (BROWSER_CONTEXT, BROWSER_SUITE)
     stale = {tag: job for tag, job in wanted.items() if not is_current(client, tag, job[0])}
     if stale:
         with _one_builder_at_a_time():  # rehearsals started at once build each image once
