@@ -54,7 +54,7 @@ def pytest_sessionstart(session):
         builds.addHandler(handler)
         builds.setLevel(logging.INFO)
         try:
-            ensure_images(client, SUITES, internet=True)  # every suite a shipped scenario uses, and the cutover's
+            ensure_images(client, SUITES, internet=True, browser=True)  # every shipped suite, the cutover's, the browser's
         finally:
             builds.removeHandler(handler)
 
