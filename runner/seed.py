@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from maillab.lab.command import Command
 from maillab.lab.containers import VMAIL, VMAIL_UID, vmail_home
 from maillab.runner.messages import labelled_messages
-from maillab.runner.scenario import RoundcubeSpec, Scenario, UserSpec
+from maillab.runner.scenario import HostSpec, RoundcubeSpec, Scenario, UserSpec
 from maillab.runner.vocabulary import MAILDIR_FLAG_LETTERS, maildir_folder_path
 from maillab.runner.vocabulary import MAILDIR_KEYWORD_LETTERS as KEYWORD_LETTERS
 
@@ -70,8 +70,7 @@ def _install(host, batch: list[tuple[UserSpec, UserArchive]]) -> int:
             host.run_checked(Command.of("rm", "-rf", f"{STAGING}/{user.address}"), "removing the staging Maildir")
         for folder, keywords in archive.extra_keywords.items():
             set_keywords_by_guid(host, user.address, host.spec.imap_name(folder), keywords)
-    subscriptions = [(user.address, [host.spec.imap_name(folder.name) for folder in user.folders if folder.subscribed])
-                     for user, _ in batch]
+    subscriptions = [(user.address, subscribed_folders(host.spec, user)) for user, _ in batch]
     subscribe(host, [(address, folders) for address, folders in subscriptions if folders])
     for user, archive in batch:
         log.info("seeded %s: %d messages", user.address, archive.count)
@@ -87,6 +86,11 @@ while [ $# -gt 1 ]; do
     doveadm mailbox subscribe -u "$1" -- $2 || exit
     shift 2
 done"""
+
+
+def subscribed_folders(spec: HostSpec, user: UserSpec) -> list[str]:
+    """The user's subscribed folders, as IMAP names on a host of `spec`."""
+    return [spec.imap_name(folder.name) for folder in user.folders if folder.subscribed]
 
 
 def subscribe(host, subscriptions: list[tuple[str, list[str]]]) -> None:
@@ -119,14 +123,21 @@ def write_user_store(host, users: list[UserSpec], passwords: dict[str, str]) -> 
     if host.spec.user_store == "sql":
         domains, rows, aliases = user_rows(users, hashes)
         with host.db("mailserver") as db, db.cursor() as cursor:
-            cursor.executemany("INSERT IGNORE INTO virtual_domains (name) VALUES (%s)", domains)
-            cursor.executemany("INSERT INTO virtual_users (domain_id, email, password, quota) "
-                               "SELECT id, %s, %s, %s FROM virtual_domains WHERE name = %s", rows)
-            cursor.executemany("INSERT INTO virtual_aliases (domain_id, source, destination) "
-                               "SELECT id, %s, %s FROM virtual_domains WHERE name = %s", aliases)
+            for insert, values in zip(USER_INSERTS, (domains, rows, aliases), strict=True):
+                cursor.executemany(insert, values)
     else:
         host.install_users_file("".join(f"{u.address}:{hashes[u.address]}::::::\n" for u in users).encode())
     host.wait_for_users([user.address for user in users])
+
+
+# ISPmail's tables in the mailserver database, for user_rows' domains, users and aliases
+USER_INSERTS = (
+    "INSERT IGNORE INTO virtual_domains (name) VALUES (%s)",
+    "INSERT INTO virtual_users (domain_id, email, password, quota) "
+    "SELECT id, %s, %s, %s FROM virtual_domains WHERE name = %s",
+    "INSERT INTO virtual_aliases (domain_id, source, destination) "
+    "SELECT id, %s, %s FROM virtual_domains WHERE name = %s",
+)
 
 
 def user_rows(users: list[UserSpec], hashes: dict[str, str]) -> tuple[list, list, list]:
