@@ -33,16 +33,17 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
 from maillab.lab.command import Command
+from maillab.lab.engine import engine_address
 from maillab.lab.errors import ExecTimeout, HostNotReady, LabError, talking_to_the_engine
 from maillab.lab.poll import NotYet, poll
 from maillab.runner.scenario import HostSpec
 
 log = logging.getLogger(__name__)
-# Plaintext logins on the lab's loopback ports are intended (the lab has no TLS of its own).
+# Plaintext logins on the lab's published ports are intended (the lab has no TLS of its own).
 warnings.filterwarnings("ignore", "Credentials are sent over an unencrypted connection", UserWarning)
 
-# What the runner reaches from outside, published on 127.0.0.1 only. doveadm (12345) and ssh
-# (22) serve the other lab machines and stay on the lab network.
+# What the runner reaches from outside, published on the engine's address only (lab/engine.py).
+# doveadm (12345) and ssh (22) serve the other lab machines and stay on the lab network.
 PUBLISHED = {"smtp": 25, "pop3": 110, "imap": 143, "sieve": 4190, "mysql": 3306}
 PROBE_USER = "maillab-probe"  # a lab-only Dovecot user that no userdb iteration lists
 DB_USER = "maillab"  # the lab's own MariaDB account (dockerfiles/mailhost/maillab-entrypoint)
@@ -90,8 +91,8 @@ class HostSecrets:
 
 
 def imap_login(port: int, user: str, password: str) -> IMAPClient:
-    """An IMAP session on a host's port published on 127.0.0.1."""
-    client = IMAPClient("127.0.0.1", port=port, ssl=False, timeout=NETWORK_TIMEOUT)
+    """An IMAP session on a host's port published on the engine's address."""
+    client = IMAPClient(engine_address(), port=port, ssl=False, timeout=NETWORK_TIMEOUT)
     # Small IMAP commands through docker-proxy stall on Nagle's algorithm without this.
     client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     client.normalise_times = False
@@ -318,7 +319,7 @@ class MailHostContainer(MailServer, LabContainer):
         else:  # a disk of its own: a volume outlives a restart and bypasses the storage driver
             self.with_kwargs(**self._kwargs, mounts=[Mount(VMAIL, None, type="volume", labels=options["labels"])])
         for port in PUBLISHED.values():
-            self.ports[f"{port}/tcp"] = ("127.0.0.1", None)
+            self.ports[f"{port}/tcp"] = (engine_address(), None)
 
     def wait_until_ready(self, timeout: float = 90) -> None:
         def ready() -> None:
@@ -326,7 +327,7 @@ class MailHostContainer(MailServer, LabContainer):
                 raise HostNotReady(f"host '{self.role}' exited during start-up; {self.log_tail()}")
             with self.db() as connection, connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
-            with smtplib.SMTP("127.0.0.1", self.port("smtp"), timeout=5) as smtp:
+            with smtplib.SMTP(engine_address(), self.port("smtp"), timeout=5) as smtp:
                 if smtp.ehlo("maillab")[0] != 250:
                     raise NotYet("SMTP does not answer EHLO yet")
             with self.imap(PROBE_USER, self.secrets.probe):
@@ -346,7 +347,7 @@ class MailHostContainer(MailServer, LabContainer):
 
     @talking_to_the_engine("asking for the ports of {0.role}")
     def port(self, service: str) -> int:
-        """The port on 127.0.0.1 that leads to `service` (asked of Docker once per host)."""
+        """The port on the engine's address that leads to `service` (asked of Docker once per host)."""
         if not self._published:
             self._published.update({name: int(self.get_exposed_port(port)) for name, port in PUBLISHED.items()})
         return self._published[service]
@@ -355,10 +356,10 @@ class MailHostContainer(MailServer, LabContainer):
         return imap_login(self.port("imap"), user, password)
 
     def smtp(self) -> smtplib.SMTP:
-        return smtplib.SMTP("127.0.0.1", self.port("smtp"), timeout=NETWORK_TIMEOUT)
+        return smtplib.SMTP(engine_address(), self.port("smtp"), timeout=NETWORK_TIMEOUT)
 
     def pop3(self, user: str, password: str) -> poplib.POP3:
-        pop = poplib.POP3("127.0.0.1", self.port("pop3"), timeout=NETWORK_TIMEOUT)
+        pop = poplib.POP3(engine_address(), self.port("pop3"), timeout=NETWORK_TIMEOUT)
         try:
             pop.user(user)
             pop.pass_(password)
@@ -369,7 +370,7 @@ class MailHostContainer(MailServer, LabContainer):
 
     @contextmanager
     def managesieve(self, user: str, password: str):
-        client = ManageSieveClient("127.0.0.1", self.port("sieve"))
+        client = ManageSieveClient(engine_address(), self.port("sieve"))
         if not client.connect(user, password, authmech="PLAIN"):
             raise ConnectionRefusedError(f"ManageSieve login for {user} on '{self.role}' failed")
         try:
@@ -379,7 +380,7 @@ class MailHostContainer(MailServer, LabContainer):
 
     def db(self, database: str | None = None) -> pymysql.Connection:
         """The lab's MariaDB account over the published port: SQL goes through parameters."""
-        return pymysql.connect(host="127.0.0.1", port=self.port("mysql"), user=DB_USER, password=self.secrets.db,
+        return pymysql.connect(host=engine_address(), port=self.port("mysql"), user=DB_USER, password=self.secrets.db,
                                database=database, charset="utf8mb4", autocommit=True, connect_timeout=10,
                                read_timeout=NETWORK_TIMEOUT, write_timeout=NETWORK_TIMEOUT)
 

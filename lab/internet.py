@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from maillab.lab.command import Command
 from maillab.lab.containers import HostNotReady, LabContainer
+from maillab.lab.engine import engine_address
 from maillab.lab.errors import LabError, WaitTimeout
 from maillab.lab.poll import NotYet, poll
 
@@ -130,7 +131,7 @@ class DnsServer(Nameserver, InternetMachine):
 class SendingMta(InternetMachine):
     def __init__(self, image: str, **options) -> None:
         super().__init__(image, **options)
-        self.ports[f"{SMTP_PORT}/tcp"] = ("127.0.0.1", None)
+        self.ports[f"{SMTP_PORT}/tcp"] = (engine_address(), None)
         self._port: int | None = None
 
     def use_dns(self, dns_address: str, probe_domain: str) -> None:
@@ -146,7 +147,7 @@ class SendingMta(InternetMachine):
             _running(self)
             if not self.run(Command.of("dig", "+short", "+time=1", "@127.0.0.1", probe_domain, "MX")).stdout.strip():
                 raise NotYet(f"Unbound does not resolve the MX of {probe_domain} yet")
-            with smtplib.SMTP("127.0.0.1", self.smtp_port(), timeout=5) as smtp:
+            with smtplib.SMTP(engine_address(), self.smtp_port(), timeout=5) as smtp:
                 if smtp.ehlo("maillab")[0] != 250:
                     raise NotYet("SMTP does not answer EHLO yet")
         poll("the sending MTA (MX through its resolver, SMTP EHLO)", ready, timeout=READY_TIMEOUT, interval=0.25)
@@ -157,7 +158,7 @@ class SendingMta(InternetMachine):
         return self._port
 
     def smtp(self) -> smtplib.SMTP:
-        return smtplib.SMTP("127.0.0.1", self.smtp_port(), timeout=30)
+        return smtplib.SMTP(engine_address(), self.smtp_port(), timeout=30)
 
     def mail_log(self) -> str:
         try:

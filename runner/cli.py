@@ -26,6 +26,7 @@ import click  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.text import Text  # noqa: E402
 
+from maillab.lab.engine import engine_address  # noqa: E402
 from maillab.lab.errors import LabError, engine_gone, engine_gone_error  # noqa: E402
 from maillab.runner.faults import SweepFault  # noqa: E402
 from maillab.runner.loader import ScenarioError, load_scenario  # noqa: E402
@@ -174,10 +175,11 @@ def _interrupt_sweep(spec, points: int, fault: str, report_dir: Path | None) -> 
 def _print_connection(rehearsal) -> None:
     lab = rehearsal.kept
     console.print(Text(f"lab {lab.id} kept running (remove it with: maillab down --lab {lab.id})", style="bold"))
+    at = engine_address()
     for role, host in lab.hosts.items():
-        console.print(Text(f"  {role}: docker exec -it {lab.id}-{role} bash   IMAP 127.0.0.1:{host.port('imap')}  "
-                           f"POP3 127.0.0.1:{host.port('pop3')}  SMTP 127.0.0.1:{host.port('smtp')}  "
-                           f"ManageSieve 127.0.0.1:{host.port('sieve')}"))
+        console.print(Text(f"  {role}: docker exec -it {lab.id}-{role} bash   IMAP {at}:{host.port('imap')}  "
+                           f"POP3 {at}:{host.port('pop3')}  SMTP {at}:{host.port('smtp')}  "
+                           f"ManageSieve {at}:{host.port('sieve')}"))
     for address, password in rehearsal.passwords.items():
         console.print(Text(f"  user {address}  password {password}"))
 

@@ -1,5 +1,5 @@
 """Taking a snapshot of a host: what IMAP, POP3 and ManageSieve clients see, plus the user
-database rows. Everything goes through the host's ports published on 127.0.0.1."""
+database rows. Everything goes through the host's ports published on the engine's address."""
 
 from __future__ import annotations
 
