@@ -9,10 +9,8 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pytest
 from maillab.lab.lab import find_labs
 
 from .conftest import ROOT, lab_objects, maillab, run_until, runner_objects
+from .engine_proxy import EngineProxy
 
 FAST = "scenarios/bookworm-to-trixie.yaml"  # two hosts, ~300 messages: the quickest rehearsal
 
@@ -153,68 +152,9 @@ def test_a_lab_whose_real_runner_was_killed_is_named_and_removed_by_down_stale(i
         maillab("down", "--lab", lab_id)  # in case an assertion failed first
 
 
-class EngineProxy:
-    """The Docker engine's socket, reached over TCP on 127.0.0.1 through this proxy, byte for
-    byte, until `close` stops listening and cuts every connection: the engine goes away."""
-
-    def __init__(self, engine: str = "/var/run/docker.sock") -> None:
-        self.engine = engine
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.connections: list[socket.socket] = []
-        self.lock = threading.Lock()
-        self.closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return  # closed
-            engine = socket.socket(socket.AF_UNIX)
-            engine.connect(self.engine)
-            with self.lock:
-                self.connections += [client, engine]
-                if self.closed:
-                    break
-            for source, target in ((client, engine), (engine, client)):
-                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
-        self._cut()
-
-    @staticmethod
-    def _pump(source: socket.socket, target: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                target.sendall(data)
-            target.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-
-    def _cut(self) -> None:
-        with self.lock:
-            connections = list(self.connections)
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            connection.close()
-
-    def close(self) -> None:
-        with self.lock:
-            self.closed = True
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
-        except OSError:
-            pass
-        self.listener.close()
-        self._cut()
-
-
 def test_a_docker_engine_that_goes_away_mid_run_ends_it_with_exit_3_and_one_line(images, docker, tmp_path):
     proxy = EngineProxy()
-    env = dict(os.environ, DOCKER_HOST=f"tcp://127.0.0.1:{proxy.port}")
+    env = dict(os.environ, DOCKER_HOST=proxy.docker_host)
     process, out, err = start(["run", FAST, "--report-dir", str(tmp_path / "report")], tmp_path, env=env)
     try:
         wait_for(err, "seeded", process)
@@ -227,7 +167,7 @@ def test_a_docker_engine_that_goes_away_mid_run_ends_it_with_exit_3_and_one_line
     assert "Traceback" not in out.read_text() + err.read_text(), err.read_text()[-5000:]
     try:
         assert process.returncode == 3, err.read_text()[-3000:]
-        assert lines[-1].startswith(f"maillab: the Docker engine went away (tcp://127.0.0.1:{proxy.port}: "), lines[-1]
+        assert lines[-1].startswith(f"maillab: the Docker engine went away ({proxy.docker_host}: "), lines[-1]
         report = report_in(tmp_path / "report")
         assert report is not None and report["verdict"] == "error"
         assert report["error"] == lines[-1].removeprefix("maillab: ")
