@@ -25,6 +25,7 @@ from maillab.runner.ledger import Event, Ledger
 from maillab.runner.migrate import execute
 from maillab.runner.migrate.context import MigrationContext, StepResult
 from maillab.runner.migrate.cutover import compose_message, wait_for_delivery
+from maillab.runner.migrate.ssh_root_key import trust_each_other
 from maillab.runner.scenario import Scenario
 from maillab.runner.seed import seed_host
 from maillab.runner.snapshot import snapshot_host, snapshot_hosts
@@ -86,7 +87,8 @@ def in_a_lab(scenario: Scenario, phases: Callable[[Lab, Rehearsal, str], None], 
     happens: an error or a signal is recorded in the returned Rehearsal."""
     result = Rehearsal(scenario=scenario)
     ca, certificates = make_certificates(scenario.domains) if scenario.cutover else ("", None)
-    lab = Lab(dict(scenario.hosts), keep=keep, internet=scenario.cutover is not None, tls=certificates)
+    lab = Lab(dict(scenario.hosts), keep=keep, internet=scenario.cutover is not None, tls=certificates,
+              scenario=scenario.name)
     result.lab_id = lab.id
     try:
         phases(lab, result, ca)
@@ -167,17 +169,69 @@ def migrate(lab: Lab, scenario: Scenario, result: Rehearsal, faults: list[Fault]
                 smoke = _smoke(lab, scenario, result)
     with _phase(result, "verify"):
         if result.new is None:  # taken after the smoke message: it must be there
-            start_stopped(lab["old"])
-            result.new, result.old = snapshot_hosts([lab["new"], lab["old"]], result.passwords)
+            _look_at_both(lab, result)
             result.arrivals += [smoke] if smoke else []
             result.undelivered = []
         if result.cutover:  # new as the steps left it: a rerun could carry over what was stranded
             result.ledger = ledger_of(result.cutover, lab, result.converged or result.new, result.old)
-        evidence = Evidence(baseline=result.baseline, old=result.old, new=result.new, converged=result.converged,
-                            old_changes_declared=scenario.changes_old, arrivals=tuple(result.arrivals),
-                            undelivered=tuple(result.undelivered), ledger=result.ledger, tls=tuple(result.tls),
-                            traffic=frozenset(m.message_id for m in result.cutover.sent) if result.cutover else frozenset())
-        result.findings = judge(evidence, scenario.expect)
+        _judge(result)
+
+
+def _look_at_both(lab: Lab, result: Rehearsal) -> None:
+    start_stopped(lab["old"])
+    result.new, result.old = snapshot_hosts([lab["new"], lab["old"]], result.passwords)
+
+
+def _judge(result: Rehearsal) -> None:
+    scenario = result.scenario
+    evidence = Evidence(baseline=result.baseline, old=result.old, new=result.new, converged=result.converged,
+                        old_changes_declared=scenario.changes_old, arrivals=tuple(result.arrivals),
+                        undelivered=tuple(result.undelivered), ledger=result.ledger, tls=tuple(result.tls),
+                        traffic=frozenset(m.message_id for m in result.cutover.sent) if result.cutover else frozenset())
+    result.findings = judge(evidence, scenario.expect)
+
+
+def bring_up(scenario: Scenario, setup_steps: int = 0) -> Rehearsal:
+    """create, seed and baseline, then the first `setup_steps` steps (an exercise's starting
+    point), and keep the lab for a person to work in (`maillab up`). Root on old and new may
+    ssh to the other host by key, as the seeds' admins do. A lab that could not be made up
+    to there is removed."""
+    def phases(lab: Lab, result: Rehearsal, ca: str) -> None:
+        prepare(lab, scenario, result, ca)
+        context = MigrationContext(lab, scenario, result.passwords)
+        trust_each_other(context)
+        if setup_steps:
+            with _phase(result, "setup"):
+                setup = scenario.model_copy(update={"steps": scenario.steps[:setup_steps]})
+                if not converge(setup, context, result.steps, faults=[]):
+                    raise LabError(f"the setup steps of {scenario.name} failed: {result.steps[-1].meaning}")
+            result.arrivals = list(context.arrivals)
+    result = in_a_lab(scenario, phases, keep=True)
+    if result.error and result.kept is not None:
+        with signals.held():
+            result.kept.destroy()
+        result.kept = None
+    return result
+
+
+def check_kept(scenario: Scenario, lab: Lab, baseline: HostState, passwords: dict[str, str],
+               steps: list[StepResult], arrivals: list[Arrival]) -> Rehearsal:
+    """verify on a kept lab, as `run` does at its end: new and old now against old's
+    baseline and the scenario's expectations. The lab stays (no idempotence rerun: the
+    steps were a person's)."""
+    result = Rehearsal(scenario=scenario, lab_id=lab.id, passwords=passwords, steps=list(steps), baseline=baseline,
+                       arrivals=list(arrivals), kept=lab)
+    try:
+        with _phase(result, "verify"):
+            _look_at_both(lab, result)
+            _judge(result)
+    except signals.Interrupted as interruption:
+        result.interrupted = interruption
+        result.error = f"interrupted by {interruption}"
+    except Exception as error:  # noqa: BLE001  reported; exit 3 by the CLI
+        log.debug("the check failed", exc_info=True)
+        result.error = one_line(error)
+    return result
 
 
 def _smoke(lab: Lab, scenario: Scenario, result: Rehearsal) -> Arrival | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import asyncssh
 
 from maillab.lab.command import Command
-from maillab.lab.errors import WaitTimeout
+from maillab.lab.errors import LabError, WaitTimeout
 from maillab.lab.poll import NotYet, poll
 from maillab.runner.migrate.context import MigrationContext, StepResult
 from maillab.runner.steps import SshRootKey
@@ -28,6 +28,7 @@ AUTHORIZED_KEYS = f"{SSH_DIR}/authorized_keys"
 KNOWN_HOSTS = f"{SSH_DIR}/known_hosts"
 KEY = f"{SSH_DIR}/id_ed25519"
 KEY_COMMENT = "maillab-migration"
+TRAINEE_KEY_COMMENT = "maillab-lab"  # the key a kept lab's hosts trust each other with
 EXIT_MEANINGS = {0: "success", 255: "ssh failed to connect or authenticate"}
 
 
@@ -86,6 +87,18 @@ def give_key(context: MigrationContext, client, path: str, key: KeyPair, peers: 
         return context.done(label, client.role, False, "sshd on a peer did not answer", started, error.last_error)
     client.put_file(KNOWN_HOSTS, (_read(client, KNOWN_HOSTS) + keys).encode(), mode=0o600)
     return context.done(label, client.role, True, "success", started)
+
+
+def trust_each_other(context: MigrationContext) -> None:
+    """Root on old and on new logs in to the other host by key (a lab a person works in:
+    `ssh old mysqldump mailserver | mysql mailserver` on new, as the ISPmail guide copies)."""
+    key = new_key(context, TRAINEE_KEY_COMMENT)
+    for role in ("old", "new"):
+        authorize_key(context.lab[role], key)
+    for client, peer in (("old", "new"), ("new", "old")):
+        scan = give_key(context, context.lab[client], KEY, key, [peer])
+        if not scan.ok:
+            raise LabError(f"{client} cannot reach {peer}'s sshd: {scan.meaning}")
 
 
 def run(step: SshRootKey, context: MigrationContext) -> list[StepResult]:
