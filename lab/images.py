@@ -1,6 +1,7 @@
 """The lab's images: `maillab/mailhost:<suite>` (dockerfiles/mailhost), and for a live
 cutover `maillab/internet:<suite>` (dockerfiles/internet: the DNS and the sending MTA), and
-for the HTML report's browser test `maillab/browser:<suite>` (dockerfiles/browser: Chromium).
+for the HTML report's browser test `maillab/browser:<suite>` (dockerfiles/browser: Chromium), and
+for the compose test `maillab/compose:<suite>` (dockerfiles/compose: the docker CLI with Compose v2).
 
 An image carries the hash of its build context as a label; when an image with the same hash
 exists, nothing is built. Build steps are streamed to the progress callback.
@@ -33,6 +34,8 @@ INTERNET_CONTEXT = DOCKERFILES / "internet"
 INTERNET_SUITE = "bookworm"  # the internet's software need not match either mail server
 BROWSER_CONTEXT = DOCKERFILES / "browser"
 BROWSER_SUITE = "bookworm"
+COMPOSE_CONTEXT = DOCKERFILES / "compose"
+COMPOSE_SUITE = "trixie"  # the first suite whose docker-compose package is Compose v2
 SHARED = DOCKERFILES / "shared"  # files every build context gets (install-packages)
 CONTEXT_LABEL = "maillab.context"
 
@@ -72,6 +75,10 @@ def browser_image() -> str:
     return f"maillab/browser:{BROWSER_SUITE}"
 
 
+def compose_image() -> str:
+    return f"maillab/compose:{COMPOSE_SUITE}"
+
+
 def ensure_mailhost_image(client: docker.DockerClient, suite: str) -> bool:
     """Build the mail host image for `suite` unless an up-to-date one exists.
 
@@ -85,8 +92,8 @@ BUILD_LOCK = Path(tempfile.gettempdir()) / "maillab-build.lock"
 
 
 def ensure_images(client: docker.DockerClient, suites: tuple[str, ...], internet: bool,
-                  browser: bool = False) -> dict[str, bool]:
-    """The mail host images of `suites` (and the internet's, and the browser's), two builds at
+                  browser: bool = False, compose: bool = False) -> dict[str, bool]:
+    """The mail host images of `suites` (and the internet's, the browser's, Compose v2's), two builds at
     a time; the base images first, one after the other (debootstrap may need installing once).
     Returns, per image, whether it was built."""
     wanted = {mailhost_image(suite): (MAILHOST_CONTEXT, suite) for suite in suites}
@@ -94,6 +101,8 @@ def ensure_images(client: docker.DockerClient, suites: tuple[str, ...], internet
         wanted[internet_image()] = (INTERNET_CONTEXT, INTERNET_SUITE)
     if browser:
         wanted[browser_image()] = (BROWSER_CONTEXT, BROWSER_SUITE)
+    if compose:
+        wanted[compose_image()] = (COMPOSE_CONTEXT, COMPOSE_SUITE)
     stale = {tag: job for tag, job in wanted.items() if not is_current(client, tag, job[0])}
     if stale:
         with _one_builder_at_a_time():  # rehearsals started at once build each image once
