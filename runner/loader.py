@@ -1,4 +1,5 @@
-"""Reading a scenario file: YAML to the schema, or one line naming file, line and field.
+"""Reading a scenario file (or an exercise's, runner/exercise.py): YAML to the schema, or one
+line naming file, line and field.
 
 A scenario file comes from anywhere, so reading it is bounded before anything is parsed:
 only a regular file of at most MAX_BYTES, nested at most MAX_DEPTH deep, expanding (YAML
@@ -11,9 +12,9 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import RoundTripConstructor
@@ -36,10 +37,11 @@ CLOSERS = (BlockEndToken, FlowMappingEndToken, FlowSequenceEndToken)
 # The tags of the unions of steps and faults, by the list that holds them: pydantic puts the
 # tag into an error's location, after the item's index.
 TAGS = {"steps": METHODS, "recovery": METHODS, "faults": FAULTS, "messages": ("written", "raw")}
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class ScenarioError(Exception):
-    """A scenario file is wrong; the message is one line naming file, line and field."""
+    """A scenario (or exercise) file is wrong; the message is one line naming file, line and field."""
 
 
 class _Constructor(RoundTripConstructor):
@@ -50,8 +52,36 @@ _Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.constru
 
 
 def load_scenario(path: Path) -> Scenario:
-    text = _read(path)
-    _check_depth(path, text)
+    document = read_document(path, "scenario", "a scenario is a mapping with name, hosts, users, steps")
+    scenario = validated(path, document, Scenario)
+    scenario._base_dir = path.resolve().parent
+    holds = min(host.mail_store_mb for host in scenario.hosts.values()) * 2**20
+    need = sum(folder.bytes_estimate for user in scenario.users for folder in user.folders)
+    for index, user in enumerate(scenario.users):
+        need += _resolve_mail_files(path, document, scenario.base_dir, index, user)
+        if need > holds:  # the schema counted the generated mail; the files count here
+            raise ScenarioError(f"{path}:{line_of(document, ('users', index))}: users[{index}]: with the mail in "
+                                f"its files the users' mail takes {need / 2**20:.0f} MiB; a lab host holds "
+                                f"{holds // 2**20} MiB (hosts' mail_store_mb)")
+    for field, specs in (("steps", scenario.steps), ("faults", scenario.faults)):
+        for index, spec in enumerate(specs):
+            if problem := spec.problem_with(scenario):
+                raise ScenarioError(f"{path}:{line_of(document, (field, index))}: {field}[{index}]: {problem}")
+    old = scenario.hosts["old"]  # seeded as it is: its layout must hold every name
+    for user_index, user in enumerate(scenario.users):
+        for folder_index, folder in enumerate(user.folders):
+            if problem := old.folder_problem(folder.name):
+                loc = ("users", user_index, "folders", folder_index, "name")
+                raise ScenarioError(f"{path}:{line_of(document, loc)}: {field_path(loc)}: folder '{folder.name}' "
+                                    f"cannot be kept on hosts.old ({old.suite}): {problem}")
+    return scenario
+
+
+def read_document(path: Path, what: str, shape: str) -> CommentedMap:
+    """The YAML mapping in `path` (a `what` file: scenario, exercise), bounded as the module
+    says; `shape` is the error when the file holds no mapping."""
+    text = _read(path, what)
+    _check_depth(path, text, what)
     yaml = YAML(typ="rt")
     yaml.Constructor = _Constructor
     try:
@@ -61,39 +91,23 @@ def load_scenario(path: Path) -> Scenario:
         line = f":{mark.line + 1}" if mark else ""
         raise ScenarioError(f"{path}{line}: not valid YAML: {error.problem or error.context}") from None
     except RecursionError:
-        raise ScenarioError(f"{path}:1: nested deeper than a scenario can be") from None
+        raise ScenarioError(f"{path}:1: nested deeper than a {what} can be") from None
     if not isinstance(document, CommentedMap):
         line = document.lc.line + 1 if isinstance(document, CommentedSeq) else 1
-        raise ScenarioError(f"{path}:{line}: a scenario is a mapping with name, hosts, users, steps")
+        raise ScenarioError(f"{path}:{line}: {shape}")
+    return document
+
+
+def validated(path: Path, document: CommentedMap, model: type[ModelT]) -> ModelT:
+    """`document` as `model`, or the first error as one line naming file, line and field."""
     plain = _Plain(path, document).convert(document, ())
     try:
-        scenario = Scenario.model_validate(plain)
+        return model.model_validate(plain)
     except ValidationError as error:
         first = error.errors()[0]
         loc = _file_loc(first["loc"])
-        raise ScenarioError(_printable(f"{path}:{_line_of(document, loc)}: {_field_path(loc)}: {_message(first)}")) \
+        raise ScenarioError(_printable(f"{path}:{line_of(document, loc)}: {field_path(loc)}: {_message(first)}")) \
             from None
-    scenario._base_dir = path.resolve().parent
-    holds = min(host.mail_store_mb for host in scenario.hosts.values()) * 2**20
-    need = sum(folder.bytes_estimate for user in scenario.users for folder in user.folders)
-    for index, user in enumerate(scenario.users):
-        need += _resolve_mail_files(path, document, scenario.base_dir, index, user)
-        if need > holds:  # the schema counted the generated mail; the files count here
-            raise ScenarioError(f"{path}:{_line_of(document, ('users', index))}: users[{index}]: with the mail in "
-                                f"its files the users' mail takes {need / 2**20:.0f} MiB; a lab host holds "
-                                f"{holds // 2**20} MiB (hosts' mail_store_mb)")
-    for field, specs in (("steps", scenario.steps), ("faults", scenario.faults)):
-        for index, spec in enumerate(specs):
-            if problem := spec.problem_with(scenario):
-                raise ScenarioError(f"{path}:{_line_of(document, (field, index))}: {field}[{index}]: {problem}")
-    old = scenario.hosts["old"]  # seeded as it is: its layout must hold every name
-    for user_index, user in enumerate(scenario.users):
-        for folder_index, folder in enumerate(user.folders):
-            if problem := old.folder_problem(folder.name):
-                loc = ("users", user_index, "folders", folder_index, "name")
-                raise ScenarioError(f"{path}:{_line_of(document, loc)}: {_field_path(loc)}: folder '{folder.name}' "
-                                    f"cannot be kept on hosts.old ({old.suite}): {problem}")
-    return scenario
 
 
 def _resolve_mail_files(path: Path, document: CommentedMap, base: Path, index: int, user: UserSpec) -> int:
@@ -101,7 +115,7 @@ def _resolve_mail_files(path: Path, document: CommentedMap, base: Path, index: i
     checked to be there and readable, and add the folders of an imported Maildir++ tree.
     Returns the bytes of mail in those files."""
     def fail(loc: tuple, message: str) -> None:
-        raise ScenarioError(_printable(f"{path}:{_line_of(document, loc)}: {_field_path(loc)}: {message}"))
+        raise ScenarioError(_printable(f"{path}:{line_of(document, loc)}: {field_path(loc)}: {message}"))
 
     if user.import_:
         loc = ("users", index, "import", "maildir")
@@ -163,27 +177,27 @@ def _checked_path(base: Path, written: str, kind: str, fail) -> Path:
     return path
 
 
-def _read(path: Path) -> str:
+def _read(path: Path, what: str) -> str:
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
             raise ScenarioError(f"{path}: not a regular file")
         if info.st_size > MAX_BYTES:
-            raise ScenarioError(f"{path}: {info.st_size} bytes; a scenario file has at most {MAX_BYTES}")
+            raise ScenarioError(f"{path}: {info.st_size} bytes; a {what} file has at most {MAX_BYTES}")
         with path.open("rb") as file:
             data = file.read(MAX_BYTES + 1)
     except OSError as error:
-        raise ScenarioError(f"{path}: cannot read the scenario: {error.strerror}") from None
+        raise ScenarioError(f"{path}: cannot read the {what}: {error.strerror}") from None
     if len(data) > MAX_BYTES:  # grew since stat
-        raise ScenarioError(f"{path}: a scenario file has at most {MAX_BYTES} bytes")
+        raise ScenarioError(f"{path}: a {what} file has at most {MAX_BYTES} bytes")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise ScenarioError(f"{path}:{line}: the scenario is not UTF-8 text") from None
+        raise ScenarioError(f"{path}:{line}: the {what} is not UTF-8 text") from None
 
 
-def _check_depth(path: Path, text: str) -> None:
+def _check_depth(path: Path, text: str, what: str) -> None:
     """Refuse deep nesting before the (recursive) composer meets it."""
     depth = 0
     try:
@@ -227,10 +241,10 @@ class _Plain:
                        "text, numbers and booleans)")
 
     def fail(self, loc: tuple[Any, ...], message: str) -> None:
-        raise ScenarioError(_printable(f"{self.path}:{_line_of(self.document, loc)}: {_field_path(loc)}: {message}"))
+        raise ScenarioError(_printable(f"{self.path}:{line_of(self.document, loc)}: {field_path(loc)}: {message}"))
 
 
-def _line_of(document: Any, loc: tuple[Any, ...]) -> int:
+def line_of(document: Any, loc: tuple[Any, ...]) -> int:
     """The line of the deepest YAML node that `loc` reaches (1-based); the document's first
     line for the top level."""
     node, line = document, document.lc.line + 1
@@ -259,7 +273,7 @@ def _file_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(kept)
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
+def field_path(loc: tuple[Any, ...]) -> str:
     path = ""
     for key in loc:
         path += f"[{key}]" if isinstance(key, int) else f".{key}" if path else str(key)
