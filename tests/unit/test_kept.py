@@ -1,0 +1,60 @@
+"""Kept labs' records (runner/kept.py): which lab a later command means, and what is
+forgotten. No Docker: the engine's running labs are given as a set."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from maillab.runner import kept
+from tests.unit.states import state as host_state
+
+RECORD = dict(scenario="/x/s.yaml", seed=1, passwords={"a@example.org": "pw"}, doveadm="d",
+              hosts={"old": kept.KeptHost(db="b", probe="p"), "new": kept.KeptHost(db="b2", probe="p2")})
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAILLAB_STATE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def keep(lab_id: str) -> kept.KeptLab:
+    record = kept.KeptLab(lab_id=lab_id, **RECORD)
+    kept.save(record, host_state())
+    return record
+
+
+def test_a_record_comes_back_with_its_baseline_and_is_private(state_dir):
+    record = keep("ml1")
+    assert kept.choose(None, {"ml1"}) == record
+    assert kept.load_baseline(record) == host_state()
+    assert stat.S_IMODE((state_dir / "labs" / "ml1" / "lab.json").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(("labs", "running", "lab_id", "error"), [
+    ([], set(), None, "no lab is kept running: start one with `maillab up SCENARIO`"),
+    (["ml1", "ml2"], {"ml1", "ml2"}, None, "several labs are kept running (ml1, ml2): name one with --lab ID"),
+    (["ml1"], {"ml1"}, "ml9", "--lab ml9: no lab kept by `maillab up` with that id is running (see: maillab status)"),
+    (["ml1"], set(), "ml1", "--lab ml1: no lab kept by `maillab up` with that id is running (see: maillab status)"),
+])
+def test_which_lab_is_meant(labs, running, lab_id, error):
+    for name in labs:
+        keep(name)
+    with pytest.raises(kept.NoKeptLab, match="^" + error.replace("(", r"\(").replace(")", r"\)") + "$"):
+        kept.choose(lab_id, running)
+
+
+def test_records_of_labs_gone_are_forgotten_and_the_one_left_is_chosen(state_dir):
+    keep("ml1")
+    keep("ml2")
+    assert kept.choose(None, {"ml2"}).lab_id == "ml2"
+    assert sorted(path.name for path in (state_dir / "labs").iterdir()) == ["ml2"]
+
+
+def test_a_half_written_record_is_skipped(state_dir):
+    keep("ml1")
+    (state_dir / "labs" / "ml2").mkdir()
+    (state_dir / "labs" / "ml2" / "lab.json").write_text('{"lab_id": "ml2", "sce')
+    assert [record.lab_id for record in kept.records()] == ["ml1"]
