@@ -50,6 +50,17 @@ class RehearsalResult:
     reports: tuple[Path, ...]  # every file written into report_dir (report.json, junit.xml, snapshots)
     rehearsal: Rehearsal = field(repr=False)
 
+    @classmethod
+    def of(cls, rehearsal: Rehearsal, report_dir: Path) -> RehearsalResult:
+        """The result of a finished rehearsal whose reports are in `report_dir`."""
+        from maillab.runner.report import verdict_line  # noqa: PLC0415  (the runner, only when asked)
+
+        return cls(verdict=rehearsal.verdict, verdict_line=verdict_line(rehearsal), findings=tuple(rehearsal.findings),
+                   classes=frozenset(f.kind for f in rehearsal.findings if not f.tolerated),
+                   steps=tuple(rehearsal.steps), lab_id=rehearsal.lab_id, report_dir=report_dir,
+                   reports=tuple(sorted(path for path in report_dir.rglob("*") if path.is_file())),
+                   rehearsal=rehearsal)
+
     @property
     def passed(self) -> bool:
         return self.verdict == "pass"
@@ -126,7 +137,7 @@ def rehearse(request: pytest.FixtureRequest, tmp_path: Path):
     from maillab.lab.errors import LabError  # noqa: PLC0415  (Docker is imported only when a test rehearses)
     from maillab.runner.loader import ScenarioError, load_scenario  # noqa: PLC0415
     from maillab.runner.phases import rehearse as run_rehearsal  # noqa: PLC0415
-    from maillab.runner.report import verdict_line, write_reports  # noqa: PLC0415
+    from maillab.runner.report import write_reports  # noqa: PLC0415
 
     keep = request.config.getoption("maillab_keep")
     runs = request.node.stash.setdefault(RUNS, [])
@@ -136,20 +147,16 @@ def rehearse(request: pytest.FixtureRequest, tmp_path: Path):
         try:
             scenario = load_scenario(request.path.parent / scenario_path)
         except ScenarioError as error:
-            pytest.fail(str(error), pytrace=False)
+            raise pytest.fail.Exception(str(error), pytrace=False) from None  # the line, no traceback
         if seed is not None:
             scenario = scenario.model_copy(update={"seed": seed})
         try:
             rehearsal = run_rehearsal(scenario, keep=keep)
         except LabError as error:  # no lab could be made
-            pytest.fail(f"maillab: {error}", pytrace=False)
+            raise pytest.fail.Exception(f"maillab: {error}", pytrace=False) from None
         directory = tmp_path / (f"maillab-{scenario.name}" + (f"-{len(runs) + 1}" if runs else ""))
         write_reports(rehearsal, directory)
-        result = RehearsalResult(
-            verdict=rehearsal.verdict, verdict_line=verdict_line(rehearsal), findings=tuple(rehearsal.findings),
-            classes=frozenset(f.kind for f in rehearsal.findings if not f.tolerated), steps=tuple(rehearsal.steps),
-            lab_id=rehearsal.lab_id, report_dir=directory,
-            reports=tuple(sorted(path for path in directory.rglob("*") if path.is_file())), rehearsal=rehearsal)
+        result = RehearsalResult.of(rehearsal, directory)
         runs.append(_Run(result, rehearsal.kept))
         return result
 
