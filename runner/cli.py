@@ -332,8 +332,12 @@ def status() -> None:
 @verbosity
 def validate(scenario: Path) -> None:
     """Check a scenario file against the schema (needs no Docker engine)."""
+    from maillab.runner.sources import source_messages  # noqa: PLC0415
+
     spec = _load(scenario)
-    console.print(Text(f"{scenario}: valid ({len(spec.users)} users, {spec.message_count} messages, "
+    from_files = sum(len(source_messages(f.source)) for user in spec.users for f in user.folders if f.source)
+    files = f" ({from_files} from mail files)" if from_files else ""
+    console.print(Text(f"{scenario}: valid ({len(spec.users)} users, {spec.message_count + from_files} messages{files}, "
                        f"{len(spec.steps)} steps)"))
 
 

@@ -236,3 +236,16 @@ def test_an_imported_tree_merges_with_the_folders_listed(tmp_path):
         "Extra": (None, 1),
         "Old": (("maildir", ".Old"), 0),
     }
+
+
+def test_validate_counts_the_messages_read_from_mail_files():
+    from click.testing import CliRunner
+
+    from maillab.runner.cli import app
+
+    path = ROOT / "scenarios" / "imported-maildir.yaml"
+    spec = load_scenario(path)
+    from_files = sum(len(source_messages(f.source)) for user in spec.users for f in user.folders if f.source)
+    assert from_files > 0
+    shown = CliRunner().invoke(app, ["validate", str(path)]).output
+    assert f"valid (2 users, {spec.message_count + from_files} messages ({from_files} from mail files), " in shown
