@@ -1,5 +1,6 @@
-"""Where the Docker engine's published ports are: the one address the runner reaches a lab's
-IMAP, POP3, SMTP, ManageSieve and MariaDB on, and the lab publishes them on.
+"""Which Docker engine the lab is on, and where its published ports are: the one address the
+runner reaches a lab's IMAP, POP3, SMTP, ManageSieve and MariaDB on, and the lab publishes
+them on.
 
 A local engine (a unix socket) publishes on 127.0.0.1. An engine elsewhere (DOCKER_HOST=
 tcp://HOST:PORT or ssh://user@HOST) publishes on HOST, as an address of that machine: the
@@ -13,18 +14,37 @@ from __future__ import annotations
 import functools
 import os
 import socket
-from pathlib import Path
+import subprocess
 from urllib.parse import urlsplit
 
 from maillab.lab.errors import LabError
 
 LOCAL = "127.0.0.1"
-SSH_CONFIG = Path("~/.ssh/config")
+SSH_CLIENT = ("ssh",)  # OpenSSH, which docker's ssh transport runs (use_ssh_client)
+SSH_TIMEOUT = 10  # seconds for `ssh -G`, which reads configuration only
+
+
+def docker_host() -> str:
+    """The engine, found as testcontainers finds it (it starts the lab's containers): DOCKER_HOST,
+    else the current `docker context`; "" is the local socket."""
+    from testcontainers.core.docker_client import get_docker_host  # noqa: PLC0415  (the CLI needs no Docker to validate)
+
+    return get_docker_host() or ""
+
+
+def engine_client():
+    """A client of that engine, over the ssh transport testcontainers uses too (the OpenSSH
+    client: ~/.ssh/config, the agent, ProxyJump), TLS from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH."""
+    import docker  # noqa: PLC0415
+
+    host = docker_host()
+    return docker.from_env(environment=os.environ | ({"DOCKER_HOST": host} if host else {}),
+                           use_ssh_client=host.startswith("ssh://"))
 
 
 def engine_address() -> str:
-    """The address of the engine's published ports, for the engine DOCKER_HOST names."""
-    return address_of(os.environ.get("DOCKER_HOST", ""))
+    """The address of the engine's published ports."""
+    return address_of(docker_host())
 
 
 @functools.cache  # every protocol connection asks; a name is resolved once
@@ -41,13 +61,17 @@ def address_of(docker_host: str) -> str:
 
 
 def _ssh_hostname(alias: str) -> str:
-    """The HostName ~/.ssh/config gives `alias`, as the docker SDK's ssh connection reads it."""
-    path = SSH_CONFIG.expanduser()
-    if not path.exists():
-        return alias
-    import paramiko  # noqa: PLC0415  (only ssh:// needs it: docker's ssh extra)
-
-    return paramiko.SSHConfig.from_path(str(path)).lookup(alias).get("hostname", alias)
+    """The host OpenSSH connects to for `alias` (a HostName in ~/.ssh/config, or `alias` itself)."""
+    try:
+        result = subprocess.run([*SSH_CLIENT, "-G", alias], capture_output=True, text=True, timeout=SSH_TIMEOUT)
+    except FileNotFoundError:
+        raise LabError("DOCKER_HOST=ssh://... needs the OpenSSH client: apt-get install openssh-client") from None
+    except subprocess.TimeoutExpired:
+        raise LabError(f"ssh -G {alias} did not answer within {SSH_TIMEOUT} s") from None
+    if result.returncode != 0:
+        raise LabError(f"ssh -G {alias}: {' '.join(result.stderr.split()) or f'exit {result.returncode}'}")
+    names = [line.split(None, 1)[1] for line in result.stdout.splitlines() if line.startswith("hostname ")]
+    return names[0] if names else alias
 
 
 def _ip_address(host: str, docker_host: str) -> str:

@@ -61,9 +61,9 @@ def _reason(error: BaseException) -> str:
 
 
 def engine_gone_error(error: BaseException, what: str = "") -> EngineGone:
-    import os  # noqa: PLC0415
+    from maillab.lab.engine import docker_host  # noqa: PLC0415  (engine.py raises LabError)
 
-    engine = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    engine = docker_host() or "unix:///var/run/docker.sock"
     return EngineGone(f"the Docker engine went away ({engine}: {_reason(error)})" + (f" while {what}" if what else ""))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from maillab.lab import engine
-from maillab.lab.engine import address_of, engine_address
+from maillab.lab.engine import address_of, docker_host, engine_address
 from maillab.lab.errors import LabError
 
 
@@ -31,23 +31,25 @@ def fresh():
     ("tcp://localhost:2375", "127.0.0.1"),  # a name becomes an address: Docker publishes on addresses
 ])
 def test_the_published_address_is_the_engines(docker_host, address, tmp_path, monkeypatch):
-    monkeypatch.setattr(engine, "SSH_CONFIG", tmp_path / "none")
+    (tmp_path / "config").write_text("")
+    monkeypatch.setattr(engine, "SSH_CLIENT", ("ssh", "-F", str(tmp_path / "config")))  # no user's aliases
     assert address_of(docker_host) == address
 
 
-def test_an_ssh_alias_is_the_host_name_ssh_config_gives_it(tmp_path, monkeypatch):
+def test_an_ssh_alias_is_the_host_name_openssh_gives_it(tmp_path, monkeypatch):
     config = tmp_path / "config"
     config.write_text("Host big\n    HostName 192.0.2.12\n    User admin\n")
-    monkeypatch.setattr(engine, "SSH_CONFIG", config)
+    monkeypatch.setattr(engine, "SSH_CLIENT", ("ssh", "-F", str(config)))
     assert address_of("ssh://big") == "192.0.2.12"
     assert address_of("ssh://admin@192.0.2.13") == "192.0.2.13"  # a host the config does not name
 
 
-def test_engine_address_follows_docker_host(monkeypatch):
+def test_the_engine_is_docker_host_else_the_docker_context(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.3:2375")
-    assert engine_address() == "127.0.0.3"
+    assert (docker_host(), engine_address()) == ("tcp://127.0.0.3:2375", "127.0.0.3")
     monkeypatch.delenv("DOCKER_HOST")
-    assert engine_address() == "127.0.0.1"
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))  # no context chosen: the local socket
+    assert (docker_host(), engine_address()) == ("", "127.0.0.1")
 
 
 @pytest.mark.parametrize(("docker_host", "error"), [
