@@ -29,7 +29,8 @@ import psutil  # noqa: E402
 from testcontainers.core.network import Network  # noqa: E402
 
 from maillab.lab.command import Command  # noqa: E402
-from maillab.lab.containers import HostSecrets, LabContainer, MailHostContainer, ToolContainer  # noqa: E402
+from maillab.lab.containers import PUBLISHED, HostSecrets, LabContainer, MailHostContainer, ToolContainer  # noqa: E402
+from maillab.lab.engine import engine_client  # noqa: E402
 from maillab.lab.errors import LabError, engine_gone, talking_to_the_engine  # noqa: E402
 from maillab.lab.images import (  # noqa: E402
     ensure_images, ensure_imapsync_image, internet_image, mailhost_image,
@@ -43,11 +44,12 @@ log = logging.getLogger(__name__)
 LABEL = "maillab.lab"
 RUNNER_HOST, RUNNER_PID, RUNNER_STARTED = "maillab.runner.host", "maillab.runner.pid", "maillab.runner.started"
 KEPT = "maillab.kept"  # a lab kept on purpose (--keep) is never stale
+SCENARIO = "maillab.scenario"  # the name of the scenario the lab was made for
 
 
 def docker_client() -> docker.DockerClient:
     try:
-        client = docker.from_env()
+        client = engine_client()
         client.ping()
         return client
     except Exception as error:
@@ -56,20 +58,20 @@ def docker_client() -> docker.DockerClient:
         raise
 
 
-def _runner_labels(lab_id: str, kept: bool) -> dict[str, str]:
+def _runner_labels(lab_id: str, kept: bool, scenario: str) -> dict[str, str]:
     me = psutil.Process()
     labels = {LABEL: lab_id, RUNNER_HOST: socket.gethostname(), RUNNER_PID: str(me.pid),
-              RUNNER_STARTED: f"{me.create_time():.2f}"}
+              RUNNER_STARTED: f"{me.create_time():.2f}", SCENARIO: scenario}
     return labels | ({KEPT: "yes"} if kept else {})
 
 
 class Lab:
     def __init__(self, hosts: dict[str, HostSpec], *, keep: bool = False, internet: bool = False,
-                 tls: dict[str, tuple[str, str]] | None = None) -> None:
+                 tls: dict[str, tuple[str, str]] | None = None, scenario: str = "-") -> None:
         self.id = f"ml{secrets.token_hex(4)}"
         self.specs = hosts
         self.client = docker_client()
-        self.labels = _runner_labels(self.id, keep)
+        self.labels = _runner_labels(self.id, keep, scenario)
         self.secrets: set[str] = set()
         self.doveadm_password = self.new_secret()
         self.hosts: dict[str, MailHostContainer] = {}
@@ -81,6 +83,27 @@ class Lab:
             self.secrets.update(line for line in key.splitlines() if "PRIVATE KEY" not in line)
         self.dns: DnsServer | None = None
         self.sender: SendingMta | None = None
+
+    @classmethod
+    @talking_to_the_engine("finding the lab {1}")
+    def attach(cls, lab_id: str, hosts: dict[str, HostSpec], doveadm: str, host_secrets: dict[str, HostSecrets]) -> Lab:
+        """A lab kept running (`maillab up`), its hosts bound to their containers again, for
+        another runner to look at."""
+        lab = cls(hosts)
+        lab.id, lab.doveadm_password = lab_id, doveadm
+        lab.secrets = {doveadm, *(s for secret in host_secrets.values() for s in (secret.db, secret.probe))}
+        for role, spec in hosts.items():
+            try:
+                container = lab.client.containers.get(f"{lab_id}-{role}")
+            except docker.errors.NotFound:
+                raise LabError(f"the lab {lab_id} has no host '{role}' any more (see: maillab status)") from None
+            host = MailHostContainer(container.image.tags[0] if container.image.tags else mailhost_image(spec.suite),
+                                     role=role, labels=container.labels, network=None, spec=spec,
+                                     secrets=host_secrets[role], name=container.name)
+            host._container = container  # testcontainers' handle on a running container
+            lab.hosts[role] = host
+            lab.labels = container.labels
+        return lab
 
     def new_secret(self, length: int = 18) -> str:
         """A password for this lab (URL-safe characters: nothing to quote anywhere)."""
@@ -231,6 +254,15 @@ class LabInfo:
     started: str
     kept: bool
     stale: bool  # its runner is gone and it was not kept on purpose
+    scenario: str = "-"
+    created: dt.datetime | None = None  # its first container's creation
+
+    @property
+    def age(self) -> str:
+        if self.created is None:
+            return "-"
+        seconds = int((dt.datetime.now(dt.timezone.utc) - self.created).total_seconds())
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 @talking_to_the_engine("looking for labs")
@@ -244,6 +276,8 @@ def find_labs(client: docker.DockerClient) -> list[LabInfo]:
     labs = []
     for lab_id, found in sorted(labels.items()):
         started = found.get(RUNNER_STARTED)
+        created = [dt.datetime.fromisoformat(c.attrs["Created"][:26].rstrip("Z") + "+00:00")
+                   for c in containers if c.labels.get(LABEL) == lab_id]
         labs.append(LabInfo(
             id=lab_id,
             containers=sum(1 for c in containers if c.labels.get(LABEL) == lab_id),
@@ -252,8 +286,24 @@ def find_labs(client: docker.DockerClient) -> list[LabInfo]:
             started=dt.datetime.fromtimestamp(float(started)).isoformat(timespec="seconds") if started else "-",
             kept=KEPT in found,
             stale=KEPT not in found and runner_gone(found),
+            scenario=found.get(SCENARIO, "-"),
+            created=min(created, default=None),
         ))
     return labs
+
+
+@talking_to_the_engine("asking for the ports of the lab {1}")
+def published_ports(client: docker.DockerClient, lab_id: str) -> dict[str, dict[str, str]]:
+    """Role -> service -> the address Docker published it on, for the lab's mail hosts."""
+    services = {f"{port}/tcp": name for name, port in PUBLISHED.items()}
+    found: dict[str, dict[str, str]] = {}
+    for container in client.containers.list(filters={"label": f"{LABEL}={lab_id}"}, ignore_removed=True):
+        role = container.name.removeprefix(f"{lab_id}-")
+        bound = {services[port]: f"{b[0]['HostIp']}:{b[0]['HostPort']}"
+                 for port, b in (container.ports or {}).items() if port in services and b}
+        if bound:
+            found[role] = bound
+    return dict(sorted(found.items()))
 
 
 def choose_labs(labs: list[LabInfo], lab_id: str | None = None, everything: bool = False) -> list[LabInfo]:
