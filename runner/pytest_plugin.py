@@ -163,13 +163,14 @@ def rehearse(request: pytest.FixtureRequest, tmp_path: Path):
     yield rehearse_scenario
     failed = _failed(request.node)
     for run in runs:
-        fate = "removed"
-        if run.kept is not None:
-            if failed:
-                fate = f"kept: remove it with: maillab down --lab {run.kept.id}"
-            else:
-                run.kept.destroy()
-        request.node.user_properties.append((PROPERTY, f"{run.result.verdict_line} (lab {run.result.lab_id} {fate})"))
+        if run.kept is not None and not failed:
+            run.kept.destroy()
+        fate = _fate(run.result.lab_id, kept=run.kept is not None and failed)
+        request.node.user_properties.append((PROPERTY, f"{run.result.verdict_line} ({fate})"))
+
+
+def _fate(lab_id: str, kept: bool) -> str:
+    return f"lab {lab_id} kept: remove it with: maillab down --lab {lab_id}" if kept else f"lab {lab_id} removed"
 
 
 def _failed(item: pytest.Item) -> bool:
@@ -183,11 +184,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     item.stash.setdefault(PHASES, {})[report.when] = report
     runs = item.stash.get(RUNS, [])
     if report.when == "call" and report.failed and runs:
-        keep = item.config.getoption("maillab_keep")
+        kept = item.config.getoption("maillab_keep")  # the teardown keeps a failing test's labs
         report.sections.append((PROPERTY, "\n\n".join(
-            run.result.summary() + f"\nlab {run.result.lab_id} "
-            + (f"kept: remove it with: maillab down --lab {run.result.lab_id}" if keep else "removed")
-            for run in runs)))
+            f"{run.result.summary()}\n{_fate(run.result.lab_id, kept)}" for run in runs)))
     return report
 
 
