@@ -103,7 +103,8 @@ def load_exercise(folder: Path) -> Exercise:
     def fail(loc: tuple, message: str) -> None:
         raise ScenarioError(f"{scenario_path}:{line_of(written, loc)}: {field_path(loc)}: {message}")
 
-    solutions = [index for index, step in enumerate(scenario.steps) if isinstance(step, Script) and step.path == SOLUTION]
+    solutions = [index for index, step in enumerate(scenario.steps)
+                 if isinstance(step, Script) and step.path == SOLUTION]
     if len(solutions) != 1:
         fail(("steps",), f"an exercise's scenario runs {SOLUTION} in exactly one script step (found {len(solutions)})")
     [index] = solutions

@@ -5,6 +5,9 @@ would download mail again, and a score out of 100.
 The score weighs each property the rehearsal could judge: 100 when every one held (or was
 lost as the scenario declares), less by the weight of each that was lost. Losing mail or
 damaging the source costs most; what makes clients download everything again comes next.
+It is then scaled by the share of old's messages that are on new: the judge names a folder
+missing on new once, not each message in it, and a lab where nothing was migrated yet must
+not score well for the properties an empty server cannot break.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from maillab.runner.phases import Rehearsal
-from maillab.runner.report import check_rows, redownload
+from maillab.runner.report import check_rows, messages_per_user, redownload
 
 # Property -> its weight in the score; any other property weighs 1.
 WEIGHTS = {"source": 4, "messages": 4, "content": 3, "folders": 2, "delivery": 2, "services": 2, "logins": 2,
@@ -28,6 +31,7 @@ class Loss:
 
 @dataclass(frozen=True)
 class Grade:
+    messages: tuple[int, int]  # old's messages (before), and how many of them new has
     held: list[str]  # held, or lost as the scenario declares
     lost: list[Loss]
     unchecked: list[str]  # "property: why"
@@ -38,8 +42,11 @@ class Grade:
 
     def lines(self) -> list[str]:
         lines = [f"grade: {self.score}/100 ({'passed' if self.passed else 'not yet'})",
+                 f"  messages on new: {self.messages[1]} of old's {self.messages[0]}",
                  f"  held: {', '.join(self.held) or 'nothing'}"]
-        lines += [f"  LOST: {loss.property} ({loss.findings} findings; first: {loss.example})" for loss in self.lost]
+        for loss in self.lost:
+            found = f"{loss.findings} finding{'' if loss.findings == 1 else 's'}"
+            lines.append(f"  LOST: {loss.property} ({found}; first: {loss.example})")
         if not self.imap_redownload and not self.pop3_redownload:
             lines.append("  clients re-download: no")
         lines += [f"  IMAP clients re-download: {where}" for where in self.imap_redownload]
@@ -61,8 +68,12 @@ def grade(rehearsal: Rehearsal) -> Grade:
             unchecked.append(f"{prop}: {status.removeprefix('not checked: ')}")
     judged = sum(WEIGHTS.get(prop, 1) for prop in held) + sum(WEIGHTS.get(loss.property, 1) for loss in lost)
     kept = sum(WEIGHTS.get(prop, 1) for prop in held)
+    counts = messages_per_user(rehearsal).values()
+    before = sum(count["old"] for count in counts)
+    arrived = sum(max(0, min(count["new"] or 0, count["old"])) for count in counts)  # duplicates add nothing
+    share = arrived / before if before else 1
     again = redownload(rehearsal)
-    return Grade(held=held, lost=lost, unchecked=unchecked,
+    return Grade(messages=(before, arrived), held=held, lost=lost, unchecked=unchecked,
                  imap_redownload=[f"{entry['user']} {entry['mailbox']}: {entry['reason']}" for entry in again["imap"]],
                  pop3_redownload=[f"{entry['user']}: {entry['reason']}" for entry in again["pop3"]],
-                 score=round(100 * kept / judged) if judged else 0, passed=rehearsal.passed)
+                 score=round(100 * share * kept / judged) if judged else 0, passed=rehearsal.passed)

@@ -32,7 +32,7 @@ def judged(break_new=lambda s: None, break_old=lambda s: None, lost=()) -> Rehea
 
 def test_everything_held_scores_100_and_nobody_redownloads():
     result = grade(judged())
-    assert (result.score, result.passed, result.lost) == (100, True, [])
+    assert (result.score, result.passed, result.lost, result.messages) == (100, True, [], (5, 5))
     assert {"messages", "uids", "pop3_uidls", "source"} <= set(result.held)
     assert result.unchecked == ["idempotence: the steps did not run twice", "tls: no live cutover: the lab serves no TLS"]
     assert "  clients re-download: no" in result.lines()
@@ -45,9 +45,19 @@ def test_mail_lost_on_new_and_old_costs_most():
     result = grade(judged(emptied, emptied))
     assert [(loss.property, loss.findings) for loss in result.lost] == [("source", 1), ("messages", 3)]
     assert result.lost[1].example.startswith(f"missing {USER} INBOX UID 1")
-    assert result.score == round(100 * (JUDGED_WEIGHT - 8) / JUDGED_WEIGHT) == 75
+    assert result.messages == (5, 2)  # the Archive's two are left
+    assert result.score == round(100 * 2 / 5 * (JUDGED_WEIGHT - 8) / JUDGED_WEIGHT) == 30
     assert not result.passed
-    assert result.lines()[0] == "grade: 75/100 (not yet)"
+    assert result.lines()[:2] == ["grade: 30/100 (not yet)", "  messages on new: 2 of old's 5"]
+
+
+def test_a_lab_where_nothing_was_migrated_yet_scores_0():
+    def empty(s):
+        s.users.clear()
+
+    result = grade(judged(empty))
+    assert (result.score, result.messages, result.passed) == (0, (5, 0), False)
+    assert "source" in result.held  # what an empty server cannot break still held
 
 
 def test_renumbered_folders_and_uidls_say_which_clients_redownload():
