@@ -33,6 +33,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
 from maillab.lab.command import Command
+from maillab.lab.docker_exec import exec_output
 from maillab.lab.engine import engine_address
 from maillab.lab.errors import ExecTimeout, HostNotReady, LabError, talking_to_the_engine
 from maillab.lab.poll import NotYet, poll
@@ -167,8 +168,7 @@ class LabContainer(DockerContainer):
 
         def execute() -> None:
             try:
-                outcome.append(self.get_wrapped_container().exec_run(argv, environment=env, workdir=workdir,
-                                                                      demux=True))
+                outcome.append(exec_output(self.get_wrapped_container(), argv, environment=env, workdir=workdir))
             except Exception as error:  # noqa: BLE001  handed to the waiting thread
                 outcome.append(error)
         worker = threading.Thread(target=execute, name=f"exec on {self.role}", daemon=True)
@@ -179,10 +179,10 @@ class LabContainer(DockerContainer):
             raise ExecTimeout(f"{hung} and does not answer")
         if isinstance(outcome[0], Exception):
             raise outcome[0]
-        exit_code, (stdout, stderr) = outcome[0]
+        exit_code, stdout, stderr = outcome[0]
         if exit_code in (124, 137) and time.monotonic() - started >= timeout:
             raise ExecTimeout(f"{hung} and was killed")
-        return ExecResult(exit_code, (stdout or b"").decode(errors="replace"), (stderr or b"").decode(errors="replace"))
+        return ExecResult(exit_code, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
 
     def run_checked(self, command: Command, what: str, **options) -> ExecResult:
         result = self.run(command, **options)
