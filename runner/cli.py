@@ -506,7 +506,8 @@ def down(lab_id: str | None, everything: bool, stale: bool) -> None:
     console.print(f"removed {containers} containers and {networks} networks")
     for lab in labs:
         if lab not in chosen:
-            why = "kept with --keep" if lab.kept else f"runner {lab.runner} is running"
+            why = ("kept on purpose" if lab.kept else f"runner {lab.runner} is running" if lab.runner != "-"
+                   else "made without a maillab runner: docker-compose, or an older maillab")
             console.print(Text(f"left lab {lab.id} ({why}; remove it with: maillab down --lab {lab.id})"))
 
 
