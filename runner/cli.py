@@ -302,12 +302,17 @@ def shell(role: str, command: tuple[str, ...], lab_id: str | None) -> None:
     maillab shell new -- doveadm user '*'"""
     import shutil  # noqa: PLC0415
 
-    record = kept_lab(lab_id)[0]
+    from maillab.runner.migrate.script import script_environment  # noqa: PLC0415
+    from maillab.runner.migrate.ssh_root_key import KEPT_USERS_FILE, KEY  # noqa: PLC0415
+
+    record, _, lab = kept_lab(lab_id)
     docker = shutil.which("docker")
     if docker is None:
         fail("maillab shell needs the docker command (Debian package docker.io or docker-ce-cli)", EXIT_LAB)
     interactive = ["-i", "-t"] if sys.stdin.isatty() else ["-i"]
-    os.execv(docker, [docker, "exec", *interactive, f"{record.lab_id}-{role}", *(command or ("bash",))])
+    # the variables a script step gets: `maillab exercise solution`'s script runs here as it is
+    env = [f"--env={name}={value}" for name, value in script_environment(lab, KEPT_USERS_FILE, KEY).items()]
+    os.execv(docker, [docker, "exec", *interactive, *env, f"{record.lab_id}-{role}", *(command or ("bash",))])
 
 
 @app.command()
@@ -634,9 +639,9 @@ def solution(lab_id: str | None) -> None:
 
     found = _exercise_of(lab_id)[1]
     console.print(Text(found.solution_text().rstrip("\n")))
-    console.print(Text(f"# It runs as root on {found.spec.on} as a maillab script step, which sets MAILLAB_OLD_HOST=old, "
-                       f"MAILLAB_NEW_HOST=new, MAILLAB_DOVEADM_PORT={DOVEADM_PORT}, MAILLAB_SSH_KEY (in this lab: "
-                       f"{KEY}) and MAILLAB_USERS_FILE (one address per line)."))
+    console.print(Text(f"# It runs as root on {found.spec.on}, with the MAILLAB_* variables that `maillab shell "
+                       f"{'old' if found.spec.on == 'old' else 'new'}` sets (MAILLAB_OLD_HOST=old, MAILLAB_NEW_HOST=new, "
+                       f"MAILLAB_DOVEADM_PORT={DOVEADM_PORT}, MAILLAB_SSH_KEY={KEY}, MAILLAB_USERS_FILE)."))
     console.print(Text(f"# The mistake this exercise is about: {found.spec.wrong.reason}"))
 
 

@@ -28,6 +28,17 @@ KEY = f"{WORKDIR}/id_ed25519"
 KEY_COMMENT = "maillab-script"
 
 
+def script_environment(lab, users_file: str, key: str) -> dict[str, str]:
+    """The MAILLAB_* variables a script gets (and `maillab shell` on a kept lab, so that a
+    reference solution runs there as it is)."""
+    return {
+        "MAILLAB_OLD_HOST": "old", "MAILLAB_NEW_HOST": "new",
+        "MAILLAB_OLD_DOVECOT": lab["old"].dovecot_series, "MAILLAB_NEW_DOVECOT": lab["new"].dovecot_series,
+        "MAILLAB_DOVEADM_PORT": str(DOVEADM_PORT), "MAILLAB_DOVEADM_PASSWORD": lab.doveadm_password,
+        "MAILLAB_USERS_FILE": users_file, "MAILLAB_SSH_KEY": key, "MAILLAB_LAB_ID": lab.id,
+    }
+
+
 def run(step: Script, context: MigrationContext) -> list[StepResult]:
     lab = context.lab
     target = lab.container(step.on)
@@ -41,12 +52,7 @@ def run(step: Script, context: MigrationContext) -> list[StepResult]:
     scan = give_key(context, target, KEY, key, ["old", "new"])
     if not scan.ok:
         return [scan]
-    env = {
-        "MAILLAB_OLD_HOST": "old", "MAILLAB_NEW_HOST": "new",
-        "MAILLAB_OLD_DOVECOT": lab["old"].dovecot_series, "MAILLAB_NEW_DOVECOT": lab["new"].dovecot_series,
-        "MAILLAB_DOVEADM_PORT": str(DOVEADM_PORT), "MAILLAB_DOVEADM_PASSWORD": lab.doveadm_password,
-        "MAILLAB_USERS_FILE": f"{WORKDIR}/users", "MAILLAB_SSH_KEY": KEY, "MAILLAB_LAB_ID": lab.id,
-    }
+    env = script_environment(lab, f"{WORKDIR}/users", KEY)
     result = context.run(target, Command.of(f"./{name}", *step.args), {0: "success"}, env=env, workdir=WORKDIR,
                          label=f"{step.path} (as root on {step.on})")
     for role in ("old", "new"):  # the key lives for the script's run only

@@ -29,6 +29,7 @@ KNOWN_HOSTS = f"{SSH_DIR}/known_hosts"
 KEY = f"{SSH_DIR}/id_ed25519"
 KEY_COMMENT = "maillab-migration"
 TRAINEE_KEY_COMMENT = "maillab-lab"  # the key a kept lab's hosts trust each other with
+KEPT_USERS_FILE = "/root/maillab-users"  # a kept lab's MAILLAB_USERS_FILE (one address per line)
 EXIT_MEANINGS = {0: "success", 255: "ssh failed to connect or authenticate"}
 
 
@@ -91,7 +92,8 @@ def give_key(context: MigrationContext, client, path: str, key: KeyPair, peers: 
 
 def trust_each_other(context: MigrationContext) -> None:
     """Root on old and on new logs in to the other host by key (a lab a person works in:
-    `ssh old mysqldump mailserver | mysql mailserver` on new, as the ISPmail guide copies)."""
+    `ssh old mysqldump mailserver | mysql mailserver` on new, as the ISPmail guide copies),
+    and both have the users' list that a script step's MAILLAB_USERS_FILE names."""
     key = new_key(context, TRAINEE_KEY_COMMENT)
     for role in ("old", "new"):
         authorize_key(context.lab[role], key)
@@ -99,6 +101,7 @@ def trust_each_other(context: MigrationContext) -> None:
         scan = give_key(context, context.lab[client], KEY, key, [peer])
         if not scan.ok:
             raise LabError(f"{client} cannot reach {peer}'s sshd: {scan.meaning}")
+        context.lab[client].put_file(KEPT_USERS_FILE, "".join(f"{user}\n" for user in context.passwords).encode())
 
 
 def run(step: SshRootKey, context: MigrationContext) -> list[StepResult]:

@@ -47,7 +47,7 @@ def test_exercise_list_shows_every_exercise():
 
 def test_start_hint_check_by_hand_check_down(images, docker, tmp_path):
     """pull-not-push as a trainee does it: the lab as they find it fails with the mail missing
-    and grades 0; after the pull, typed in `maillab shell new`, it passes with 100."""
+    and grades 0; after the printed solution is pasted into `maillab shell new`, it passes with 100."""
     env = dict(os.environ, MAILLAB_STATE_DIR=str(tmp_path / "state"))
     start = maillab("exercise", "start", "pull-not-push", env=env)
     found = re.search(r"lab (ml[0-9a-f]+) kept running", start.stdout)
@@ -67,7 +67,8 @@ def test_start_hint_check_by_hand_check_down(images, docker, tmp_path):
         assert before.returncode == 1, before.stdout[-3000:] + before.stderr
         assert "grade: 0/100 (not yet)" in before.stdout and "messages on new: 0 of old's 50" in before.stdout
 
-        by_hand = maillab("shell", "new", input="doveadm backup -R -A tcp:old:12345; echo exit=$?\n", env=env)
+        # the printed solution as it is: the shell has the MAILLAB_* variables a script step gets
+        by_hand = maillab("shell", "new", input=solution.stdout + "echo exit=$?\n", env=env)
         assert "exit=0" in by_hand.stdout, by_hand.stdout + by_hand.stderr
 
         after = maillab("exercise", "check", "--report-dir", str(tmp_path / "after"), env=env)
