@@ -2,7 +2,8 @@
 # Reference solution, run as root on new (Dovecot 2.4): translate old's 2.3 settings into
 # 2.4's language, start Dovecot, then migrate.
 set -eu
-ssh="ssh -i $MAILLAB_SSH_KEY -o BatchMode=yes"
+# -n: ssh must not read stdin (pasted into a shell, the rest of this script is stdin)
+ssh="ssh -n -i $MAILLAB_SSH_KEY -o BatchMode=yes"
 conf=/etc/dovecot/maillab.d/45-local.conf
 
 # 1. Each 2.3 setting in 2.4's words (Dovecot's 2.4 upgrade notes):
@@ -16,7 +17,9 @@ doveconf -n > /dev/null    # stops here (set -e) if 2.4 still refuses something
 doveconf pop3_uidl_format
 
 # 2. Dovecot up again, and answering.
-supervisorctl restart dovecot
+# (restart would fail where supervisord has given up on the broken Dovecot: stop, then start)
+supervisorctl stop dovecot > /dev/null 2>&1 || true
+supervisorctl start dovecot
 tries=0
 until doveadm service status imap > /dev/null 2>&1; do
     tries=$((tries + 1))

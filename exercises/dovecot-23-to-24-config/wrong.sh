@@ -3,13 +3,15 @@
 # and the mail moves, but new computes POP3 UIDLs in its default format (UID first): every
 # POP3 client downloads all its mail again.
 set -eu
-ssh="ssh -i $MAILLAB_SSH_KEY -o BatchMode=yes"
+# -n: ssh must not read stdin (pasted into a shell, the rest of this script is stdin)
+ssh="ssh -n -i $MAILLAB_SSH_KEY -o BatchMode=yes"
 conf=/etc/dovecot/maillab.d/45-local.conf
 
 sed -i -e '/^disable_plaintext_auth/d' -e '/^pop3_uidl_format/d' "$conf"
 doveconf -n > /dev/null
 
-supervisorctl restart dovecot
+supervisorctl stop dovecot > /dev/null 2>&1 || true
+supervisorctl start dovecot
 tries=0
 until doveadm service status imap > /dev/null 2>&1; do
     tries=$((tries + 1))

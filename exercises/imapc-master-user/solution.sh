@@ -2,7 +2,8 @@
 # Reference solution, run as root on new: imapc logs in to old as the master user `migrator`
 # for each user, and doveadm backup -R pulls each user's mail (seed 002's configuration).
 set -eu
-ssh="ssh -i $MAILLAB_SSH_KEY -o BatchMode=yes"
+# -n: ssh must not read stdin (pasted into a shell, the rest of this script is stdin)
+ssh="ssh -n -i $MAILLAB_SSH_KEY -o BatchMode=yes"
 conf=/etc/dovecot/maillab.d/60-imapc.conf
 
 auth_answers() {  # a reload restarts the auth service: wait until it answers again

@@ -3,7 +3,8 @@
 # pull are taken from old's mail directories of the server's domain (/var/vmail/example.org/):
 # the user of the second domain (example.net) is never migrated, and nothing says so.
 set -eu
-ssh="ssh -i $MAILLAB_SSH_KEY -o BatchMode=yes"
+# -n: ssh must not read stdin (pasted into a shell, the rest of this script is stdin)
+ssh="ssh -n -i $MAILLAB_SSH_KEY -o BatchMode=yes"
 conf=/etc/dovecot/maillab.d/60-imapc.conf
 
 auth_answers() {  # a reload restarts the auth service: wait until it answers again

@@ -2,7 +2,8 @@
 # Reference solution, run as root on new: the ISPmail guide's database steps (seed 003), then
 # the mail.
 set -eu
-ssh="ssh -i $MAILLAB_SSH_KEY -o BatchMode=yes"
+# -n: ssh must not read stdin (pasted into a shell, the rest of this script is stdin)
+ssh="ssh -n -i $MAILLAB_SSH_KEY -o BatchMode=yes"
 
 # 1. Both databases, dumped on old and loaded here (mysqldump writes DROP TABLE + INSERTs, so a
 #    second run loads the same rows again).

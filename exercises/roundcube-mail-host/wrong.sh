@@ -4,7 +4,8 @@
 # Roundcube compares the bare host name ('new'), finds no user at the next login and makes
 # fresh ones: every user's settings, identity and contacts are out of reach.
 set -eu
-ssh="ssh -i $MAILLAB_SSH_KEY -o BatchMode=yes"
+# -n: ssh must not read stdin (pasted into a shell, the rest of this script is stdin)
+ssh="ssh -n -i $MAILLAB_SSH_KEY -o BatchMode=yes"
 
 for db in mailserver roundcube; do
     $ssh root@"$MAILLAB_OLD_HOST" mysqldump "$db" > "/root/$db.sql"
