@@ -12,7 +12,7 @@ imapc_master_user = migrator
 imapc_features = rfc822.size fetch-headers
 CONF
 chmod 0600 "$conf"
-secret=$(ssh -i "$MAILLAB_SSH_KEY" -o BatchMode=yes "root@$MAILLAB_OLD_HOST" cat /root/master-password)
+secret=$(cat /root/old-master-password)
 while read -r user; do
     echo "migrating $user"
     doveadm -c "$conf" -o "imapc_password=$secret" backup -R -u "$user" imapc: </dev/null

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Setup (not the trainee's work), on old: its admin adds a master user `migrator` (a master
-# passdb: `user*migrator` logs in as user with migrator's password) and sends the password to
-# new's admin, who finds it in /root/old-master-password.
+# passdb, as the Dovecot migration doc's "Master user" authentication: `user*migrator` logs in
+# as user with migrator's password) and sends the password to new's admin, who finds it in
+# /root/old-master-password. Used by the exercises imapc-master-user and pop3-users-keep-uidls.
 set -eu
 password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 hash=$(doveadm pw -s SHA512-CRYPT -p "$password")
