@@ -73,9 +73,11 @@ def stored_messages(user: UserState, shown_elsewhere: frozenset[str]) -> int:
 
 
 def messages_per_user(rehearsal: Rehearsal) -> dict[str, dict[str, int | None]]:
-    """Each user's message count on old (before) and new (without the expected arrivals), in
-    real folders."""
-    old = rehearsal.baseline.users if rehearsal.baseline else {}
+    """Each user's message count on old and new (without the expected arrivals), in real
+    folders. Old is the reference the verdict compares with (compare.judge): old before the
+    migration, or old at its end when the steps are meant to change it (cutover mail)."""
+    reference = rehearsal.old if rehearsal.scenario.changes_old and rehearsal.old else rehearsal.baseline
+    old = reference.users if reference else {}
     new = rehearsal.new.users if rehearsal.new else {}
     arrivals = Counter(arrival.user for arrival in rehearsal.arrivals)
     old_views, new_views = views(rehearsal, "old"), views(rehearsal, "new")

@@ -6,8 +6,9 @@ from maillab.runner.grade import grade
 from maillab.runner.phases import Rehearsal
 from maillab.runner.scenario import Scenario
 from maillab.runner.state import Evidence
+from maillab.runner.steps import SendMail
 
-from .states import USER, archive, inbox, state, user
+from .states import USER, archive, inbox, message, state, user
 
 SCENARIO = Scenario.model_validate({
     "name": "unit", "description": "an exercise", "hosts": {"old": {"suite": "bullseye"}, "new": {"suite": "bookworm"}},
@@ -80,3 +81,14 @@ def test_a_declared_loss_counts_as_held():
     assert (result.score, result.passed, result.lost) == (100, True, [])
     assert "pop3_uidls" in result.held
     assert result.pop3_redownload  # declared, and still true: the trainee is told
+
+
+def test_mail_that_reached_old_during_the_migration_counts_as_old_s():
+    """With steps meant to change old (mail sent there), old at the end is what new must hold,
+    as the verdict judges it: a message that reached old and not new is one of old's missing."""
+    scenario = SCENARIO.model_copy(update={"steps": [*SCENARIO.steps, SendMail(method="send_mail", to="old")]})
+    baseline, old, new = state(), state(), state()
+    inbox(old).messages.append(message(4, "d"))
+    result = Rehearsal(scenario=scenario, lab_id="mltest", baseline=baseline, old=old, new=new)
+    result.findings = judge(Evidence(baseline=baseline, old=old, new=new, old_changes_declared=True), scenario.expect)
+    assert grade(result).messages == (6, 5)
