@@ -558,6 +558,11 @@ def _exercise_of(lab_id: str | None):
     return record, _exercise(record.exercise)
 
 
+def _shell_role(found) -> str:
+    """The host whose `maillab shell` the trainee works in (a migrator's work starts on new)."""
+    return "old" if found.spec.on == "old" else "new"
+
+
 @exercise.command("list")
 @verbosity
 def list_exercises() -> None:
@@ -587,7 +592,7 @@ def start(name: str) -> None:
     flag = _lab_flag(record.lab_id)
     console.print(Text(f"exercise {name}: {found.spec.title}", style="bold"))
     console.print(Text(found.spec.task.rstrip()))
-    console.print(Text(f"next: maillab shell {'old' if found.spec.on == 'old' else 'new'}{flag}   (work as root there)"))
+    console.print(Text(f"next: maillab shell {_shell_role(found)}{flag}   (work as root there)"))
     console.print(Text(f"      maillab exercise check{flag}   (judge and grade the lab; as often as you like)"))
     console.print(Text(f"      maillab exercise hint{flag}   (the next of {_count(len(found.spec.hints), 'hint')})"))
     console.print(Text(f"      maillab exercise solution{flag}   (the reference solution)"))
@@ -640,7 +645,7 @@ def solution(lab_id: str | None) -> None:
     found = _exercise_of(lab_id)[1]
     console.print(Text(found.solution_text().rstrip("\n")))
     console.print(Text(f"# It runs as root on {found.spec.on}, with the MAILLAB_* variables that `maillab shell "
-                       f"{'old' if found.spec.on == 'old' else 'new'}` sets (MAILLAB_OLD_HOST=old, MAILLAB_NEW_HOST=new, "
+                       f"{_shell_role(found)}` sets (MAILLAB_OLD_HOST=old, MAILLAB_NEW_HOST=new, "
                        f"MAILLAB_DOVEADM_PORT={DOVEADM_PORT}, MAILLAB_SSH_KEY={KEY}, MAILLAB_USERS_FILE)."))
     console.print(Text(f"# The mistake this exercise is about: {found.spec.wrong.reason}"))
 
