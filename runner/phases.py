@@ -91,13 +91,8 @@ def in_a_lab(scenario: Scenario, phases: Callable[[Lab, Rehearsal, str], None], 
               scenario=scenario.name)
     result.lab_id = lab.id
     try:
-        phases(lab, result, ca)
-    except signals.Interrupted as interruption:
-        result.interrupted = interruption
-        result.error = f"interrupted by {interruption}"
-    except Exception as error:  # noqa: BLE001  recorded, reported, and turned into exit 3 by the CLI
-        log.debug("the rehearsal failed", exc_info=True)
-        result.error = one_line(error)
+        with _recorded(result):
+            phases(lab, result, ca)
     finally:
         left = ""  # why the lab may still be there
         with signals.held() as arrived:  # first: a signal now must not skip the removal
@@ -115,6 +110,20 @@ def in_a_lab(scenario: Scenario, phases: Callable[[Lab, Rehearsal, str], None], 
             result.interrupted = signals.Interrupted(arrived[0])
             result.error = f"interrupted by {result.interrupted}" + (f"; {left}" if left else "")
     return result
+
+
+@contextmanager
+def _recorded(result: Rehearsal) -> Iterator[None]:
+    """What ends the phases early becomes the rehearsal's error (its reports are still written):
+    a signal, or anything else (exit 3 by the CLI)."""
+    try:
+        yield
+    except signals.Interrupted as interruption:
+        result.interrupted = interruption
+        result.error = f"interrupted by {interruption}"
+    except Exception as error:  # noqa: BLE001  recorded, reported, and turned into exit 3 by the CLI
+        log.debug("the rehearsal failed", exc_info=True)
+        result.error = one_line(error)
 
 
 @contextmanager
@@ -221,16 +230,9 @@ def check_kept(scenario: Scenario, lab: Lab, baseline: HostState, passwords: dic
     steps were a person's)."""
     result = Rehearsal(scenario=scenario, lab_id=lab.id, passwords=passwords, steps=list(steps), baseline=baseline,
                        arrivals=list(arrivals), kept=lab)
-    try:
-        with _phase(result, "verify"):
-            _look_at_both(lab, result)
-            _judge(result)
-    except signals.Interrupted as interruption:
-        result.interrupted = interruption
-        result.error = f"interrupted by {interruption}"
-    except Exception as error:  # noqa: BLE001  reported; exit 3 by the CLI
-        log.debug("the check failed", exc_info=True)
-        result.error = one_line(error)
+    with _recorded(result), _phase(result, "verify"):
+        _look_at_both(lab, result)
+        _judge(result)
     return result
 
 
