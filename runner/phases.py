@@ -48,6 +48,7 @@ class Rehearsal:
     steps: list[StepResult] = field(default_factory=list)
     strikes: list[Strike] = field(default_factory=list)  # what the scenario's faults did
     events: list[Event] = field(default_factory=list)  # when each step of the first run started
+    ran: list[tuple[float, float]] = field(default_factory=list)  # when each command of that run ran
     baseline: HostState | None = None  # old before the migration
     old: HostState | None = None  # old at the end
     converged: HostState | None = None  # new after the first run of the steps
@@ -161,7 +162,7 @@ def migrate(lab: Lab, scenario: Scenario, result: Rehearsal, faults: list[Fault]
                 lab, scenario, context, lambda: converge(scenario, context, result.steps, faults=faults))
         else:
             converged = converge(scenario, context, result.steps, faults=faults)
-        result.events = list(context.events)
+        result.events, result.ran = list(context.events), list(context.ran)
     if scenario.idempotence and converged:
         with _phase(result, "idempotence"):
             result.converged = snapshot_host(lab["new"], result.passwords)

@@ -2,7 +2,7 @@
 
 One lab: old is seeded once; the steps run once without a fault, which measures the converge
 phase; then, N times, new is replaced by a fresh server and the steps run again with a fault
-(a kill, or a network cut) at one of N points spread evenly over that duration, the
+(a kill, or a network cut) at one of N points spread evenly over the time its commands ran, the
 scenario's resume policy resumes them, and the verdict judges the end state. isync's test
 suite interrupts its sync at every step and checks that the resumed run converges; this is
 that, against real servers.
@@ -68,13 +68,20 @@ class Sweep:
         return self.lab.passed and len(self.points) > 0 and all(point.converged for point in self.points)
 
 
-def interrupt_points(starts: list[float], duration: float, count: int) -> list[tuple[float, int, float]]:
-    """`count` moments spread evenly inside (0, duration), each as (moment, step index from 1,
-    seconds into that step), given when each step started."""
+def interrupt_points(starts: list[float], ran: list[tuple[float, float]], count: int) -> list[tuple[float, int, float]]:
+    """`count` moments spread evenly over the time the steps' commands ran (a kill between two
+    commands would find nothing to kill), each as (moment, step index from 1, seconds into that
+    step), given when each step started and each command ran."""
+    running = sum(end - start for start, end in ran)
     points = []
     for n in range(1, count + 1):
-        moment = duration * n / (count + 1)
-        step = max(i for i, start in enumerate(starts) if start <= moment)
+        into = running * n / (count + 1)
+        for start, end in ran:
+            if into < end - start:  # a command's very end is the next one's start
+                break
+            into -= end - start
+        moment = start + into
+        step = max(i for i, step_start in enumerate(starts) if step_start <= moment)
         points.append((round(moment, 2), step + 1, round(moment - starts[step], 2)))
     return points
 
@@ -95,7 +102,8 @@ def sweep(scenario: Scenario, count: int, kind: SweepFault = "kill") -> Sweep:
         log.info("measuring the migration once, without a fault")
         migrate(lab, scenario, measuring, faults=[])
         starts = [event.at for event in measuring.events if not event.label.startswith("fault: ")]
-        for moment, step, offset in interrupt_points(starts, measuring.timings["converge"], count):
+        ran = measuring.ran or [(0.0, measuring.timings["converge"])]  # steps of no command: all of it
+        for moment, step, offset in interrupt_points(starts, ran, count):
             log.info("interrupt point %d of %d: %s at %.2f s (%.2f s into step %d)", len(result.points) + 1, count,
                      kind, moment, offset, step)
             lab.renew("new")

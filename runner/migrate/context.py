@@ -73,6 +73,9 @@ class MigrationContext:
     strikes: list[Strike] = field(default_factory=list)
     # the command of a step running now: (host, command, timeout), for a fault that kills it
     running: tuple[LabContainer, Command, float] | None = None
+    # when each command ran, (start, end) in seconds on the run's clock: the interrupt sweep
+    # spreads its points over this running time, not over the gaps between commands
+    ran: list[tuple[float, float]] = field(default_factory=list)
 
     def secret(self, name: str) -> str:
         if name not in self.made_secrets:
@@ -92,6 +95,7 @@ class MigrationContext:
             result = host.run(command, timeout=self.timeout, **options)
         finally:
             self.running = None
+            self.ran.append((round(started - self.origin, 2), round(time.monotonic() - self.origin, 2)))
         return StepResult(
             step=step,
             host=host.role,

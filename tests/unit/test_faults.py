@@ -6,17 +6,19 @@ from maillab.runner.faults import Kill, NetworkCut, When
 from maillab.runner.inject import Strike
 from maillab.runner.sweep import fault_at, interrupt_points
 
-# (step starts in seconds, converge duration, points) -> (moment, step, seconds into it) each
+# (step starts, when each command ran, points) -> (moment, step, seconds into it) each
 POINTS = [
-    ([0.0, 0.8], 4.0, 3, [(1.0, 2, 0.2), (2.0, 2, 1.2), (3.0, 2, 2.2)]),
-    ([0.0], 6.0, 5, [(1.0, 1, 1.0), (2.0, 1, 2.0), (3.0, 1, 3.0), (4.0, 1, 4.0), (5.0, 1, 5.0)]),
-    ([0.0, 1.0, 1.5], 2.0, 1, [(1.0, 2, 0.0)]),  # a moment on a step's start belongs to that step
+    ([0.0, 0.8], [(0.1, 0.7), (0.9, 3.9)], 3, [(1.2, 2, 0.4), (2.1, 2, 1.3), (3.0, 2, 2.2)]),
+    ([0.0], [(0.0, 6.0)], 5, [(1.0, 1, 1.0), (2.0, 1, 2.0), (3.0, 1, 3.0), (4.0, 1, 4.0), (5.0, 1, 5.0)]),
+    ([0.0, 1.0, 1.5], [(0.0, 1.0), (1.5, 2.0)], 2, [(0.5, 1, 0.5), (1.5, 3, 0.0)]),  # a step's start is its own
+    # the gaps between commands (a step's set-up, the exec's start) are not migration time
+    ([0.0, 2.0], [(0.5, 1.0), (2.5, 4.0)], 1, [(3.0, 2, 1.0)]),
 ]
 
 
-@pytest.mark.parametrize(("starts", "duration", "count", "expected"), POINTS)
-def test_interrupt_points_are_spread_evenly_and_fall_in_the_step_running_then(starts, duration, count, expected):
-    assert interrupt_points(starts, duration, count) == expected
+@pytest.mark.parametrize(("starts", "ran", "count", "expected"), POINTS)
+def test_interrupt_points_are_spread_evenly_over_the_commands_running_time(starts, ran, count, expected):
+    assert interrupt_points(starts, ran, count) == expected
 
 
 def test_a_sweep_fault_strikes_while_the_step_runs_never_before_its_first_command():
