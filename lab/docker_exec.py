@@ -5,6 +5,10 @@ reader, so whatever that reader took in with the response's headers is lost: on 
 over TCP or ssh the first frames often come in the same read, and a command's output went
 missing (exit 0, no stdout) in about one exec in fifty here (docker/docker-py#3332). Reading
 the frames from the buffered reader itself keeps them.
+
+The socket's read timeout is the client's (60 s by default): a migration that prints nothing for
+longer would end in TimeoutError. The SDK turns it off for its own exec streams, and so does
+this; how long an exec may take is the caller's timeout (LabContainer.run).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ def exec_output(container, argv: list[str], *, environment: dict[str, str] | Non
     api = container.client.api
     exec_id = api.exec_create(container.id, argv, environment=environment, workdir=workdir)["Id"]
     raw = api.exec_start(exec_id, socket=True)
+    api._disable_socket_timeout(raw)  # noqa: SLF001  (as the SDK's own exec_start does for a stream)
     response = raw._response  # noqa: SLF001  (the SDK keeps the response on the socket it returns)
     try:
         stdout, stderr = _read_frames(response.raw._fp.fp)  # noqa: SLF001  (http.client's buffered reader)

@@ -48,6 +48,23 @@ def test_a_rehearsal_over_tcp_passes_with_the_labs_ports_published_on_the_engine
         proxy.close()
 
 
+@pytest.mark.parametrize("engine", ["unix socket", "tcp"])
+def test_an_exec_may_stay_silent_longer_than_the_clients_timeout(images, engine):
+    """A migration that prints nothing for minutes is not a lost engine: the client's read
+    timeout (here 2 s) does not apply to an exec's output (scale-100x1000's backup -A died at 60 s)."""
+    proxy = EngineProxy(ENGINE) if engine == "tcp" else None
+    client = docker_sdk.DockerClient(base_url=proxy.docker_host, timeout=2) if proxy else docker_sdk.from_env(timeout=2)
+    container = client.containers.run("debian:bookworm", ["sleep", "600"], detach=True, remove=True,
+                                      labels={LABEL: f"ml-exec-{os.getpid()}"})
+    try:
+        assert exec_output(container, ["sh", "-c", "sleep 4; echo done"]) == (0, b"done\n", b"")
+    finally:
+        container.kill()
+        client.close()
+        if proxy:
+            proxy.close()
+
+
 def test_every_execs_output_arrives_over_tcp(images, tmp_path):
     """docker-py's exec_run lost the output of about one exec in fifty over TCP (exit 0, no
     stdout): maillab's exec reads all of it."""
