@@ -36,8 +36,9 @@ def engine_gone(error: BaseException) -> bool:
 
     if isinstance(error, docker.errors.APIError):
         return False
+    # TimeoutError: the engine took longer than the client's timeout to answer a call
     return isinstance(error, (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
-                              docker.errors.DockerException, ConnectionError))
+                              docker.errors.DockerException, ConnectionError, TimeoutError))
 
 
 def _reason(error: BaseException) -> str:
@@ -64,7 +65,8 @@ def engine_gone_error(error: BaseException, what: str = "") -> EngineGone:
     from maillab.lab.engine import docker_host  # noqa: PLC0415  (engine.py raises LabError)
 
     engine = docker_host() or "unix:///var/run/docker.sock"
-    return EngineGone(f"the Docker engine went away ({engine}: {_reason(error)})" + (f" while {what}" if what else ""))
+    fate = "did not answer in time" if isinstance(error, TimeoutError) else "went away"
+    return EngineGone(f"the Docker engine {fate} ({engine}: {_reason(error)})" + (f" while {what}" if what else ""))
 
 
 class talking_to_the_engine:  # noqa: N801  (used as a context manager and a decorator, like contextlib's)
