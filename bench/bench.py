@@ -118,7 +118,8 @@ def scale(users: int | None = None, label: str = "scale-100x1000") -> None:
     print("  phases: " + ", ".join(f"{name} {secs}" for name, secs in phases.items()))
     print(f"  everything but converge and idempotence: {own:6.1f} s = {own / max(phases.get('converge', 0), 0.01):4.2f} x "
           "converge (target <= 0.5)")
-    print(f"  runner peak RSS: {rss:6.0f} MB for {sum(messages.values()) // 2} messages a host "
+    held = sum(count or 0 for count in messages.values()) // 2  # a host not snapshotted counts None
+    print(f"  runner peak RSS: {rss:6.0f} MB for {held} messages a host "
           "(target <= 200 MB at 100k messages, flat)")
 
 
