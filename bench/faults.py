@@ -1,4 +1,4 @@
-"""What each fault does to each migration method: the README's Faults table, measured.
+"""What each fault does to each migration method: the table in docs/faults.md, measured.
 
 For every method's shipped scenario, with four times its generated mail (so that the
 migration lasts long enough to be struck in the middle): one run without a fault (the method's own findings),

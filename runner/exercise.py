@@ -1,4 +1,4 @@
-"""Exercises for trainees, one folder each under exercises/ (README "Exercises"):
+"""Exercises for trainees, one folder each under exercises/ (docs/training.md):
 
   exercise.yaml   the task in plain words, hints from gentle to explicit, where the solution
                   runs, what the wrong solution gets wrong and the finding classes it gives

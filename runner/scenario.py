@@ -61,7 +61,7 @@ class HostSpec(Model):
     # (a Docker volume: it survives a reboot of the host, as a real server's disk does).
     mail_store: Literal["memory", "disk"] = "memory"
     mail_store_mb: int = Field(MAIL_STORE_BYTES // 2**20, ge=16, le=MAIL_STORE_BYTES // 2**20)
-    # Folder names on disk (README "Folder layouts"). Unset: the format's own layout, Maildir++
+    # Folder names on disk (docs/folder-layouts.md). Unset: the format's own layout, Maildir++
     # for maildir; fs: 'A/B' is the directory A/B and a level may hold '.'.
     layout: Layout | None = None
     # Dovecot 2.3's listescape plugin with this escape character (Dovecot's default is '\\'):

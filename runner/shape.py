@@ -183,7 +183,7 @@ def scenario_document(users: dict[str, UserShape], *, name: str = "captured", re
     new = {"namespace": migration.new_namespace} if migration.new_namespace != "dovecot" else {}
     if any("." in folder.name for shape in users.values() for folder in shape.folders):
         old["listescape_char"] = new["listescape_char"] = DOTTED_NAMES_ESCAPE
-        notes = [*notes, "Folder names hold '.': both hosts keep them with 2.3's listescape (README: Folder layouts)."]
+        notes = [*notes, "Folder names hold '.': both hosts keep them with 2.3's listescape (docs/folder-layouts.md)."]
     document = CommentedMap(
         name=name,
         description=f"the shape of {len(users)} captured users ({sum(len(u.folders) for u in users.values())} "

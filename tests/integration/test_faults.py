@@ -71,7 +71,7 @@ def test_fault_scenario(images, tmp_path, scenario, exit_code, classes, check):
     assert check(tmp_path), json.dumps({k: report_of(tmp_path)[k] for k in ("steps", "faults")}, indent=1)[-4000:]
 
 
-# What a SIGKILLed `doveadm backup -R -A` has left that no rerun repaired (README, Faults),
+# What a SIGKILLed `doveadm backup -R -A` has left that no rerun repaired (docs/faults.md),
 # which the sweep must then report: keywords renamed unknown-N; or a user whose mailboxes new
 # had made with UIDVALIDITYs of its own, so that every rerun logs "INBOX can't be deleted"
 # for that user, skips them and still exits 0.
@@ -80,7 +80,7 @@ STUCK_USER = re.compile(r"doveadm\((?P<user>[^)]+)\)<[^>]*><[^>]*>: Error: Mailb
                         r"INBOX can't be deleted")
 
 
-def left_as_the_readme_says(point: Path) -> bool:
+def left_as_docs_faults_says(point: Path) -> bool:
     report = report_of(point)
     stuck = {match["user"] for step in report["steps"] if step["step"].startswith("resume 1: ")
              for match in STUCK_USER.finditer(step["output"])}
@@ -94,7 +94,7 @@ def test_the_default_rehearsal_converges_wherever_it_is_interrupted(images, tmp_
     sweep = json.loads((tmp_path / "sweep.json").read_text())
     assert len(sweep["points"]) == 5, run.stdout[-3000:] + run.stderr
     unconverged = [n for n, point in enumerate(sweep["points"], 1) if not point["converged"]]
-    assert all(left_as_the_readme_says(tmp_path / f"point-{n}") for n in unconverged), run.stdout[-3000:] + run.stderr
+    assert all(left_as_docs_faults_says(tmp_path / f"point-{n}") for n in unconverged), run.stdout[-3000:] + run.stderr
     assert (run.returncode, sweep["verdict"]) == ((1, "fail") if unconverged else (0, "pass")), run.stderr
     moments = [point["at_s"] for point in sweep["points"]]
     assert moments == sorted(moments) and 0 < moments[0] and moments[-1] < sweep["converge_s"]
