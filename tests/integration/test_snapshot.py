@@ -14,10 +14,10 @@ import secrets
 from dataclasses import asdict
 
 from maillab.lab.lab import Lab
-from maillab.runner.loader import load_scenario
-from maillab.runner.scenario import HostSpec
-from maillab.runner.seed import seed_host
-from maillab.runner.snapshot import snapshot_user
+from maillab.runner.schema.loader import load_scenario
+from maillab.runner.schema.scenario import HostSpec
+from maillab.runner.rehearsal.seed import seed_host
+from maillab.runner.rehearsal.snapshot import snapshot_user
 
 from .conftest import ROOT
 

@@ -12,8 +12,8 @@ import tarfile
 
 import pytest
 
-from maillab.runner.scenario import FolderSpec, HostSpec, UserSpec
-from maillab.runner.seed import user_archive
+from maillab.runner.schema.scenario import FolderSpec, HostSpec, UserSpec
+from maillab.runner.rehearsal.seed import user_archive
 
 NAMES = ("Mr. Smith", "v1.2", "Projects/v2.0", "Ünïcode. names", "Archive/2023", "Entwürfe", ".hidden",
          "trailing.", "cur", "Projects/new", "a&b", "x^y", "Ünï.x/ü.y")

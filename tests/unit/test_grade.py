@@ -1,12 +1,12 @@
 """An exercise's grade, from finished rehearsals built by hand (as test_report's): what held,
 what was lost, the re-download answer and the score. No Docker."""
 
-from maillab.runner.compare import judge
-from maillab.runner.grade import grade
-from maillab.runner.phases import Rehearsal
-from maillab.runner.scenario import Scenario
-from maillab.runner.state import Evidence
-from maillab.runner.steps import SendMail
+from maillab.runner.rehearsal.compare import judge
+from maillab.runner.reports.grade import grade
+from maillab.runner.rehearsal.phases import Rehearsal
+from maillab.runner.schema.scenario import Scenario
+from maillab.runner.rehearsal.state import Evidence
+from maillab.runner.schema.steps import SendMail
 
 from .states import USER, archive, inbox, message, state, user
 

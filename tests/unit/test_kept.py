@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from maillab.runner import kept
+from maillab.runner.entry import kept
 from tests.unit.states import state as host_state
 
 RECORD = dict(scenario="/x/s.yaml", seed=1, passwords={"a@example.org": "pw"}, doveadm="d",

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from maillab.runner.migrate import EXECUTORS, execute
-from maillab.runner.migrate.context import MigrationContext
-from maillab.runner.scenario import Scenario
-from maillab.runner.steps import STEP_TYPES
+from maillab.runner.methods import EXECUTORS, execute
+from maillab.runner.methods.context import MigrationContext
+from maillab.runner.schema.scenario import Scenario
+from maillab.runner.schema.steps import STEP_TYPES
 
 from .fakes import FakeLab
 

@@ -7,14 +7,14 @@ import pytest
 from junitparser import JUnitXml
 from rich.console import Console
 
-from maillab.runner.compare import judge
-from maillab.runner.migrate.context import StepResult
-from maillab.runner.phases import Rehearsal
-from maillab.runner.report import (
+from maillab.runner.rehearsal.compare import judge
+from maillab.runner.methods.context import StepResult
+from maillab.runner.rehearsal.phases import Rehearsal
+from maillab.runner.reports.terminal import (
     check_rows, messages_per_user, redownload, render, verdict_line, write_reports, write_snapshot,
 )
-from maillab.runner.scenario import Scenario
-from maillab.runner.state import Evidence, HostState
+from maillab.runner.schema.scenario import Scenario
+from maillab.runner.rehearsal.state import Evidence, HostState
 
 from .states import USER, archive, inbox, state, user
 
