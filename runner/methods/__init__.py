@@ -1,46 +1,45 @@
-"""The executors of the migration steps, registered against their spec in one table.
+"""The migration methods: one module per method, named after it (the `method:` a scenario
+writes), each registering its executor next to its code with `@executes(<its spec>)`.
 
-Adding a method: its spec in runner/steps.py (added to STEP_TYPES), one module here with a
-`run(step, context)`, and one entry in EXECUTORS; a golden row in tests/unit/test_methods.py.
+Adding a method: its spec in runner/schema/steps.py, its module here (commands only as
+`Command` values, run through `context.run`, which masks the lab's secrets and applies the
+step's timeout), and a golden row in tests/unit/test_methods.py. Nothing else lists methods:
+the spec's list is derived in steps.py, the executors' here.
 """
 
 from __future__ import annotations
 
-import logging
+import functools
+import importlib
+import pkgutil
 from collections.abc import Callable
 
 from ..schema import steps
-from . import (
-    copy_userdb, dns, doveadm_backup, imapc, imapsync, mbsync, mysqldump, rsync, script, send_mail, ssh_root_key,
-)
 from .context import MigrationContext, StepResult
 
-log = logging.getLogger(__name__)
+Executor = Callable[..., list[StepResult]]
+EXECUTORS: dict[type[steps.Step], Executor] = {}
 
-EXECUTORS: dict[type[steps.Step], Callable[..., list[StepResult]]] = {
-    steps.CopyUserDb: copy_userdb.run,
-    steps.DoveadmBackup: doveadm_backup.run,
-    steps.Imapc: imapc.run,
-    steps.Mbsync: mbsync.run,
-    steps.Imapsync: imapsync.run,
-    steps.Mysqldump: mysqldump.run_mysqldump,
-    steps.Sql: mysqldump.run_sql,
-    steps.Rsync: rsync.run_rsync,
-    steps.ForceResync: rsync.run_force_resync,
-    steps.SshRootKey: ssh_root_key.run,
-    steps.Script: script.run,
-    steps.SendMail: send_mail.run_send_mail,
-    steps.ChangeFlags: send_mail.run_change_flags,
-    steps.ServiceAction: send_mail.run_service,
-    steps.Dns: dns.run_dns,
-    steps.Postconf: dns.run_postconf,
-    steps.Queue: dns.run_queue,
-    steps.Certificates: dns.run_certificates,
-    steps.Wait: dns.run_wait,
-}
+
+def executes(spec: type[steps.Step]) -> Callable[[Executor], Executor]:
+    """Register the decorated function as the executor of `spec`'s steps."""
+    def register(run: Executor) -> Executor:
+        EXECUTORS[spec] = run
+        return run
+    return register
+
+
+@functools.cache
+def executors() -> dict[type[steps.Step], Executor]:
+    """Every method module of this package, found and imported on first use rather than when
+    the package loads: the pure modules that use context's records (compare's Arrival) then
+    import no Docker."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    return EXECUTORS
 
 
 def execute(step: steps.Step, context: MigrationContext) -> list[StepResult]:
     """Run one step; each of its commands may take the step's timeout."""
     context.timeout, context.describing = step.timeout, step.describe()
-    return EXECUTORS[type(step)](step, context)
+    return executors()[type(step)](step, context)

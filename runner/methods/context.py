@@ -1,5 +1,7 @@
 """What every executor gets (the lab, the scenario, the users' passwords) and what it returns:
-one StepResult per command, with its exit code's meaning and its output, secrets masked."""
+one StepResult per command, with its exit code's meaning and its output, secrets masked.
+Also what several methods share (exit codes' meanings, the Postfix reload) and the records
+that steps leave in the context for the rehearsal: Arrival, Event, Strike."""
 
 from __future__ import annotations
 
@@ -13,14 +15,11 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from ...lab.command import Command, mask
-from ..rehearsal.ledger import Event
-from ..rehearsal.state import Arrival
 from ..schema.steps import COMMAND_TIMEOUT
 
 if TYPE_CHECKING:
     from ...lab.containers import LabContainer
     from ...lab.lab import Lab
-    from ..rehearsal.inject import Strike
     from ..schema.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -28,6 +27,70 @@ OUTPUT_KEPT = 2000  # characters of a command's output kept for the report
 # exit codes of a command that a signal ended (128 + N), whatever the tool
 ERROR_LINE = re.compile(r"(?i)\b(error|fatal|panic|failed)\b|no space left|quota")
 SIGNALLED = {137: "killed (SIGKILL)", 143: "terminated (SIGTERM)", 129: "hung up (SIGHUP)"}
+# doveadm's exit codes (Dovecot's doveadm error codes, sysexits.h).
+DOVEADM_EXIT_MEANINGS = {
+    0: "success",
+    1: "failed",
+    2: "mailbox changes caused a desync: run it again until it exits 0",
+    64: "usage error",
+    65: "data error (e.g. the target INBOX exists with another GUID: never touch targets before the first sync)",
+    67: "unknown user",
+    68: "not found (mailbox, namespace or host)",
+    73: "cannot create: out of quota",
+    75: "temporary failure (lock timeout, disconnected from remote): retry",
+    76: "remote protocol error",
+    77: "permission denied (wrong doveadm_password or authentication)",
+    78: "configuration error",
+}
+RSYNC_EXIT_MEANINGS = {
+    0: "success",
+    12: "error in the rsync protocol data stream (ssh refused?)",
+    23: "partial transfer due to error",
+    24: "partial transfer: source files vanished (normal for a hot copy)",
+    255: "ssh failed to connect or authenticate",
+}
+MYSQL_EXIT_MEANINGS = {0: "success", 1: "SQL error", 2: "cannot connect to MariaDB"}
+# a reload when Postfix runs (a stopped Postfix reads its configuration when started)
+RELOAD_POSTFIX = "if postfix status >/dev/null 2>&1; then postfix reload; fi"
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A message sent to the new server during the migration: it must be there."""
+
+    user: str
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """A step of the cutover on the timeline (e.g. "MX switched", "Dovecot stopped on old")."""
+
+    at: float
+    label: str
+
+
+@dataclass
+class Strike:
+    """What one fault did: when it struck (seconds into its step; None: the step ended
+    first), on which host, what it did, and what the server logged after it."""
+
+    fault: str
+    when: str
+    host: str
+    at: float | None = None
+    detail: str = ""
+    log: list[str] = field(default_factory=list)
+    clock: float = field(default=0.0, repr=False)  # the wall clock when it struck (for the log)
+    # what the fault left (a full disk, a low quota), undone before the run resumes and once
+    # the steps are done, as the admin would before trying again or going live
+    heal: Callable[[], None] | None = field(default=None, repr=False)
+
+    def one_line(self) -> str:
+        if self.at is None:
+            return f"{self.fault} ({self.when}): did not strike, the step ended first"
+        logged = f"; {self.host} logged: {' | '.join(self.log)}" if self.log else ""
+        return f"{self.fault} ({self.when}), at {self.at:.1f} s: {self.detail}{logged}"
 
 
 class StepResult(BaseModel):

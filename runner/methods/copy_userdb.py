@@ -9,11 +9,13 @@ from __future__ import annotations
 import time
 
 from ...lab.containers import USERS_FILE
+from . import executes
 from .context import MigrationContext, StepResult
 from .mysqldump import dump_and_load
 from ..schema.steps import CopyUserDb
 
 
+@executes(CopyUserDb)
 def run(step: CopyUserDb, context: MigrationContext) -> list[StepResult]:
     old, new = context.lab["old"], context.lab["new"]
     if old.spec.user_store == "sql":

@@ -17,30 +17,17 @@ useless IO"); it applies where doveadm runs, which writes the mail when pulling.
 from __future__ import annotations
 
 from ...lab.command import Command
-from .context import MigrationContext, StepResult
+from . import executes
+from .context import DOVEADM_EXIT_MEANINGS, MigrationContext, StepResult
 from ..schema.steps import DoveadmBackup
 
 DOVEADM_PORT = 12345
-# doveadm's exit codes (Dovecot's doveadm error codes, sysexits.h).
-EXIT_MEANINGS = {
-    0: "success",
-    1: "failed",
-    2: "mailbox changes caused a desync: run it again until it exits 0",
-    64: "usage error",
-    65: "data error (e.g. the target INBOX exists with another GUID: never touch targets before the first sync)",
-    67: "unknown user",
-    68: "not found (mailbox, namespace or host)",
-    73: "cannot create: out of quota",
-    75: "temporary failure (lock timeout, disconnected from remote): retry",
-    76: "remote protocol error",
-    77: "permission denied (wrong doveadm_password or authentication)",
-    78: "configuration error",
-}
 USERS_FILE = "/root/maillab-users"
 # Dovecot's default remote command minus -U (the replicator's flag, gone from 2.4's dsync-server).
 DSYNC_REMOTE_CMD_24 = "ssh -l%{login} %{host} doveadm dsync-server -u%{user}"
 
 
+@executes(DoveadmBackup)
 def run(step: DoveadmBackup, context: MigrationContext) -> list[StepResult]:
     runs_on, peer = ("new", "old") if step.direction == "pull" else ("old", "new")
     host = context.lab[runs_on]
@@ -64,7 +51,7 @@ def run(step: DoveadmBackup, context: MigrationContext) -> list[StepResult]:
             label = f"{command.display} (on {runs_on})" + (f", run {attempt + 1}" if attempt else "")
             last = attempt == step.desync_retries
             # a desync (2) that is run again is what doveadm asks for, not a failure
-            results.append(context.run(host, command, EXIT_MEANINGS, label=label, ok_codes=(0,) if last else (0, 2)))
+            results.append(context.run(host, command, DOVEADM_EXIT_MEANINGS, label=label, ok_codes=(0,) if last else (0, 2)))
             if results[-1].exit_code != 2:
                 break
     return results

@@ -18,8 +18,8 @@ from __future__ import annotations
 from ...lab.command import Command
 from ...lab.errors import WaitTimeout
 from ...lab.poll import NotYet, poll
-from .context import MigrationContext, StepResult
-from .doveadm_backup import EXIT_MEANINGS
+from . import executes
+from .context import DOVEADM_EXIT_MEANINGS, MigrationContext, StepResult
 from ..schema.steps import Imapc
 
 MASTER_USER = "migrator"
@@ -59,6 +59,7 @@ passdb master {{
 }
 
 
+@executes(Imapc)
 def run(step: Imapc, context: MigrationContext) -> list[StepResult]:
     old, new = context.lab["old"], context.lab["new"]
     users = list(context.passwords) if step.users == "all" else step.users
@@ -94,11 +95,11 @@ def _pull(step: Imapc, context: MigrationContext, users: list[str]) -> list[Step
         location = ["-o", "mail_location=imapc:"] if new.dovecot_series == "2.3" \
             else ["-o", "mail_driver=imapc", "-o", "mail_path="]
         check = Command.of("doveadm", *options, *location, "mailbox", "list", "-u", user, secrets=[password])
-        results.append(context.run(new, check, EXIT_MEANINGS, label=f"imapc check: mailbox list -u {user} (on new)"))
+        results.append(context.run(new, check, DOVEADM_EXIT_MEANINGS, label=f"imapc check: mailbox list -u {user} (on new)"))
         if not results[-1].ok:
             return results
         backup = Command.of("doveadm", *options, "backup", "-R", "-u", user, "imapc:", secrets=[password])
-        results.append(context.run(new, backup, EXIT_MEANINGS, label=f"doveadm backup -R -u {user} imapc: (on new)"))
+        results.append(context.run(new, backup, DOVEADM_EXIT_MEANINGS, label=f"doveadm backup -R -u {user} imapc: (on new)"))
         if not results[-1].ok:
             return results
     return results

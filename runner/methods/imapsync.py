@@ -8,6 +8,7 @@ it APPENDs: expect new UIDVALIDITY and UIDs, no Sieve.
 from __future__ import annotations
 
 from ...lab.command import Command
+from . import executes
 from .context import MigrationContext, StepResult
 from ..schema.steps import Imapsync
 
@@ -16,6 +17,7 @@ EXIT_MEANINGS = {0: "success", 1: "failed", 6: "interrupted", 10: "connection fa
                  111: "errors during the transfer", 162: "an imapsync dependency is missing"}
 
 
+@executes(Imapsync)
 def run(step: Imapsync, context: MigrationContext) -> list[StepResult]:
     machine = context.lab.imapsync_machine(step.source(context.scenario, step.script))
     results = []

@@ -7,6 +7,7 @@ UIDVALIDITY; subscriptions and Sieve scripts do not travel. The negative control
 from __future__ import annotations
 
 from ...lab.command import Command
+from . import executes
 from .context import MigrationContext, StepResult
 from ..schema.steps import Mbsync
 
@@ -15,6 +16,7 @@ CONFIG = "/root/maillab-mbsyncrc"
 STATE = "/root/maillab-mbsync"  # one folder per channel: state files are named by mailbox
 
 
+@executes(Mbsync)
 def run(step: Mbsync, context: MigrationContext) -> list[StepResult]:
     host = context.lab["new"]
     version = host.run_checked(Command.of("mbsync", "--version"), "asking mbsync its version").output.split()[-1]

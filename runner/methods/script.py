@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...lab.command import Command
+from . import executes
 from .context import MigrationContext, StepResult
 from .doveadm_backup import DOVEADM_PORT
 from .ssh_root_key import authorize_key, give_key, new_key, revoke_key
@@ -39,6 +40,7 @@ def script_environment(lab, users_file: str, key: str) -> dict[str, str]:
     }
 
 
+@executes(Script)
 def run(step: Script, context: MigrationContext) -> list[StepResult]:
     lab = context.lab
     target = lab.container(step.on)

@@ -1,8 +1,6 @@
-"""What happens around a live cutover, as steps: mail arriving over SMTP at either server
-(SendMail), users changing flags on the old one (ChangeFlags), and stopping or starting a
-service (ServiceAction: the seeds' "stop the old server's mail service"). Mail sent to old
-must reach new through the migration; mail sent to new after the MX switch must survive the
-final sync."""
+"""Mail arriving over SMTP at either server during a cutover (the SendMail step). Mail sent to
+old must reach new through the migration; mail sent to new after the MX switch must survive
+the final sync."""
 
 from __future__ import annotations
 
@@ -13,11 +11,11 @@ from email.message import EmailMessage
 
 from imapclient.exceptions import IMAPClientError
 
-from ...lab.errors import LabError, WaitTimeout
+from ...lab.errors import WaitTimeout
 from ...lab.poll import NotYet, poll
-from .context import MigrationContext, StepResult
-from ..rehearsal.state import Arrival
-from ..schema.steps import ChangeFlags, SendMail, ServiceAction
+from . import executes
+from .context import Arrival, MigrationContext, StepResult
+from ..schema.steps import SendMail
 
 DELIVERY_TIMEOUT = 30.0
 
@@ -56,7 +54,8 @@ def wait_for_delivery(host, passwords: dict[str, str], sent: dict[str, list[str]
     return sum(len(ids) for ids in waiting.values())
 
 
-def run_send_mail(step: SendMail, context: MigrationContext) -> list[StepResult]:
+@executes(SendMail)
+def run(step: SendMail, context: MigrationContext) -> list[StepResult]:
     started = time.monotonic()
     host = context.lab[step.to]
     users = list(context.passwords) if step.users == "all" else step.users
@@ -76,25 +75,3 @@ def run_send_mail(step: SendMail, context: MigrationContext) -> list[StepResult]
         return [context.done(step.describe(), step.to, False, f"{missing} messages never reached INBOX", started)]
     total = sum(len(ids) for ids in sent.values())
     return [context.done(step.describe(), step.to, True, f"{total} delivered through LMTP", started)]
-
-
-def run_change_flags(step: ChangeFlags, context: MigrationContext) -> list[StepResult]:
-    started = time.monotonic()
-    for user, password in context.passwords.items():
-        with context.lab[step.host].imap(user, password) as imap:
-            imap.select_folder(context.lab[step.host].spec.imap_name(step.folder))
-            uids = imap.search("ALL")[: step.count]
-            if uids and step.add:
-                imap.add_flags(uids, step.add)
-            if uids and step.remove:
-                imap.remove_flags(uids, step.remove)
-    return [context.done(step.describe(), step.host, True, "done", started)]
-
-
-def run_service(step: ServiceAction, context: MigrationContext) -> list[StepResult]:
-    started = time.monotonic()
-    try:
-        context.lab[step.host].service(step.service, step.action)
-    except LabError as error:
-        return [context.done(step.describe(), step.host, False, str(error), started)]
-    return [context.done(step.describe(), step.host, True, "done", started)]

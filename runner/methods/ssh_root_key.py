@@ -18,6 +18,7 @@ import asyncssh
 from ...lab.command import Command
 from ...lab.errors import LabError, WaitTimeout
 from ...lab.poll import NotYet, poll
+from . import executes
 from .context import MigrationContext, StepResult
 from ..schema.steps import SshRootKey
 
@@ -104,6 +105,7 @@ def trust_each_other(context: MigrationContext) -> None:
         context.lab[client].put_file(KEPT_USERS_FILE, "".join(f"{user}\n" for user in context.passwords).encode())
 
 
+@executes(SshRootKey)
 def run(step: SshRootKey, context: MigrationContext) -> list[StepResult]:
     client, peer = context.lab[step.client], context.lab[step.peer]
     ssh = Command.of("ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", f"root@{step.peer}", "true")

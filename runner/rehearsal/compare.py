@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 
 from ..schema.findings import Finding
 from ..schema.scenario import DbChange, Expectations
-from .state import Arrival, Evidence, FolderState, HostState, MessageState, SieveState, UserState
+from ..methods.context import Arrival
+from .state import Evidence, FolderState, HostState, MessageState, SieveState, UserState
 
 # The ledger's fates that are findings (delayed mail is still on its way: reported, not lost).
 LEDGER_CLASSES = {"bounced": "bounced", "stranded": "stranded", "missing": "missing", "duplicated": "duplicate"}

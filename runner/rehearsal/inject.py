@@ -15,14 +15,13 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from ...lab.command import Command
 from ...lab.containers import VMAIL, timed_argv
 from ...lab.errors import LabError
 from ...lab.poll import NotYet, poll
 from ..schema.faults import CrashOld, DiskFull, Fault, Kill, NetworkCut, Quota, Restart
-from ..methods.context import MigrationContext
+from ..methods.context import MigrationContext, Strike
 
 log = logging.getLogger(__name__)
 WATCH_INTERVAL = 0.1  # seconds between two looks at the clock or at new's mail
@@ -30,29 +29,6 @@ FILLER = f"{VMAIL}/.maillab-disk-filler"
 # What a server logs about trouble: the lines a strike's report quotes.
 TROUBLE = re.compile(r"(?i)error|fatal|panic|no space|quota|disconnect|killed|timed? ?out")
 LOG_LINES = 3
-
-
-@dataclass
-class Strike:
-    """What one fault did: when it struck (seconds into its step; None: the step ended
-    first), on which host, what it did, and what the server logged after it."""
-
-    fault: str
-    when: str
-    host: str
-    at: float | None = None
-    detail: str = ""
-    log: list[str] = field(default_factory=list)
-    clock: float = field(default=0.0, repr=False)  # the wall clock when it struck (for the log)
-    # what the fault left (a full disk, a low quota), undone before the run resumes and once
-    # the steps are done, as the admin would before trying again or going live
-    heal: Callable[[], None] | None = field(default=None, repr=False)
-
-    def one_line(self) -> str:
-        if self.at is None:
-            return f"{self.fault} ({self.when}): did not strike, the step ended first"
-        logged = f"; {self.host} logged: {' | '.join(self.log)}" if self.log else ""
-        return f"{self.fault} ({self.when}), at {self.at:.1f} s: {self.detail}{logged}"
 
 
 # -- what each fault does ---------------------------------------------------------------------

@@ -120,14 +120,6 @@ def account(sent: list[Sent], attempts: list[Attempt], queued: dict[str, float],
     return Ledger(tuple(entries), {fate: counts[fate] for fate in FATES})
 
 
-@dataclass(frozen=True)
-class Event:
-    """A step of the cutover on the timeline (e.g. "MX switched", "Dovecot stopped on old")."""
-
-    at: float
-    label: str
-
-
 def timeline(sent: list[Sent], attempts: list[Attempt], ended_at: float) -> list[dict[str, int]]:
     """Per second of the run: messages sent, deliveries accepted by old and by new, and how many
     sent messages were in the sender's queue (sent, neither accepted nor bounced yet)."""

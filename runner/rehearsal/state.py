@@ -7,15 +7,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from ..methods.context import Arrival
 from .ledger import Ledger
-
-
-@dataclass(frozen=True)
-class Arrival:
-    """A message sent to the new server during the migration: it must be there."""
-
-    user: str
-    message_id: str
 
 
 @dataclass(slots=True)

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 
 from ...lab.errors import LabError
 from ...lab.internet import Zone, drain_postfix_queue, postfix_queue
-from .ledger import Attempt, Event, Ledger, Sent, account
+from .ledger import Attempt, Ledger, Sent, account
+from ..methods.context import Event
 from ..methods.send_mail import compose_message
 from .tls import CA_FILE
 

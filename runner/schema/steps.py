@@ -1,7 +1,7 @@
 """The migration steps a scenario may list, as data: one spec per method, tagged by `method`.
 
-A spec says what to do; it runs nothing. Its executor lives in `runner/migrate/<module>.py`
-and is registered against the spec in `runner/migrate/__init__.py`. A spec may describe itself
+A spec says what to do; it runs nothing. Its executor lives in `runner/methods/<method>.py`,
+registered against the spec there (`@executes`). A spec may describe itself
 (`describe`) and say why it cannot run in a scenario (`problem_with`), both pure.
 """
 
@@ -408,7 +408,10 @@ class Wait(Step):
         return f"wait {self.seconds} s (guide time)"
 
 
-STEP_TYPES = (CopyUserDb, DoveadmBackup, Imapc, Mbsync, Imapsync, Mysqldump, Sql, Rsync, ForceResync,
-              SshRootKey, Script, SendMail, ChangeFlags, ServiceAction, Dns, Postconf, Queue, Certificates, Wait)
+# Every spec above with a `method` tag, in the order they are defined (errors list them so):
+# a new method's spec is one class here, its executor one module in runner/methods/.
+STEP_TYPES: tuple[type[Step], ...] = tuple(
+    spec for spec in list(globals().values())
+    if isinstance(spec, type) and issubclass(spec, Step) and "method" in spec.model_fields)
 METHODS: tuple[str, ...] = tuple(get_args(spec.model_fields["method"].annotation)[0] for spec in STEP_TYPES)
 StepSpec = Annotated[Union[STEP_TYPES], Field(discriminator="method")]  # noqa: UP007

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections import Counter
 
 from maillab.runner.rehearsal.compare import judge
-from maillab.runner.rehearsal.ledger import Attempt, Event, Sent, account
+from maillab.runner.methods.context import Event
+from maillab.runner.rehearsal.ledger import Attempt, Sent, account
 from maillab.runner.methods.context import StepResult
 from maillab.runner.rehearsal.phases import Rehearsal
 from maillab.runner.schema.scenario import Scenario

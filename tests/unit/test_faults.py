@@ -3,7 +3,7 @@
 import pytest
 
 from maillab.runner.schema.faults import Kill, NetworkCut, When
-from maillab.runner.rehearsal.inject import Strike
+from maillab.runner.methods.context import Strike
 from maillab.runner.rehearsal.sweep import fault_at, interrupt_points
 
 # (step starts, when each command ran, points) -> (moment, step, seconds into it) each

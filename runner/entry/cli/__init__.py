@@ -276,7 +276,7 @@ def check_and_report(lab_id: str | None, report_dir: Path | None):
     from .. import kept  # noqa: PLC0415
     from ...rehearsal.phases import check_kept  # noqa: PLC0415
     from ...reports.terminal import render, render_verdict, write_reports  # noqa: PLC0415
-    from ...rehearsal.state import Arrival  # noqa: PLC0415
+    from ...methods.context import Arrival  # noqa: PLC0415
 
     record, spec, lab = kept_lab(lab_id)
     directory = _report_directory(f"{spec.name}-check", report_dir)
