@@ -55,7 +55,7 @@ def _folder(lab_id: str) -> Path:
 
 
 def save(record: KeptLab, baseline: HostState) -> Path:
-    from ..reports.terminal import write_snapshot  # noqa: PLC0415  (the report's snapshot format)
+    from ..reports.json_report import write_snapshot  # noqa: PLC0415  (the report's snapshot format)
 
     folder = _folder(record.lab_id)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -137,7 +137,7 @@ def rehearse(request: pytest.FixtureRequest, tmp_path: Path):
     from ...lab.errors import LabError  # noqa: PLC0415  (Docker is imported only when a test rehearses)
     from ..schema.loader import ScenarioError, load_scenario  # noqa: PLC0415
     from ..rehearsal.phases import rehearse as run_rehearsal  # noqa: PLC0415
-    from ..reports.terminal import write_reports  # noqa: PLC0415
+    from ..reports.json_report import write_reports  # noqa: PLC0415
 
     keep = request.config.getoption("maillab_keep")
     runs = request.node.stash.setdefault(RUNS, [])

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..rehearsal.phases import Rehearsal
-from .terminal import check_rows, messages_per_user, redownload
+from .checks import check_rows, messages_per_user, redownload
 
 # Property -> its weight in the score; any other property weighs 1.
 WEIGHTS = {"source": 4, "messages": 4, "content": 3, "folders": 2, "delivery": 2, "services": 2, "logins": 2,

@@ -1,140 +1,16 @@
-"""The report: a table of checks and a one-line verdict on the terminal, report.json,
-junit.xml and report.html on disk, and the admin's real question answered: would IMAP or
-POP3 clients download mail again after this migration, and for which users and folders?
-
-Everything here reads a finished Rehearsal; a rehearsal that could not finish (a lab error,
-a signal) still gets both files, with verdict `error`, so CI shows what happened.
-"""
+"""The report on the terminal: the steps, the checks and the answers as tables, then the
+one-line verdict. Scenario text is shown as text, never read as markup."""
 
 from __future__ import annotations
 
-import json
-import re
-from collections import Counter, defaultdict
-from pathlib import Path
-
-from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .chart import draw_timeline
-from ..rehearsal.compare import SERVES, stored_copies
-from ..schema.findings import Finding
-from .html import write_html
-from ..rehearsal.ledger import FATES, timeline
+from ..rehearsal.ledger import FATES
 from ..rehearsal.phases import Rehearsal
-from ..schema.scenario import GMAIL_VIRTUAL_FOLDERS
-from ..rehearsal.state import HostState, UserState
 from ..rehearsal.sweep import Sweep
-from ..schema.vocabulary import PROPERTIES
-
-# Which snapshot part each property is read from (compare.SERVES says which service serves it).
-PROPERTY_PART = {"folders": "folders", "messages": "folders", "content": "folders", "flags": "folders",
-                 "keywords": "folders", "dates": "folders", "guids": "folders", "uids": "folders",
-                 "uidvalidity": "folders", "subscriptions": "subscriptions", "sieve": "sieve",
-                 "pop3_uidls": "uidls", "db_rows": "db_rows"}
-
-
-def redownload(rehearsal: Rehearsal) -> dict[str, list[dict[str, object]]]:
-    """Where clients would re-download: IMAP per user and folder, POP3 per user."""
-    old_sizes = {
-        (user.address, name): len(folder.messages)
-        for user in (rehearsal.baseline.users.values() if rehearsal.baseline else [])
-        for name, folder in user.folders.items()
-    }
-    imap: dict[tuple[str, str], dict[str, object]] = {}
-    changed_uids: Counter[tuple[str, str]] = Counter()
-    pop3 = []
-    for finding in rehearsal.findings:
-        key = (finding.user, finding.mailbox or "")
-        if finding.kind == "uidvalidity_changed":
-            imap[key] = {"user": finding.user, "mailbox": finding.mailbox, "messages": old_sizes.get(key, 0),
-                         "reason": f"UIDVALIDITY changed ({finding.detail}): clients drop their cache"}
-        elif finding.kind == "uid_changed":
-            changed_uids[key] += 1
-        elif finding.kind == "uidl_changed":
-            pop3.append({"user": finding.user, "reason": f"POP3 UIDLs changed: {finding.detail}"})
-    for key, count in changed_uids.items():
-        imap.setdefault(key, {"user": key[0], "mailbox": key[1], "messages": count,
-                              "reason": f"{count} messages got new UIDs: clients fetch them as new mail"})
-    return {"imap": sorted(imap.values(), key=lambda e: (e["user"], e["mailbox"])), "pop3": pop3}
-
-
-def views(rehearsal: Rehearsal, role: str) -> frozenset[str]:
-    """The folders of a host that show other folders' messages and store none (a Gmail-shaped
-    host's virtual folders): not counted as mail of their own."""
-    return frozenset(GMAIL_VIRTUAL_FOLDERS) if rehearsal.scenario.hosts[role].special_folders == "gmail" \
-        else frozenset()
-
-
-def stored_messages(user: UserState, shown_elsewhere: frozenset[str]) -> int:
-    return sum(len(folder.messages) for name, folder in user.folders.items() if name not in shown_elsewhere)
-
-
-def messages_per_user(rehearsal: Rehearsal) -> dict[str, dict[str, int | None]]:
-    """Each user's message count on old and new (without the expected arrivals), in real
-    folders. Old is the reference the verdict compares with (compare.judge): old before the
-    migration, or old at its end when the steps are meant to change it (cutover mail)."""
-    reference = rehearsal.old if rehearsal.scenario.changes_old and rehearsal.old else rehearsal.baseline
-    old = reference.users if reference else {}
-    new = rehearsal.new.users if rehearsal.new else {}
-    arrivals = Counter(arrival.user for arrival in rehearsal.arrivals)
-    old_views, new_views = views(rehearsal, "old"), views(rehearsal, "new")
-    return {address: {"old": stored_messages(user, old_views),
-                      "new": stored_messages(new[address], new_views) - arrivals[address] if address in new else None}
-            for address, user in old.items()}
-
-
-def copies_on_new(rehearsal: Rehearsal) -> dict[str, dict[str, object]]:
-    """Per user: the messages new stores more than once (Gmail's labels become copies, and
-    each copy counts against the quota), with what they take of the user's quota."""
-    if rehearsal.new is None:
-        return {}
-    quotas = {user.address: user.quota for user in rehearsal.scenario.users}
-    return {address: {"messages": found.messages, "copies": found.copies, "copy_bytes": found.copy_bytes,
-                      "stored_bytes": found.stored_bytes, "quota": found.quota, "quota_share": found.quota_share,
-                      "folders": found.folders}
-            for address, found in stored_copies(rehearsal.new, quotas, views(rehearsal, "new")).items()}
-
-
-def not_checked(rehearsal: Rehearsal) -> dict[str, str]:
-    """Properties the rehearsal could not judge, and why."""
-    reasons = {}
-    expect, new = rehearsal.scenario.expect, rehearsal.new
-    if rehearsal.converged is None:
-        reasons["idempotence"] = "the steps did not run twice"
-    if rehearsal.scenario.changes_old:
-        reasons["source"] = "steps are meant to change old"
-    if not expect.smoke_delivery and not rehearsal.arrivals and not rehearsal.ledger:
-        reasons["delivery"] = "no mail was sent to new"
-    if not rehearsal.tls:
-        reasons["tls"] = "no live cutover: the lab serves no TLS"
-    # a service old did not answer in the baseline left nothing to compare with, either
-    for role, state in (("old", rehearsal.baseline), ("new", new)):
-        for service in state.unanswered if state else {}:
-            for prop, part in PROPERTY_PART.items():
-                if part in SERVES.get(service, ()):
-                    reasons[prop] = f"{role} does not answer {service}"
-    return reasons
-
-
-def check_rows(rehearsal: Rehearsal) -> list[tuple[str, str, list[Finding]]]:
-    """(property, status, findings) for every property: held, LOST, tolerated loss, not checked."""
-    by_property: dict[str, list[Finding]] = defaultdict(list)
-    for finding in rehearsal.findings:
-        by_property[finding.property].append(finding)
-    unjudged = not_checked(rehearsal)
-    rows = []
-    for prop in PROPERTIES:
-        found = by_property.get(prop, [])
-        if found:
-            status = "tolerated loss" if all(f.tolerated for f in found) else "LOST"
-        else:
-            status = f"not checked: {unjudged[prop]}" if prop in unjudged else "held"
-        rows.append((prop, status, found))
-    return rows
-
+from .checks import check_rows, copies_on_new, messages_per_user, redownload, sweep_rows
 
 def verdict_line(rehearsal: Rehearsal) -> str:
     name = rehearsal.scenario.name
@@ -153,99 +29,6 @@ def verdict_line(rehearsal: Rehearsal) -> str:
     if broken:
         parts.append("findings: " + ", ".join(sorted({f.kind for f in broken})))
     return f"FAIL: {name}: " + "; ".join(parts)
-
-
-def to_json(rehearsal: Rehearsal) -> dict[str, object]:
-    return {
-        "scenario": rehearsal.scenario.name,
-        "lab": rehearsal.lab_id,
-        "verdict": rehearsal.verdict,
-        "summary": verdict_line(rehearsal),
-        "error": rehearsal.error,
-        "messages": {role: sum(stored_messages(user, views(rehearsal, role)) for user in state.users.values())
-                     if state else None for role, state in (("old", rehearsal.baseline), ("new", rehearsal.new))},
-        "messages_per_user": messages_per_user(rehearsal),
-        "copies_on_new": copies_on_new(rehearsal),
-        "checks": [{"property": p, "status": s, "findings": len(f)} for p, s, f in check_rows(rehearsal)],
-        "clients_would_redownload": redownload(rehearsal),
-        "steps": [step.model_dump() for step in rehearsal.steps],
-        "faults": [{"fault": s.fault, "when": s.when, "host": s.host, "struck_at_s": s.at, "detail": s.detail,
-                    "log": s.log} for s in rehearsal.strikes],
-        "findings": [f.model_dump(by_alias=True) | {"property": f.property} for f in rehearsal.findings],
-        "finding_counts": dict(Counter(f.kind for f in rehearsal.findings)),
-        "timings_s": rehearsal.timings,
-    } | ({"ledger": rehearsal.ledger.summary(), "timeline": cutover_timeline(rehearsal)} if rehearsal.ledger else {})
-
-
-TIMELINE_PICTURE = "timeline.png"
-HTML_REPORT = "report.html"
-
-
-def cutover_timeline(rehearsal: Rehearsal) -> dict[str, object]:
-    """Per second of a live cutover: sent, delivered on old and on new, queued at the sender;
-    and the steps as events."""
-    record = rehearsal.cutover
-    return {"seconds": timeline(record.sent, record.attempts, record.ended_at),
-            "events": [{"at": event.at, "step": event.label} for event in record.events]}
-
-
-# What XML 1.0 cannot hold (a docker build's terminal codes in a lab error): shown as \xNN
-NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def _xml_text(text: str) -> str:
-    return NOT_XML.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
-
-
-def junit(rehearsal: Rehearsal) -> JUnitXml:
-    suite = TestSuite(f"maillab.{rehearsal.scenario.name}")
-    if rehearsal.error:
-        case = TestCase("rehearsal", classname="maillab")
-        case.result = [Error(_xml_text(rehearsal.error))]
-        suite.add_testcase(case)
-    for step in rehearsal.steps:
-        case = TestCase(_xml_text(f"step: {step.step}"), classname="converge", time=step.seconds)
-        if not (step.ok or step.resumed):
-            case.result = [Failure(_xml_text(f"exit {step.exit_shown}: {step.meaning}"))]
-        suite.add_testcase(case)
-    if rehearsal.error is None:
-        for prop, status, found in check_rows(rehearsal):
-            case = TestCase(f"preserved: {prop}", classname="verify")
-            if status == "LOST":
-                case.result = [Failure(_xml_text(f"{len(found)} findings: " + "; ".join(f.one_line() for f in found[:5])))]
-            elif status != "held":
-                case.result = [Skipped(f"declared loss, {len(found)} findings" if found else status)]
-            suite.add_testcase(case)
-    xml = JUnitXml()
-    xml.add_testsuite(suite)
-    return xml
-
-
-def write_snapshot(state: HostState, path: Path) -> None:
-    """The snapshot as JSON, one user at a time: the whole text of a 100,000-message host is
-    about 40 MB, held twice while written at once."""
-    with path.open("wb") as out:
-        out.write(state.model_dump_json(exclude={"users"}).encode()[:-1] + b', "users": {')
-        for n, (address, user) in enumerate(state.users.items()):
-            out.write(b", " * bool(n) + json.dumps(address).encode() + b": " + user.model_dump_json(indent=1).encode())
-        out.write(b"}}\n")
-
-
-def write_reports(rehearsal: Rehearsal, directory: Path) -> None:
-    """report.json, the snapshots, junit.xml, the cutover's timeline.png and report.html (from
-    report.json's data, with the picture in it)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    report = to_json(rehearsal)
-    (directory / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    for name, state in (("old", rehearsal.baseline), ("new", rehearsal.new), ("old-after", rehearsal.old)):
-        if state is not None:
-            write_snapshot(state, directory / f"snapshot-{name}.json")
-    junit(rehearsal).write(str(directory / "junit.xml"), pretty=True)
-    picture = None
-    if rehearsal.ledger:
-        picture = directory / TIMELINE_PICTURE
-        draw_timeline(report["timeline"], f"{rehearsal.scenario.name}: {report['summary']}", picture)
-    write_html(report, directory / HTML_REPORT, picture)
 
 
 def render(rehearsal: Rehearsal, console: Console) -> None:
@@ -332,28 +115,6 @@ def render_verdict(rehearsal: Rehearsal, console: Console) -> None:
     console.print(Text(verdict_line(rehearsal), style=f"bold {colour}"))
 
 
-def sweep_rows(sweep: Sweep) -> list[dict[str, object]]:
-    """The interrupt sweep's table: where each point struck and what became of the run."""
-    return [{"point": n, "at_s": point.at, "step": point.step,
-             "step_name": point.rehearsal.scenario.steps[point.step - 1].describe(),
-             "interrupted_exit": point.interrupted_exit, "resumed": point.what_resumed,
-             "findings": point.findings, "converged": point.converged,
-             "faults": [strike.one_line() for strike in point.rehearsal.strikes]}
-            for n, point in enumerate(sweep.points, 1)]
-
-
-def write_sweep(sweep: Sweep, directory: Path) -> None:
-    """sweep.json, and each run's own reports: the measuring run's in the directory, each
-    point's in point-N/."""
-    write_reports(sweep.lab, directory)
-    for n, point in enumerate(sweep.points, 1):
-        write_reports(point.rehearsal, directory / f"point-{n}")
-    summary = {"scenario": sweep.lab.scenario.name, "verdict": "error" if sweep.lab.error else
-               "pass" if sweep.passed else "fail", "error": sweep.lab.error,
-               "converge_s": sweep.lab.timings.get("converge"), "points": sweep_rows(sweep)}
-    (directory / "sweep.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-
-
 def render_sweep(sweep: Sweep, console: Console) -> None:
     table = Table(title=f"Interrupt sweep: the migration ({sweep.lab.timings.get('converge', 0):.1f} s) "
                         "interrupted at each point, then resumed", title_justify="left")
@@ -376,3 +137,4 @@ def render_sweep(sweep: Sweep, console: Console) -> None:
                                     f"did not converge after the interruption at point {', '.join(failed)}")
         colour = "red"
     console.print(Text(line, style=f"bold {colour}"))
+

@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 import pytest
 
 from maillab.runner.rehearsal.phases import Rehearsal
-from maillab.runner.reports.terminal import write_reports
+from maillab.runner.reports.json_report import write_reports
 
 from .reports import HOSTILE, OTHER, SCENARIO, STEP, cutover, failing, passing
 from .states import USER

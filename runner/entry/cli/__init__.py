@@ -108,7 +108,8 @@ def run(scenario: Path, keep: bool, report_dir: Path | None, seed: int | None, p
         fault: str) -> None:
     """Run a rehearsal: create, seed, baseline, converge, idempotence, side_effect, verify, destroy."""
     from ...rehearsal.phases import rehearse  # noqa: PLC0415  (Docker is needed from here on)
-    from ...reports.terminal import render, render_verdict, write_reports  # noqa: PLC0415
+    from ...reports.json_report import write_reports  # noqa: PLC0415
+    from ...reports.terminal import render, render_verdict  # noqa: PLC0415
 
     spec = _load(scenario)
     if seed is not None:
@@ -157,7 +158,8 @@ def _exit(rehearsal, passed: bool, keep: bool = False) -> NoReturn:
 
 
 def _interrupt_sweep(spec, points: int, fault: str, report_dir: Path | None) -> NoReturn:
-    from ...reports.terminal import render_sweep, write_sweep  # noqa: PLC0415
+    from ...reports.json_report import write_sweep  # noqa: PLC0415
+    from ...reports.terminal import render_sweep  # noqa: PLC0415
     from ...rehearsal.sweep import sweep  # noqa: PLC0415
 
     directory = _report_directory(f"{spec.name}-sweep", report_dir)
@@ -275,7 +277,8 @@ def check_and_report(lab_id: str | None, report_dir: Path | None):
     reports written and shown."""
     from .. import kept  # noqa: PLC0415
     from ...rehearsal.phases import check_kept  # noqa: PLC0415
-    from ...reports.terminal import render, render_verdict, write_reports  # noqa: PLC0415
+    from ...reports.json_report import write_reports  # noqa: PLC0415
+    from ...reports.terminal import render, render_verdict  # noqa: PLC0415
     from ...methods.context import Arrival  # noqa: PLC0415
 
     record, spec, lab = kept_lab(lab_id)
