@@ -35,11 +35,9 @@ from ..schema.vocabulary import maildir_folder_path
 log = logging.getLogger(__name__)
 
 Tls = Literal["implicit", "starttls", "none"]
-TLS_MODES: tuple[str, ...] = ("implicit", "starttls", "none")
 DEFAULT_PORTS = {"implicit": 993, "starttls": 143, "none": 143}
 SHAPE_ITEMS = ["FLAGS", "INTERNALDATE", "RFC822.SIZE"]
 CONTENT_ITEMS = [*SHAPE_ITEMS, "BODY.PEEK[]"]
-READS = "EXAMINE and FETCH FLAGS INTERNALDATE RFC822.SIZE"  # what the output and the help say
 SHAPE_BATCH = 2000  # messages per FETCH of facts only
 CONTENT_BATCH = 100  # messages per FETCH with bodies: what is held in memory at once
 NETWORK_TIMEOUT = 60  # seconds a server may take to answer

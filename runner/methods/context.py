@@ -51,6 +51,8 @@ RSYNC_EXIT_MEANINGS = {
 }
 MYSQL_EXIT_MEANINGS = {0: "success", 1: "SQL error", 2: "cannot connect to MariaDB"}
 # a reload when Postfix runs (a stopped Postfix reads its configuration when started)
+# one address per line: doveadm's -F users file, and a kept lab's MAILLAB_USERS_FILE
+ADDRESSES_FILE = "/root/maillab-users"
 RELOAD_POSTFIX = "if postfix status >/dev/null 2>&1; then postfix reload; fi"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from ...lab.containers import USERS_FILE
+from ...lab.containers import PASSWD_FILE
 from . import executes
 from .context import MigrationContext, StepResult
 from .mysqldump import dump_and_load
@@ -21,6 +21,6 @@ def run(step: CopyUserDb, context: MigrationContext) -> list[StepResult]:
     if old.spec.user_store == "sql":
         return dump_and_load(context, "mailserver")
     started = time.monotonic()
-    new.install_users_file(old.read_file(USERS_FILE))
+    new.install_users_file(old.read_file(PASSWD_FILE))
     new.wait_for_users([user.address for user in context.scenario.users])
-    return [context.done(f"copy {USERS_FILE} to new", "new", True, "success", started)]
+    return [context.done(f"copy {PASSWD_FILE} to new", "new", True, "success", started)]

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 from ...lab.command import Command
 from . import executes
-from .context import DOVEADM_EXIT_MEANINGS, MigrationContext, StepResult
+from .context import ADDRESSES_FILE, DOVEADM_EXIT_MEANINGS, MigrationContext, StepResult
 from ..schema.steps import DoveadmBackup
 
 DOVEADM_PORT = 12345
-USERS_FILE = "/root/maillab-users"
 # Dovecot's default remote command minus -U (the replicator's flag, gone from 2.4's dsync-server).
 DSYNC_REMOTE_CMD_24 = "ssh -l%{login} %{host} doveadm dsync-server -u%{user}"
 
@@ -35,8 +34,8 @@ def run(step: DoveadmBackup, context: MigrationContext) -> list[StepResult]:
     if step.transport == "ssh" and context.lab[peer].dovecot_series == "2.4":
         options += ["-o", f"dsync_remote_cmd={DSYNC_REMOTE_CMD_24}"]
     if step.users == "file":
-        host.put_file(USERS_FILE, "".join(f"{user.address}\n" for user in context.scenario.users).encode())
-    selections = [["-A"]] if step.users == "all" else [["-F", USERS_FILE]] if step.users == "file" \
+        host.put_file(ADDRESSES_FILE, "".join(f"{user.address}\n" for user in context.scenario.users).encode())
+    selections = [["-A"]] if step.users == "all" else [["-F", ADDRESSES_FILE]] if step.users == "file" \
         else [["-u", user] for user in step.users]
     # a folder by the name the source's clients see it ('INBOX.Archive' on a Courier-style old)
     excludes = [option for mask in step.exclude for option in

@@ -25,7 +25,7 @@ from .ssh_root_key import authorize_key, give_key, new_key, revoke_key
 from ..schema.steps import Script
 
 WORKDIR = "/root/maillab-script"
-KEY = f"{WORKDIR}/id_ed25519"
+SCRIPT_KEY = f"{WORKDIR}/id_ed25519"  # the script's own key, gone after its run
 KEY_COMMENT = "maillab-script"
 
 
@@ -51,13 +51,13 @@ def run(step: Script, context: MigrationContext) -> list[StepResult]:
     key = new_key(context, KEY_COMMENT)
     for role in ("old", "new"):
         authorize_key(lab[role], key)
-    scan = give_key(context, target, KEY, key, ["old", "new"])
+    scan = give_key(context, target, SCRIPT_KEY, key, ["old", "new"])
     if not scan.ok:
         return [scan]
-    env = script_environment(lab, f"{WORKDIR}/users", KEY)
+    env = script_environment(lab, f"{WORKDIR}/users", SCRIPT_KEY)
     result = context.run(target, Command.of(f"./{name}", *step.args), {0: "success"}, env=env, workdir=WORKDIR,
                          label=f"{step.path} (as root on {step.on})")
     for role in ("old", "new"):  # the key lives for the script's run only
         revoke_key(lab[role], KEY_COMMENT)
-    target.run_checked(Command.of("rm", "-f", KEY), "removing the private key")
+    target.run_checked(Command.of("rm", "-f", SCRIPT_KEY), "removing the private key")
     return [scan, result.model_copy(update={"show_output": True})]

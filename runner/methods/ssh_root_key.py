@@ -19,7 +19,7 @@ from ...lab.command import Command
 from ...lab.errors import LabError, WaitTimeout
 from ...lab.poll import NotYet, poll
 from . import executes
-from .context import MigrationContext, StepResult
+from .context import ADDRESSES_FILE, MigrationContext, StepResult
 from ..schema.steps import SshRootKey
 
 SSHD_DROP_IN = "/etc/ssh/sshd_config.d/maillab-migration.conf"
@@ -30,7 +30,6 @@ KNOWN_HOSTS = f"{SSH_DIR}/known_hosts"
 KEY = f"{SSH_DIR}/id_ed25519"
 KEY_COMMENT = "maillab-migration"
 TRAINEE_KEY_COMMENT = "maillab-lab"  # the key a kept lab's hosts trust each other with
-KEPT_USERS_FILE = "/root/maillab-users"  # a kept lab's MAILLAB_USERS_FILE (one address per line)
 EXIT_MEANINGS = {0: "success", 255: "ssh failed to connect or authenticate"}
 
 
@@ -102,7 +101,7 @@ def trust_each_other(context: MigrationContext) -> None:
         scan = give_key(context, context.lab[client], KEY, key, [peer])
         if not scan.ok:
             raise LabError(f"{client} cannot reach {peer}'s sshd: {scan.meaning}")
-        context.lab[client].put_file(KEPT_USERS_FILE, "".join(f"{user}\n" for user in context.passwords).encode())
+        context.lab[client].put_file(ADDRESSES_FILE, "".join(f"{user}\n" for user in context.passwords).encode())
 
 
 @executes(SshRootKey)

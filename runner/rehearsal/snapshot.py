@@ -19,7 +19,7 @@ from itertools import repeat
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
-from ...lab.containers import USERS_FILE, imap_login
+from ...lab.containers import PASSWD_FILE, imap_login
 from ...lab.errors import LabError
 from .state import FolderState, HostState, MessageState, SieveState, UserState
 from ..schema.vocabulary import DATABASES
@@ -243,7 +243,7 @@ def snapshot_user_db(host) -> dict[str, dict[str, dict[str, str | None]]]:
     dump: dict[str, dict[str, dict[str, str | None]]] = {}
     databases = list(DATABASES)
     if host.spec.user_store == "passwd-file":
-        text = host.read_file(USERS_FILE).decode()
+        text = host.read_file(PASSWD_FILE).decode()
         dump["passwd-file"] = {line.split(":", 1)[0]: dict(zip(PASSWD_FILE_FIELDS, line.split(":"), strict=False))
                                for line in text.splitlines() if line}
         databases.remove("mailserver")

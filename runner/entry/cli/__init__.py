@@ -307,7 +307,8 @@ def shell(role: str, command: tuple[str, ...], lab_id: str | None) -> None:
     import shutil  # noqa: PLC0415
 
     from ...methods.script import script_environment  # noqa: PLC0415
-    from ...methods.ssh_root_key import KEPT_USERS_FILE, KEY  # noqa: PLC0415
+    from ...methods.context import ADDRESSES_FILE  # noqa: PLC0415
+    from ...methods.ssh_root_key import KEY  # noqa: PLC0415
 
     record, _, lab = kept_lab(lab_id)
     docker = shutil.which("docker")
@@ -315,7 +316,7 @@ def shell(role: str, command: tuple[str, ...], lab_id: str | None) -> None:
         fail("maillab shell needs the docker command (Debian package docker.io or docker-ce-cli)", EXIT_LAB)
     interactive = ["-i", "-t"] if sys.stdin.isatty() else ["-i"]
     # the variables a script step gets: `maillab exercise solution`'s script runs here as it is
-    env = [f"--env={name}={value}" for name, value in script_environment(lab, KEPT_USERS_FILE, KEY).items()]
+    env = [f"--env={name}={value}" for name, value in script_environment(lab, ADDRESSES_FILE, KEY).items()]
     os.execv(docker, [docker, "exec", *interactive, *env, f"{record.lab_id}-{role}", *(command or ("bash",))])
 
 
