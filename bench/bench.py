@@ -36,9 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 from maillab.lab.baseimage import BASE_LABEL, image_exists  # noqa: E402
 from maillab.lab.images import ensure_images, ensure_mailhost_image, mailhost_image  # noqa: E402
 from maillab.lab.lab import Lab, docker_client  # noqa: E402
-from maillab.runner.schema.scenario import HostSpec, Scenario  # noqa: E402
 from maillab.runner.rehearsal.seed import seed_host  # noqa: E402
 from maillab.runner.rehearsal.snapshot import snapshot_user  # noqa: E402
+from maillab.runner.schema.scenario import HostSpec, Scenario  # noqa: E402
 from maillab.runner.schema.vocabulary import SUITES  # noqa: E402
 
 BIG_MAILBOX = 10_000

@@ -32,12 +32,12 @@ from sievelib.managesieve import Client as ManageSieveClient
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
+from ..runner.schema.scenario import HostSpec
 from .command import Command
 from .docker_exec import exec_output
 from .engine import engine_address
 from .errors import ExecTimeout, HostNotReady, LabError, talking_to_the_engine
 from .poll import NotYet, poll
-from ..runner.schema.scenario import HostSpec
 
 log = logging.getLogger(__name__)
 # Plaintext logins on the lab's published ports are intended (the lab has no TLS of its own).

@@ -35,9 +35,9 @@ from .errors import LabError, engine_gone, talking_to_the_engine  # noqa: E402
 from .images import (  # noqa: E402
     ensure_images, ensure_imapsync_image, internet_image, mailhost_image,
 )
-from .internet import DnsServer, SendingMta  # noqa: E402
-from . import signals  # noqa: E402
 from ..runner.schema.scenario import HostSpec  # noqa: E402
+from . import signals  # noqa: E402
+from .internet import DnsServer, SendingMta  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """`maillab capture`: read a real IMAP server's shape (and with --with-content its mail) for a
-scenario. runner/shape.py turns what is read here into the scenario.
+scenario. runner/schema/shape.py turns what is read here into the scenario.
 
 Read-only on the server: each folder is opened with EXAMINE (RFC 3501 6.3.2: "no changes to
 the permanent state of the mailbox, including per-user state, are permitted"; \\Recent stays
@@ -28,8 +28,8 @@ from sievelib.managesieve import Client as ManageSieveClient
 from sievelib.managesieve import Error as ManageSieveError
 
 from ..rehearsal.seed import KEYWORD_LETTERS, MAILDIR_FLAG_LETTERS
-from ..schema.shape import DOTTED_NAMES_ESCAPE, FolderTally, UserShape, host_namespace
 from ..rehearsal.snapshot import NOT_SELECTABLE, canonical_name
+from ..schema.shape import DOTTED_NAMES_ESCAPE, FolderTally, UserShape, host_namespace
 from ..schema.vocabulary import maildir_folder_path
 
 log = logging.getLogger(__name__)

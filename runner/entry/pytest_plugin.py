@@ -28,9 +28,9 @@ import pytest
 
 if TYPE_CHECKING:
     from ...lab.lab import Lab
-    from ..schema.findings import Finding
     from ..methods.context import StepResult
     from ..rehearsal.phases import Rehearsal
+    from ..schema.findings import Finding
 
 SHOWN_FINDINGS = 20  # a failing test's message lists this many findings; report.json has them all
 PROPERTY = "maillab"  # the name of the user property (junit.xml) each rehearsal records
@@ -135,9 +135,9 @@ def rehearse(request: pytest.FixtureRequest, tmp_path: Path):
     """rehearse(scenario_path, *, seed=None) -> RehearsalResult: run a scenario in a lab of its
     own. A relative path is found from the test file's directory."""
     from ...lab.errors import LabError  # noqa: PLC0415  (Docker is imported only when a test rehearses)
-    from ..schema.loader import ScenarioError, load_scenario  # noqa: PLC0415
     from ..rehearsal.phases import rehearse as run_rehearsal  # noqa: PLC0415
     from ..reports.json_report import write_reports  # noqa: PLC0415
+    from ..schema.loader import ScenarioError, load_scenario  # noqa: PLC0415
 
     keep = request.config.getoption("maillab_keep")
     runs = request.node.stash.setdefault(RUNS, [])

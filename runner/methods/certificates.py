@@ -4,9 +4,9 @@ reload Dovecot and Postfix so that they serve the copied certificate."""
 from __future__ import annotations
 
 from ...lab.command import Command
+from ..schema.steps import Certificates
 from . import executes
 from .context import RELOAD_POSTFIX, RSYNC_EXIT_MEANINGS, MigrationContext, StepResult
-from ..schema.steps import Certificates
 
 
 @executes(Certificates)

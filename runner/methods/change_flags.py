@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
+from ..schema.steps import ChangeFlags
 from . import executes
 from .context import MigrationContext, StepResult
-from ..schema.steps import ChangeFlags
 
 
 @executes(ChangeFlags)

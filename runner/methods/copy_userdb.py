@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 
 from ...lab.containers import PASSWD_FILE
+from ..schema.steps import CopyUserDb
 from . import executes
 from .context import MigrationContext, StepResult
 from .mysqldump import dump_and_load
-from ..schema.steps import CopyUserDb
 
 
 @executes(CopyUserDb)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
+from ..schema.steps import Dns
 from . import executes
 from .context import MigrationContext, StepResult
-from ..schema.steps import Dns
 
 
 @executes(Dns)

@@ -17,9 +17,9 @@ useless IO"); it applies where doveadm runs, which writes the mail when pulling.
 from __future__ import annotations
 
 from ...lab.command import Command
+from ..schema.steps import DoveadmBackup
 from . import executes
 from .context import ADDRESSES_FILE, DOVEADM_EXIT_MEANINGS, MigrationContext, StepResult
-from ..schema.steps import DoveadmBackup
 
 DOVEADM_PORT = 12345
 # Dovecot's default remote command minus -U (the replicator's flag, gone from 2.4's dsync-server).

@@ -6,9 +6,9 @@ listing returned failure" met exactly this)."""
 from __future__ import annotations
 
 from ...lab.command import Command
+from ..schema.steps import ForceResync
 from . import executes
 from .context import DOVEADM_EXIT_MEANINGS, MigrationContext, StepResult
-from ..schema.steps import ForceResync
 
 
 @executes(ForceResync)

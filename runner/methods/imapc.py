@@ -18,9 +18,9 @@ from __future__ import annotations
 from ...lab.command import Command
 from ...lab.errors import WaitTimeout
 from ...lab.poll import NotYet, poll
+from ..schema.steps import Imapc
 from . import executes
 from .context import DOVEADM_EXIT_MEANINGS, MigrationContext, StepResult
-from ..schema.steps import Imapc
 
 MASTER_USER = "migrator"
 MASTER_USERS_FILE = "/etc/dovecot/master-users"

@@ -8,9 +8,9 @@ it APPENDs: expect new UIDVALIDITY and UIDs, no Sieve.
 from __future__ import annotations
 
 from ...lab.command import Command
+from ..schema.steps import Imapsync
 from . import executes
 from .context import MigrationContext, StepResult
-from ..schema.steps import Imapsync
 
 # imapsync's exit codes (its EX_* constants), the common ones.
 EXIT_MEANINGS = {0: "success", 1: "failed", 6: "interrupted", 10: "connection failure", 16: "authentication failure",

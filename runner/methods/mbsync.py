@@ -7,9 +7,9 @@ UIDVALIDITY; subscriptions and Sieve scripts do not travel. The negative control
 from __future__ import annotations
 
 from ...lab.command import Command
+from ..schema.steps import Mbsync
 from . import executes
 from .context import MigrationContext, StepResult
-from ..schema.steps import Mbsync
 
 EXIT_MEANINGS = {0: "success", 1: "failed"}
 CONFIG = "/root/maillab-mbsyncrc"

@@ -4,9 +4,9 @@ soft_bounce), then a reload when Postfix runs."""
 from __future__ import annotations
 
 from ...lab.command import Command
+from ..schema.steps import Postconf
 from . import executes
 from .context import RELOAD_POSTFIX, MigrationContext, StepResult
-from ..schema.steps import Postconf
 
 POSTCONF = 'postconf -e "$@" && ' + RELOAD_POSTFIX
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from ...lab.internet import drain_postfix_queue, flush_postfix_queue
+from ..schema.steps import Queue
 from . import executes
 from .context import MigrationContext, StepResult
-from ..schema.steps import Queue
 
 
 @executes(Queue)

@@ -10,9 +10,9 @@ Then the indexes are rebuilt: the force_resync method.
 from __future__ import annotations
 
 from ...lab.command import Command
+from ..schema.steps import Rsync
 from . import executes
 from .context import RSYNC_EXIT_MEANINGS, MigrationContext, StepResult
-from ..schema.steps import Rsync
 
 
 @executes(Rsync)

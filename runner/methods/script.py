@@ -18,11 +18,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...lab.command import Command
+from ..schema.steps import Script
 from . import executes
 from .context import MigrationContext, StepResult
 from .doveadm_backup import DOVEADM_PORT
 from .ssh_root_key import authorize_key, give_key, new_key, revoke_key
-from ..schema.steps import Script
 
 WORKDIR = "/root/maillab-script"
 SCRIPT_KEY = f"{WORKDIR}/id_ed25519"  # the script's own key, gone after its run

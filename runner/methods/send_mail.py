@@ -13,9 +13,9 @@ from imapclient.exceptions import IMAPClientError
 
 from ...lab.errors import WaitTimeout
 from ...lab.poll import NotYet, poll
+from ..schema.steps import SendMail
 from . import executes
 from .context import Arrival, MigrationContext, StepResult
-from ..schema.steps import SendMail
 
 DELIVERY_TIMEOUT = 30.0
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 
 from ...lab.errors import LabError
+from ..schema.steps import ServiceAction
 from . import executes
 from .context import MigrationContext, StepResult
-from ..schema.steps import ServiceAction
 
 
 @executes(ServiceAction)

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from ...lab.command import Command
+from ..schema.steps import Sql
 from . import executes
 from .context import MYSQL_EXIT_MEANINGS, MigrationContext, StepResult
-from ..schema.steps import Sql
 
 
 @executes(Sql)

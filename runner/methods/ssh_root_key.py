@@ -18,9 +18,9 @@ import asyncssh
 from ...lab.command import Command
 from ...lab.errors import LabError, WaitTimeout
 from ...lab.poll import NotYet, poll
+from ..schema.steps import SshRootKey
 from . import executes
 from .context import ADDRESSES_FILE, MigrationContext, StepResult
-from ..schema.steps import SshRootKey
 
 SSHD_DROP_IN = "/etc/ssh/sshd_config.d/maillab-migration.conf"
 SSHD_SETTINGS = "PermitRootLogin prohibit-password\nPubkeyAuthentication yes\nPasswordAuthentication no\n"

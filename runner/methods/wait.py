@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
+from ..schema.steps import Wait
 from . import executes
 from .context import MigrationContext, StepResult
-from ..schema.steps import Wait
 
 
 @executes(Wait)

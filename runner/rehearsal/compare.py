@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 
+from ..methods.context import Arrival
 from ..schema.findings import Finding
 from ..schema.scenario import DbChange, Expectations
-from ..methods.context import Arrival
 from .state import Evidence, FolderState, HostState, MessageState, SieveState, UserState
 
 # The ledger's fates that are findings (delayed mail is still on its way: reported, not lost).

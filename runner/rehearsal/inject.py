@@ -1,4 +1,4 @@
-"""Faults injected into a running migration step (runner/faults.py says what each one is).
+"""Faults injected into a running migration step (runner/schema/faults.py says what each one is).
 
 `Injection` arms the faults of one step: a fault due as the step starts strikes before its
 first command; the others wait in a watcher thread (for their second, or for the messages
@@ -20,8 +20,8 @@ from ...lab.command import Command
 from ...lab.containers import VMAIL, timed_argv
 from ...lab.errors import LabError
 from ...lab.poll import NotYet, poll
-from ..schema.faults import CrashOld, DiskFull, Fault, Kill, NetworkCut, Quota, Restart
 from ..methods.context import MigrationContext, Strike
+from ..schema.faults import CrashOld, DiskFull, Fault, Kill, NetworkCut, Quota, Restart
 
 log = logging.getLogger(__name__)
 WATCH_INTERVAL = 0.1  # seconds between two looks at the clock or at new's mail

@@ -13,24 +13,24 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from ...lab import signals
 from ...lab.errors import EngineGone, LabError
 from ...lab.lab import Lab
 from ...lab.poll import NotYet, poll
-from ...lab import signals
-from .compare import judge
-from ..schema.faults import Fault
-from ..schema.findings import Finding
-from .inject import Injection, heal
-from .ledger import Ledger
 from ..methods import execute
 from ..methods.context import Arrival, Event, MigrationContext, StepResult, Strike
 from ..methods.send_mail import compose_message, wait_for_delivery
 from ..methods.ssh_root_key import trust_each_other
+from ..schema.faults import Fault
+from ..schema.findings import Finding
 from ..schema.scenario import Scenario
+from ..schema.steps import Step
+from .compare import judge
+from .inject import Injection, heal
+from .ledger import Ledger
 from .seed import seed_host
 from .snapshot import snapshot_host, snapshot_hosts
 from .state import Evidence, HostState, TlsCheck
-from ..schema.steps import Step
 from .tls import check_names, make_certificates
 from .traffic import CutoverRecord, ledger_of, open_internet, while_the_internet_sends
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 from ...lab.command import Command
 from ...lab.containers import VMAIL, VMAIL_UID, vmail_home
-from .messages import labelled_messages
 from ..schema.scenario import HostSpec, RoundcubeSpec, Scenario, UserSpec
 from ..schema.vocabulary import MAILDIR_FLAG_LETTERS, maildir_folder_path
 from ..schema.vocabulary import MAILDIR_KEYWORD_LETTERS as KEYWORD_LETTERS
+from .messages import labelled_messages
 
 log = logging.getLogger(__name__)
 

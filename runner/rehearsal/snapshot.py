@@ -21,8 +21,8 @@ from imapclient.exceptions import LoginError
 
 from ...lab.containers import PASSWD_FILE, imap_login
 from ...lab.errors import LabError
-from .state import FolderState, HostState, MessageState, SieveState, UserState
 from ..schema.vocabulary import DATABASES
+from .state import FolderState, HostState, MessageState, SieveState, UserState
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from ...lab.lab import Lab
 from ..schema.faults import Fault, Kill, NetworkCut, SweepFault, When
-from .phases import Rehearsal, in_a_lab, migrate, prepare
 from ..schema.scenario import Scenario
+from .phases import Rehearsal, in_a_lab, migrate, prepare
 
 log = logging.getLogger(__name__)
 CUT_SECONDS = 5.0  # how long a network cut of the sweep lasts

@@ -1,6 +1,6 @@
 """The internet's side of a live cutover: the lab's zones, the traffic source while the steps
 run, the wait for the sender's queue, and what the sender's log, the queues and the INBOXes
-say happened to each message (runner/ledger.py gives each its fate).
+say happened to each message (runner/rehearsal/ledger.py gives each its fate).
 
 The traffic source hands mail to the sending MTA over SMTP at a steady rate, each message
 with its own Message-ID, from before the first step until after the last. The sender
@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 
 from ...lab.errors import LabError
 from ...lab.internet import Zone, drain_postfix_queue, postfix_queue
-from .ledger import Attempt, Ledger, Sent, account
 from ..methods.context import Event
 from ..methods.send_mail import compose_message
+from .ledger import Attempt, Ledger, Sent, account
 from .tls import CA_FILE
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ ENVIRONMENT = Environment(loader=FileSystemLoader(Path(__file__).resolve().paren
 
 
 def render_html(report: dict, timeline_png: bytes | None = None) -> str:
-    """The page for `report` (report.py's to_json), with the timeline picture if one was drawn."""
+    """The page for `report` (json_report.py's to_json), with the timeline picture if one was drawn."""
     picture = f"data:image/png;base64,{base64.b64encode(timeline_png).decode()}" if timeline_png else None
     return ENVIRONMENT.get_template(TEMPLATE).render(report=report, picture=picture, fates=FATES)
 

@@ -5,7 +5,7 @@
   scenario.yaml   the starting state and setup steps, then one script step: solution.sh
   solution.sh     the reference solution; wrong.sh, a plausible wrong one
 
-The schema is pure data, as runner/scenario.py; reading goes through runner/loader.py, so a
+The schema is pure data, as runner/schema/scenario.py; reading goes through runner/schema/loader.py, so a
 wrong file is one line naming file, line and field. Loading runs nothing.
 """
 

@@ -2,7 +2,7 @@
 
 A fault says when it strikes (during step N: after T seconds, or once K messages have
 arrived on new) and what happens then; it runs nothing. Its injector lives in
-`runner/inject.py`, registered against the spec there. Real migrations are interrupted: an
+`runner/rehearsal/inject.py`, registered against the spec there. Real migrations are interrupted: an
 ssh session drops, the new server reboots, the disk fills, a user is over quota. Whether
 running the procedure again converges is what an admin needs to know before the night of the
 migration (isync's test suite interrupts its sync at every step in the same spirit).
@@ -148,7 +148,7 @@ class CrashOld(Fault):
         return "old's Dovecot killed (it comes back)"
 
 
-# what interrupts the migration in an interrupt sweep (runner/sweep.py)
+# what interrupts the migration in an interrupt sweep (runner/rehearsal/sweep.py)
 SweepFault = Literal["kill", "network_cut"]
 # fill new's mail store only when it is small: a tmpfs filled up is memory taken
 DISK_FULL_STORE_MB = 1024

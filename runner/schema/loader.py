@@ -1,4 +1,4 @@
-"""Reading a scenario file (or an exercise's, runner/exercise.py): YAML to the schema, or one
+"""Reading a scenario file (or an exercise's, runner/schema/exercise.py): YAML to the schema, or one
 line naming file, line and field.
 
 A scenario file comes from anywhere, so reading it is bounded before anything is parsed:
@@ -24,8 +24,8 @@ from ruamel.yaml.tokens import (
     FlowMappingStartToken, FlowSequenceEndToken, FlowSequenceStartToken,
 )
 
-from .scenario import FolderSpec, MailSource, RawMessageSpec, Scenario, UserSpec
 from .faults import FAULTS
+from .scenario import FolderSpec, MailSource, RawMessageSpec, Scenario, UserSpec
 from .sources import maildir_tree, source_bytes
 from .steps import METHODS
 

@@ -2,7 +2,7 @@
 
 Pure data (pydantic): it imports nothing from the lab or from any method's executor. Every
 value that would fail later (at seeding, in a shell, in SQL, in a Dovecot config) fails here,
-when the file is loaded (`runner/loader.py` turns the error into file:line: field: message).
+when the file is loaded (`runner/schema/loader.py` turns the error into file:line: field: message).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The shape of a captured server as a scenario: pure, from the facts `maillab capture` fetched.
 
 A folder's facts are tallied as they are fetched (counts, flags, keywords, sizes, dates: no
-content, no address), and the tallies become a scenario document that `runner/loader.py`
+content, no address), and the tallies become a scenario document that `runner/schema/loader.py`
 loads: the server's folders in the scenario's 'A/B' form, their subscriptions, message
 counts, flag and keyword shares, size and date ranges, and Sieve script names with a
 harmless generated script in place of each. What the schema cannot say (the size

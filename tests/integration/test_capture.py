@@ -15,13 +15,13 @@ import pytest
 import trustme
 
 from maillab.lab.lab import Lab
-from maillab.runner.schema.loader import load_scenario
 from maillab.runner.methods import imapc
 from maillab.runner.methods.context import MigrationContext
 from maillab.runner.rehearsal.phases import Rehearsal, prepare
 from maillab.runner.rehearsal.snapshot import snapshot_host
-from maillab.runner.schema.sources import source_messages
 from maillab.runner.rehearsal.state import HostState, UserState
+from maillab.runner.schema.loader import load_scenario
+from maillab.runner.schema.sources import source_messages
 from maillab.runner.schema.steps import Imapc
 
 from .conftest import maillab

@@ -23,8 +23,8 @@ from maillab.lab.images import compose_image, ensure_images
 from maillab.lab.lab import LABEL, remove_lab
 from maillab.lab.poll import NotYet, poll
 from maillab.runner.entry.compose_env import COMPOSE_FILE, DEFAULT_SCENARIO
-from maillab.runner.schema.loader import load_scenario
 from maillab.runner.rehearsal.messages import labelled_messages
+from maillab.runner.schema.loader import load_scenario
 
 from .conftest import lab_objects, maillab
 

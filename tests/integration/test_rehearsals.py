@@ -21,9 +21,9 @@ from maillab.lab.images import ensure_mailhost_image
 from maillab.lab.internet import Zone
 from maillab.lab.lab import Lab, find_labs
 from maillab.lab.poll import NotYet, poll
-from maillab.runner.schema.loader import load_scenario
 from maillab.runner.rehearsal.messages import folder_messages
 from maillab.runner.rehearsal.phases import rehearse
+from maillab.runner.schema.loader import load_scenario
 from maillab.runner.schema.scenario import HostSpec
 
 from .conftest import ROOT, lab_objects, maillab, run_until

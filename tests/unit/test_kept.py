@@ -1,4 +1,4 @@
-"""Kept labs' records (runner/kept.py): which lab a later command means, and what is
+"""Kept labs' records (runner/entry/kept.py): which lab a later command means, and what is
 forgotten. No Docker: the engine's running labs are given as a set."""
 
 from __future__ import annotations

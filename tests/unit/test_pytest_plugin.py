@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from maillab.runner.schema.findings import Finding
+from maillab.runner.entry.pytest_plugin import SHOWN_FINDINGS, RehearsalResult, assert_findings, assert_passed
 from maillab.runner.methods.context import StepResult
 from maillab.runner.rehearsal.phases import Rehearsal
-from maillab.runner.entry.pytest_plugin import SHOWN_FINDINGS, RehearsalResult, assert_findings, assert_passed
+from maillab.runner.schema.findings import Finding
 from maillab.runner.schema.scenario import Scenario
 
 pytest_plugins = ["pytester"]

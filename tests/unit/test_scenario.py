@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from maillab.runner.schema.loader import MAX_BYTES, ScenarioError, load_scenario
 from maillab.runner.rehearsal.messages import folder_messages
-from maillab.runner.schema.scenario import Scenario
 from maillab.runner.rehearsal.seed import user_archive
+from maillab.runner.schema.loader import MAX_BYTES, ScenarioError, load_scenario
+from maillab.runner.schema.scenario import Scenario
 from maillab.runner.schema.vocabulary import maildir_folder_path
 
 HERE = Path(__file__).resolve().parent

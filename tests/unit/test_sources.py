@@ -1,4 +1,4 @@
-"""Mail from the admin's files (runner/sources.py): flags, keywords, dates and bytes, read as
+"""Mail from the admin's files (runner/schema/sources.py): flags, keywords, dates and bytes, read as
 Dovecot and Python's mailbox take them; and the loader's refusals of paths that are not there.
 
 Each case is a row of a table; the harness writes the files into a temporary directory.
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from maillab.runner.rehearsal.seed import user_archive
 from maillab.runner.schema.loader import ScenarioError, load_scenario
 from maillab.runner.schema.scenario import MailSource, RawMessageSpec
-from maillab.runner.rehearsal.seed import user_archive
 from maillab.runner.schema.sources import (
     eml_messages, maildir_messages, maildir_tree, mbox_messages, raw_message, source_messages,
 )

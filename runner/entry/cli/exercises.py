@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 from rich.text import Text
 
-from .. import kept
 from ...methods.doveadm_backup import DOVEADM_PORT
 from ...schema.exercise import discover, find
 from ...schema.loader import ScenarioError
+from .. import kept
 from . import EXIT_BAD_INPUT, LAB_OPTION, _count, _exit, _quiet, app, console, fail, verbosity
 from .labs import _lab_flag, bring_up_and_record, check_and_report, kept_lab
 

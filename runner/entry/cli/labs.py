@@ -12,8 +12,8 @@ import click
 from rich.text import Text
 
 from ....lab import signals
-from .. import kept
 from ...methods.context import ADDRESSES_FILE, Arrival
+from .. import kept
 from . import (
     EXIT_BAD_INPUT, EXIT_LAB, LAB_OPTION, SCENARIO, _exit, _load, _name_stale_labs, _print_connection, _quiet,
     _report_directory, app, console, errors, fail, log, verbosity,
@@ -66,8 +66,8 @@ def _lab_flag(lab_id: str) -> str:
 
 def kept_lab(lab_id: str | None):
     """The kept lab named (or the only one), with its Lab bound to the running containers."""
-    from ....lab.lab import Lab, docker_client, find_labs  # noqa: PLC0415
     from ....lab.containers import HostSecrets  # noqa: PLC0415
+    from ....lab.lab import Lab, docker_client, find_labs  # noqa: PLC0415
 
     try:
         record = kept.choose(lab_id, {lab.id for lab in find_labs(docker_client())})

@@ -61,9 +61,9 @@ def run(scenario: Path, keep: bool, report_dir: Path | None, seed: int | None, p
 
 def _interrupt_sweep(spec, points: int, fault: str, report_dir: Path | None) -> NoReturn:
     # Docker, when the command runs (as in run)
+    from ...rehearsal.sweep import sweep  # noqa: PLC0415
     from ...reports.json_report import write_sweep  # noqa: PLC0415
     from ...reports.terminal import render_sweep  # noqa: PLC0415
-    from ...rehearsal.sweep import sweep  # noqa: PLC0415
 
     directory = _report_directory(f"{spec.name}-sweep", report_dir)
     log.info("interrupt sweep of %s: %d points, %s", spec.name, points, fault)
