@@ -1,7 +1,7 @@
 """maillab as a pytest plugin (entry point `pytest11`, name `maillab`): regression tests of your
 own migration scripts, in your own repository.
 
-    from .pytest_plugin import assert_findings, assert_passed
+    from maillab.runner.entry.pytest_plugin import assert_findings, assert_passed
 
     def test_my_script(rehearse):
         assert_passed(rehearse("scenarios/my-migration.yaml"))
