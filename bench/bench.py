@@ -36,10 +36,10 @@ ROOT = Path(__file__).resolve().parents[1]
 from maillab.lab.baseimage import BASE_LABEL, image_exists  # noqa: E402
 from maillab.lab.images import ensure_images, ensure_mailhost_image, mailhost_image  # noqa: E402
 from maillab.lab.lab import Lab, docker_client  # noqa: E402
-from maillab.runner.scenario import HostSpec, Scenario  # noqa: E402
-from maillab.runner.seed import seed_host  # noqa: E402
-from maillab.runner.snapshot import snapshot_user  # noqa: E402
-from maillab.runner.vocabulary import SUITES  # noqa: E402
+from maillab.runner.rehearsal.seed import seed_host  # noqa: E402
+from maillab.runner.rehearsal.snapshot import snapshot_user  # noqa: E402
+from maillab.runner.schema.scenario import HostSpec, Scenario  # noqa: E402
+from maillab.runner.schema.vocabulary import SUITES  # noqa: E402
 
 BIG_MAILBOX = 10_000
 
@@ -69,7 +69,7 @@ def rehearsal(scenario: str) -> tuple[float, int, str, float]:
     """One run through the CLI: seconds, exit code, verdict line, and the runner's peak RSS in
     MB, sampled every 50 ms (wait4's ru_maxrss would carry this process's own peak over: Linux
     keeps it across fork and exec)."""
-    command = [sys.executable, "-m", "maillab.runner.cli", "-q", "run", scenario, "--report-dir", str(REPORT)]
+    command = [sys.executable, "-m", "maillab.runner.entry.cli", "-q", "run", scenario, "--report-dir", str(REPORT)]
     started = time.monotonic()
     with open(REPORT.with_suffix(".out"), "w+") as output:
         process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, text=True)
@@ -147,7 +147,7 @@ def validate_corpus() -> None:
     worst_time, worst_memory, codes = (0.0, ""), (0.0, ""), set()
     for path in sorted((ROOT / "tests/unit/bad-scenarios").glob("*.yaml")):
         started = time.monotonic()
-        process = subprocess.Popen([sys.executable, "-m", "maillab.runner.cli", "validate", str(path)], cwd=ROOT,
+        process = subprocess.Popen([sys.executable, "-m", "maillab.runner.entry.cli", "validate", str(path)], cwd=ROOT,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(process.pid, 0)
         worst_time = max(worst_time, (time.monotonic() - started, path.name))

@@ -21,11 +21,11 @@ from pathlib import Path
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 ROOT = Path(__file__).resolve().parents[1]
 
-from maillab.runner.faults import CrashOld, Kill, NetworkCut, Restart, When  # noqa: E402
-from maillab.runner.loader import load_scenario  # noqa: E402
-from maillab.runner import signals  # noqa: E402
-from maillab.runner.phases import Rehearsal, rehearse  # noqa: E402
-from maillab.runner.scenario import Scenario  # noqa: E402
+from maillab.lab import signals  # noqa: E402
+from maillab.runner.rehearsal.phases import Rehearsal, rehearse  # noqa: E402
+from maillab.runner.schema.faults import CrashOld, Kill, NetworkCut, Restart, When  # noqa: E402
+from maillab.runner.schema.loader import load_scenario  # noqa: E402
+from maillab.runner.schema.scenario import Scenario  # noqa: E402
 
 # (method, its shipped scenario, the step that migrates the mail, 1-based)
 METHODS = [

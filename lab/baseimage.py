@@ -19,7 +19,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from maillab.lab.errors import LabError
+from .errors import LabError
 
 log = logging.getLogger(__name__)
 

@@ -32,12 +32,12 @@ from sievelib.managesieve import Client as ManageSieveClient
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
-from maillab.lab.command import Command
-from maillab.lab.docker_exec import exec_output
-from maillab.lab.engine import engine_address
-from maillab.lab.errors import ExecTimeout, HostNotReady, LabError, talking_to_the_engine
-from maillab.lab.poll import NotYet, poll
-from maillab.runner.scenario import HostSpec
+from ..runner.schema.scenario import HostSpec
+from .command import Command
+from .docker_exec import exec_output
+from .engine import engine_address
+from .errors import ExecTimeout, HostNotReady, LabError, talking_to_the_engine
+from .poll import NotYet, poll
 
 log = logging.getLogger(__name__)
 # Plaintext logins on the lab's published ports are intended (the lab has no TLS of its own).
@@ -57,7 +57,7 @@ def vmail_home(address: str) -> str:
     local, domain = address.split("@", 1)
     return f"{VMAIL}/{domain}/{local}"
 
-USERS_FILE = "/etc/dovecot/users"  # the passwd-file user store
+PASSWD_FILE = "/etc/dovecot/users"  # Dovecot's passwd-file user store
 HOUSEKEEPING_TIMEOUT = 120  # seconds for the lab's own commands (a step sets its own)
 KILL_AFTER = 5  # seconds between a command's TERM and its KILL
 NETWORK_TIMEOUT = 60  # seconds a protocol client waits for an answer
@@ -275,8 +275,8 @@ class MailServer:
     def install_users_file(self, content: bytes) -> None:
         """/etc/dovecot/users for the passwd-file user store, readable by Dovecot, and
         Postfix's maps derived from it (dockerfiles/mailhost/maillab-postfix-maps)."""
-        self.put_file(USERS_FILE, content, mode=0o640)
-        self.run_checked(Command.of("chgrp", "dovecot", USERS_FILE), "making the user list readable to Dovecot")
+        self.put_file(PASSWD_FILE, content, mode=0o640)
+        self.run_checked(Command.of("chgrp", "dovecot", PASSWD_FILE), "making the user list readable to Dovecot")
         self.run_checked(Command.of("maillab-postfix-maps"), "updating Postfix's maps")
 
     def homes_present(self, addresses: list[str]) -> set[str]:

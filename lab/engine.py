@@ -17,7 +17,7 @@ import socket
 import subprocess
 from urllib.parse import urlsplit
 
-from maillab.lab.errors import LabError
+from .errors import LabError
 
 LOCAL = "127.0.0.1"
 SSH_CLIENT = ("ssh",)  # OpenSSH, which docker's ssh transport runs (use_ssh_client)

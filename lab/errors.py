@@ -62,7 +62,7 @@ def _reason(error: BaseException) -> str:
 
 
 def engine_gone_error(error: BaseException, what: str = "") -> EngineGone:
-    from maillab.lab.engine import docker_host  # noqa: PLC0415  (engine.py raises LabError)
+    from .engine import docker_host  # noqa: PLC0415  (engine.py raises LabError)
 
     engine = docker_host() or "unix:///var/run/docker.sock"
     fate = "did not answer in time" if isinstance(error, TimeoutError) else "went away"

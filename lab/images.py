@@ -22,8 +22,8 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from maillab.lab.baseimage import ensure_base_image
-from maillab.lab.errors import LabError
+from .baseimage import ensure_base_image
+from .errors import LabError
 
 log = logging.getLogger(__name__)
 

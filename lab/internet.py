@@ -18,11 +18,11 @@ import json
 import smtplib
 from dataclasses import dataclass
 
-from maillab.lab.command import Command
-from maillab.lab.containers import HostNotReady, LabContainer
-from maillab.lab.engine import engine_address
-from maillab.lab.errors import LabError, WaitTimeout
-from maillab.lab.poll import NotYet, poll
+from .command import Command
+from .containers import HostNotReady, LabContainer
+from .engine import engine_address
+from .errors import LabError, WaitTimeout
+from .poll import NotYet, poll
 
 ZONES_CONF = "/etc/bind/maillab-zones.conf"
 ZONE_DIR = "/var/lib/bind"

@@ -28,16 +28,16 @@ import docker.errors  # noqa: E402
 import psutil  # noqa: E402
 from testcontainers.core.network import Network  # noqa: E402
 
-from maillab.lab.command import Command  # noqa: E402
-from maillab.lab.containers import PUBLISHED, HostSecrets, LabContainer, MailHostContainer, ToolContainer  # noqa: E402
-from maillab.lab.engine import engine_client  # noqa: E402
-from maillab.lab.errors import LabError, engine_gone, talking_to_the_engine  # noqa: E402
-from maillab.lab.images import (  # noqa: E402
+from .command import Command  # noqa: E402
+from .containers import PUBLISHED, HostSecrets, LabContainer, MailHostContainer, ToolContainer  # noqa: E402
+from .engine import engine_client  # noqa: E402
+from .errors import LabError, engine_gone, talking_to_the_engine  # noqa: E402
+from .images import (  # noqa: E402
     ensure_images, ensure_imapsync_image, internet_image, mailhost_image,
 )
-from maillab.lab.internet import DnsServer, SendingMta  # noqa: E402
-from maillab.runner import signals  # noqa: E402
-from maillab.runner.scenario import HostSpec  # noqa: E402
+from ..runner.schema.scenario import HostSpec  # noqa: E402
+from . import signals  # noqa: E402
+from .internet import DnsServer, SendingMta  # noqa: E402
 
 log = logging.getLogger(__name__)
 

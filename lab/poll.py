@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from maillab.lab.errors import LabError, WaitTimeout
+from .errors import LabError, WaitTimeout
 
 T = TypeVar("T")
 

@@ -20,7 +20,7 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 from maillab.lab.errors import LabError  # noqa: E402
 from maillab.lab.images import ensure_images  # noqa: E402
 from maillab.lab.lab import LABEL, RUNNER_PID, docker_client, find_labs  # noqa: E402
-from maillab.runner.vocabulary import SUITES  # noqa: E402
+from maillab.runner.schema.vocabulary import SUITES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_ENGINE: list[str] = []
@@ -116,13 +116,13 @@ def images(docker):
 
 def maillab(*args: str, **kwargs) -> subprocess.CompletedProcess:
     """Run the real CLI the way a user does."""
-    return subprocess.run([sys.executable, "-m", "maillab.runner.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "maillab.runner.entry.cli", *args], capture_output=True, text=True,
                           cwd=ROOT, **kwargs)
 
 
 def run_until(args: list[str], marker: str) -> tuple[subprocess.Popen, str]:
     """Start the CLI and read its output until `marker` shows (the lab exists and is busy)."""
-    process = subprocess.Popen([sys.executable, "-m", "maillab.runner.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, "-m", "maillab.runner.entry.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     output = ""
     for line in process.stdout:

@@ -15,14 +15,14 @@ import pytest
 
 from maillab.lab.command import Command
 from maillab.lab.lab import Lab
-from maillab.runner.compare import judge
-from maillab.runner.findings import FINDING_CLASSES
-from maillab.runner.loader import load_scenario
-from maillab.runner.migrate.context import MigrationContext
-from maillab.runner.phases import converge, smoke_delivery
-from maillab.runner.seed import seed_host
-from maillab.runner.snapshot import snapshot_host
-from maillab.runner.state import Evidence
+from maillab.runner.methods.context import MigrationContext
+from maillab.runner.rehearsal.compare import judge
+from maillab.runner.rehearsal.phases import converge, smoke_delivery
+from maillab.runner.rehearsal.seed import seed_host
+from maillab.runner.rehearsal.snapshot import snapshot_host
+from maillab.runner.rehearsal.state import Evidence
+from maillab.runner.schema.findings import FINDING_CLASSES
+from maillab.runner.schema.loader import load_scenario
 
 from .conftest import maillab
 

@@ -15,14 +15,14 @@ import pytest
 import trustme
 
 from maillab.lab.lab import Lab
-from maillab.runner.loader import load_scenario
-from maillab.runner.migrate import imapc
-from maillab.runner.migrate.context import MigrationContext
-from maillab.runner.phases import Rehearsal, prepare
-from maillab.runner.snapshot import snapshot_host
-from maillab.runner.sources import source_messages
-from maillab.runner.state import HostState, UserState
-from maillab.runner.steps import Imapc
+from maillab.runner.methods import imapc
+from maillab.runner.methods.context import MigrationContext
+from maillab.runner.rehearsal.phases import Rehearsal, prepare
+from maillab.runner.rehearsal.snapshot import snapshot_host
+from maillab.runner.rehearsal.state import HostState, UserState
+from maillab.runner.schema.loader import load_scenario
+from maillab.runner.schema.sources import source_messages
+from maillab.runner.schema.steps import Imapc
 
 from .conftest import maillab
 

@@ -22,9 +22,9 @@ from maillab.lab.containers import PROBE_USER, imap_login
 from maillab.lab.images import compose_image, ensure_images
 from maillab.lab.lab import LABEL, remove_lab
 from maillab.lab.poll import NotYet, poll
-from maillab.runner.compose_env import COMPOSE_FILE, DEFAULT_SCENARIO
-from maillab.runner.loader import load_scenario
-from maillab.runner.messages import labelled_messages
+from maillab.runner.entry.compose_env import COMPOSE_FILE, DEFAULT_SCENARIO
+from maillab.runner.rehearsal.messages import labelled_messages
+from maillab.runner.schema.loader import load_scenario
 
 from .conftest import lab_objects, maillab
 

@@ -11,9 +11,9 @@ import re
 
 import pytest
 
-from maillab.runner.exercise import EXERCISES, load_exercise
-from maillab.runner.phases import rehearse
-from maillab.runner.report import verdict_line
+from maillab.runner.rehearsal.phases import rehearse
+from maillab.runner.reports.terminal import verdict_line
+from maillab.runner.schema.exercise import EXERCISES, load_exercise
 
 from .conftest import lab_objects, maillab
 

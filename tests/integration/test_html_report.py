@@ -19,7 +19,7 @@ from selenium.webdriver.support.ui import Select
 from maillab.lab.images import browser_image, ensure_images
 from maillab.lab.lab import LABEL
 from maillab.lab.poll import poll
-from maillab.runner.report import HTML_REPORT, write_reports
+from maillab.runner.reports.json_report import HTML_REPORT, write_reports
 
 from ..unit.reports import HOSTILE, OTHER, failing, passing
 from ..unit.states import USER

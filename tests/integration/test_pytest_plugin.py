@@ -37,7 +37,7 @@ steps:
     on: migrator
 """
 TESTS = """\
-from maillab.runner.pytest_plugin import assert_findings, assert_passed
+from maillab.runner.entry.pytest_plugin import assert_findings, assert_passed
 
 
 def test_my_script(rehearse):

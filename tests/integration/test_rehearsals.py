@@ -21,10 +21,10 @@ from maillab.lab.images import ensure_mailhost_image
 from maillab.lab.internet import Zone
 from maillab.lab.lab import Lab, find_labs
 from maillab.lab.poll import NotYet, poll
-from maillab.runner.loader import load_scenario
-from maillab.runner.messages import folder_messages
-from maillab.runner.phases import rehearse
-from maillab.runner.scenario import HostSpec
+from maillab.runner.rehearsal.messages import folder_messages
+from maillab.runner.rehearsal.phases import rehearse
+from maillab.runner.schema.loader import load_scenario
+from maillab.runner.schema.scenario import HostSpec
 
 from .conftest import ROOT, lab_objects, maillab, run_until
 
@@ -447,7 +447,7 @@ def test_down_removes_the_lab_named_and_leaves_a_running_one(images, docker):
 
 @pytest.mark.xdist_group("stale labs")  # `down --stale` removes every stale lab
 def test_a_lab_whose_runner_was_killed_is_stale(images, docker):
-    script = ("import sys, time; from maillab.lab.lab import Lab; from maillab.runner.scenario import HostSpec; "
+    script = ("import sys, time; from maillab.lab.lab import Lab; from maillab.runner.schema.scenario import HostSpec; "
               "lab = Lab({'old': HostSpec(suite='bookworm')}); lab.create(); print(lab.id, flush=True); time.sleep(600)")
     runner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     lab_id = runner.stdout.readline().strip()

@@ -28,7 +28,7 @@ def start(args: list[str], tmp_path: Path, env: dict[str, str] | None = None) ->
     """The real CLI in the background, its stdout and stderr going to files."""
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     with out.open("w") as stdout, err.open("w") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "maillab.runner.cli", *args], cwd=ROOT, stdout=stdout,
+        process = subprocess.Popen([sys.executable, "-m", "maillab.runner.entry.cli", *args], cwd=ROOT, stdout=stdout,
                                    stderr=stderr, text=True, env=env)
     return process, out, err
 

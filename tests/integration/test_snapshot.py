@@ -1,4 +1,4 @@
-"""The snapshot's fast FETCH reading (the stdlib's imaplib, parsed in runner/snapshot.py) is
+"""The snapshot's fast FETCH reading (the stdlib's imaplib, parsed in runner/rehearsal/snapshot.py) is
 the same as what imapclient's own parser reads from the same server: every message's UID,
 content hash, flags, keywords, INTERNALDATE, size, Message-ID and GUID, on Dovecot 2.3 and
 2.4, for the default rehearsal's mail (attachments, keywords, non-ASCII folders, \\Deleted)
@@ -14,10 +14,10 @@ import secrets
 from dataclasses import asdict
 
 from maillab.lab.lab import Lab
-from maillab.runner.loader import load_scenario
-from maillab.runner.scenario import HostSpec
-from maillab.runner.seed import seed_host
-from maillab.runner.snapshot import snapshot_user
+from maillab.runner.rehearsal.seed import seed_host
+from maillab.runner.rehearsal.snapshot import snapshot_user
+from maillab.runner.schema.loader import load_scenario
+from maillab.runner.schema.scenario import HostSpec
 
 from .conftest import ROOT
 

@@ -15,7 +15,7 @@ from maillab.lab.command import Command
 from maillab.lab.containers import ExecResult, MailServer
 from maillab.lab.errors import LabError
 from maillab.lab.internet import Nameserver
-from maillab.runner.scenario import HostSpec
+from maillab.runner.schema.scenario import HostSpec
 
 # What changes from run to run: generated key bodies, random parts of Message-IDs.
 RANDOM = ((re.compile(r"[A-Za-z0-9+/=]{40,}"), "<key>"), (re.compile(r"\.[0-9a-f]{8}@maillab\.invalid"), ".<random>@maillab.invalid"))

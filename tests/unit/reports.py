@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections import Counter
 
-from maillab.runner.compare import judge
-from maillab.runner.ledger import Attempt, Event, Sent, account
-from maillab.runner.migrate.context import StepResult
-from maillab.runner.phases import Rehearsal
-from maillab.runner.scenario import Scenario
-from maillab.runner.state import Evidence, HostState
-from maillab.runner.traffic import CutoverRecord
+from maillab.runner.methods.context import Event
+from maillab.runner.methods.context import StepResult
+from maillab.runner.rehearsal.compare import judge
+from maillab.runner.rehearsal.ledger import Attempt, Sent, account
+from maillab.runner.rehearsal.phases import Rehearsal
+from maillab.runner.rehearsal.state import Evidence, HostState
+from maillab.runner.rehearsal.traffic import CutoverRecord
+from maillab.runner.schema.scenario import Scenario
 
 from .states import USER, archive, inbox, state, user
 

@@ -3,7 +3,7 @@ break and judge."""
 
 import datetime as dt
 
-from maillab.runner.state import FolderState, HostState, MessageState, SieveState, UserState
+from maillab.runner.rehearsal.state import FolderState, HostState, MessageState, SieveState, UserState
 
 USER = "a@example.org"
 DATE = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)

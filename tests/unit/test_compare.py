@@ -8,13 +8,14 @@ from dataclasses import replace
 
 import pytest
 
-from maillab.runner.compare import compare, judge
-from maillab.runner.findings import FINDING_CLASSES
-from maillab.runner.ledger import Attempt, Sent, account
-from maillab.runner.scenario import Expectations
-from maillab.runner.snapshot import canonical_name
-from maillab.runner.state import Arrival, Evidence, FolderState, TlsCheck, UserState
-from maillab.runner.vocabulary import PROPERTIES
+from maillab.runner.methods.context import Arrival
+from maillab.runner.rehearsal.compare import compare, judge
+from maillab.runner.rehearsal.ledger import Attempt, Sent, account
+from maillab.runner.rehearsal.snapshot import canonical_name
+from maillab.runner.rehearsal.state import Evidence, FolderState, TlsCheck, UserState
+from maillab.runner.schema.findings import FINDING_CLASSES
+from maillab.runner.schema.scenario import Expectations
+from maillab.runner.schema.vocabulary import PROPERTIES
 
 from .states import DATE, USER, archive, inbox, message, state, user
 

@@ -7,10 +7,10 @@ import tarfile
 
 import pytest
 
-from maillab.runner.compose_env import (
+from maillab.runner.entry.compose_env import (
     DEFAULT_SCENARIO, ComposeEnvError, bundle_path, check_hosts, env_line, write_compose_env,
 )
-from maillab.runner.loader import load_scenario
+from maillab.runner.schema.loader import load_scenario
 
 SCENARIO = load_scenario(DEFAULT_SCENARIO)
 

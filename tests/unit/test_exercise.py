@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from maillab.runner.exercise import EXERCISES, discover, find, load_exercise
-from maillab.runner.loader import ScenarioError
-from maillab.runner.steps import Script
+from maillab.runner.schema.exercise import EXERCISES, discover, find, load_exercise
+from maillab.runner.schema.loader import ScenarioError
+from maillab.runner.schema.steps import Script
 
 SHIPPED = sorted(path.parent.name for path in EXERCISES.glob("*/exercise.yaml"))
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from maillab.runner.faults import Kill, NetworkCut, When
-from maillab.runner.inject import Strike
-from maillab.runner.sweep import fault_at, interrupt_points
+from maillab.runner.methods.context import Strike
+from maillab.runner.rehearsal.sweep import fault_at, interrupt_points
+from maillab.runner.schema.faults import Kill, NetworkCut, When
 
 # (step starts, when each command ran, points) -> (moment, step, seconds into it) each
 POINTS = [

@@ -4,7 +4,7 @@ Each row was measured on lab hosts (bullseye: Dovecot 2.3.13, trixie: 2.4.1) by 
 folder with `doveadm mailbox create` under that configuration and reading the directory name
 it made under the Maildir root (or Dovecot's refusal). 2.3's listescape plugin and 2.4's
 mailbox_list_storage_escape_char made the same names; so did both series' layouts. Seeding
-writes these directories itself (runner/seed.py), and the loader refuses what Dovecot refused.
+writes these directories itself (runner/rehearsal/seed.py), and the loader refuses what Dovecot refused.
 """
 
 import io
@@ -12,8 +12,8 @@ import tarfile
 
 import pytest
 
-from maillab.runner.scenario import FolderSpec, HostSpec, UserSpec
-from maillab.runner.seed import user_archive
+from maillab.runner.rehearsal.seed import user_archive
+from maillab.runner.schema.scenario import FolderSpec, HostSpec, UserSpec
 
 NAMES = ("Mr. Smith", "v1.2", "Projects/v2.0", "Ünïcode. names", "Archive/2023", "Entwürfe", ".hidden",
          "trailing.", "cur", "Projects/new", "a&b", "x^y", "Ünï.x/ü.y")

@@ -8,13 +8,15 @@ import tarfile
 
 from rich.console import Console
 
-from maillab.runner.compare import judge, stored_copies
-from maillab.runner.messages import labelled_messages
-from maillab.runner.phases import Rehearsal
-from maillab.runner.report import copies_on_new, messages_per_user, render, to_json, write_reports
-from maillab.runner.scenario import Scenario
-from maillab.runner.seed import user_archive
-from maillab.runner.state import Evidence
+from maillab.runner.rehearsal.compare import judge, stored_copies
+from maillab.runner.rehearsal.messages import labelled_messages
+from maillab.runner.rehearsal.phases import Rehearsal
+from maillab.runner.rehearsal.seed import user_archive
+from maillab.runner.rehearsal.state import Evidence
+from maillab.runner.reports.checks import copies_on_new, messages_per_user
+from maillab.runner.reports.json_report import to_json, write_reports
+from maillab.runner.reports.terminal import render
+from maillab.runner.schema.scenario import Scenario
 
 from .states import USER, inbox, state
 

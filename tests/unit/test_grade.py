@@ -1,12 +1,12 @@
 """An exercise's grade, from finished rehearsals built by hand (as test_report's): what held,
 what was lost, the re-download answer and the score. No Docker."""
 
-from maillab.runner.compare import judge
-from maillab.runner.grade import grade
-from maillab.runner.phases import Rehearsal
-from maillab.runner.scenario import Scenario
-from maillab.runner.state import Evidence
-from maillab.runner.steps import SendMail
+from maillab.runner.rehearsal.compare import judge
+from maillab.runner.rehearsal.phases import Rehearsal
+from maillab.runner.rehearsal.state import Evidence
+from maillab.runner.reports.grade import grade
+from maillab.runner.schema.scenario import Scenario
+from maillab.runner.schema.steps import SendMail
 
 from .states import USER, archive, inbox, message, state, user
 
@@ -15,7 +15,7 @@ SCENARIO = Scenario.model_validate({
     "users": [{"address": USER}], "steps": [{"method": "script", "path": "solution.sh"}],
 })
 # every property but tls (no live cutover) and idempotence (no rerun), weighted as
-# runner/grade.py says: 4 source, messages; 3 content; 2 folders, delivery, services, logins,
+# runner/reports/grade.py says: 4 source, messages; 3 content; 2 folders, delivery, services, logins,
 # uids, uidvalidity, pop3_uidls; 1 the other seven
 JUDGED_WEIGHT = 4 * 2 + 3 + 2 * 7 + 7
 

@@ -11,8 +11,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from maillab.runner.phases import Rehearsal
-from maillab.runner.report import write_reports
+from maillab.runner.rehearsal.phases import Rehearsal
+from maillab.runner.reports.json_report import write_reports
 
 from .reports import HOSTILE, OTHER, SCENARIO, STEP, cutover, failing, passing
 from .states import USER

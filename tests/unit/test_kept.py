@@ -1,4 +1,4 @@
-"""Kept labs' records (runner/kept.py): which lab a later command means, and what is
+"""Kept labs' records (runner/entry/kept.py): which lab a later command means, and what is
 forgotten. No Docker: the engine's running labs are given as a set."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from maillab.runner import kept
+from maillab.runner.entry import kept
 from tests.unit.states import state as host_state
 
 RECORD = dict(scenario="/x/s.yaml", seed=1, passwords={"a@example.org": "pw"}, doveadm="d",

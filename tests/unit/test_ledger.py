@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from maillab.runner.ledger import FATES, Attempt, Sent, account, timeline
+from maillab.runner.rehearsal.ledger import FATES, Attempt, Sent, account, timeline
 
 SENT = Sent("<m1@lab>", "alice@example.org", at=1.0)
 ENDED = 60.0

@@ -12,14 +12,16 @@ the golden file; read its diff before committing it.
 from __future__ import annotations
 
 import os
+import pkgutil
 from pathlib import Path
 
 import pytest
 
-from maillab.runner.migrate import EXECUTORS, execute
-from maillab.runner.migrate.context import MigrationContext
-from maillab.runner.scenario import Scenario
-from maillab.runner.steps import STEP_TYPES
+from maillab.runner import methods
+from maillab.runner.methods import execute, executors
+from maillab.runner.methods.context import MigrationContext
+from maillab.runner.schema.scenario import Scenario
+from maillab.runner.schema.steps import METHODS, STEP_TYPES
 
 from .fakes import FakeLab
 
@@ -137,6 +139,12 @@ def test_the_golden_file_holds_exactly_the_cases():
 
 
 def test_every_method_has_an_executor_and_a_golden_case():
-    assert set(EXECUTORS) == set(STEP_TYPES)
-    assert {(step[-1] if isinstance(step, list) else step)["method"] for _, step, *_ in GOLDEN} == {spec.model_fields["method"].annotation.__args__[0]
-                                                          for spec in STEP_TYPES}
+    assert set(executors()) == set(STEP_TYPES)
+    assert {(step[-1] if isinstance(step, list) else step)["method"] for _, step, *_ in GOLDEN} == set(METHODS)
+
+
+def test_each_method_is_one_module_named_after_it():
+    modules = {module.name for module in pkgutil.iter_modules(methods.__path__)} - {"context"}
+    assert modules == set(METHODS)
+    assert {spec: executor.__module__.rsplit(".", 1)[1] for spec, executor in executors().items()} == \
+           {spec: spec.model_fields["method"].annotation.__args__[0] for spec in STEP_TYPES}

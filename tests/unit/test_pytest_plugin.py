@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from maillab.runner.findings import Finding
-from maillab.runner.migrate.context import StepResult
-from maillab.runner.phases import Rehearsal
-from maillab.runner.pytest_plugin import SHOWN_FINDINGS, RehearsalResult, assert_findings, assert_passed
-from maillab.runner.scenario import Scenario
+from maillab.runner.entry.pytest_plugin import SHOWN_FINDINGS, RehearsalResult, assert_findings, assert_passed
+from maillab.runner.methods.context import StepResult
+from maillab.runner.rehearsal.phases import Rehearsal
+from maillab.runner.schema.findings import Finding
+from maillab.runner.schema.scenario import Scenario
 
 pytest_plugins = ["pytester"]
 SECTIONS = re.compile(r"[-=] maillab [-=]")  # the plugin's section of a failing test, and its summary

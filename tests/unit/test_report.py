@@ -7,14 +7,14 @@ import pytest
 from junitparser import JUnitXml
 from rich.console import Console
 
-from maillab.runner.compare import judge
-from maillab.runner.migrate.context import StepResult
-from maillab.runner.phases import Rehearsal
-from maillab.runner.report import (
-    check_rows, messages_per_user, redownload, render, verdict_line, write_reports, write_snapshot,
-)
-from maillab.runner.scenario import Scenario
-from maillab.runner.state import Evidence, HostState
+from maillab.runner.methods.context import StepResult
+from maillab.runner.rehearsal.compare import judge
+from maillab.runner.rehearsal.phases import Rehearsal
+from maillab.runner.rehearsal.state import Evidence, HostState
+from maillab.runner.reports.checks import check_rows, messages_per_user, redownload
+from maillab.runner.reports.json_report import write_reports, write_snapshot
+from maillab.runner.reports.terminal import render, verdict_line
+from maillab.runner.schema.scenario import Scenario
 
 from .states import USER, archive, inbox, state, user
 

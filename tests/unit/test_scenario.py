@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from maillab.runner.loader import MAX_BYTES, ScenarioError, load_scenario
-from maillab.runner.messages import folder_messages
-from maillab.runner.scenario import Scenario
-from maillab.runner.seed import user_archive
-from maillab.runner.vocabulary import maildir_folder_path
+from maillab.runner.rehearsal.messages import folder_messages
+from maillab.runner.rehearsal.seed import user_archive
+from maillab.runner.schema.loader import MAX_BYTES, ScenarioError, load_scenario
+from maillab.runner.schema.scenario import Scenario
+from maillab.runner.schema.vocabulary import maildir_folder_path
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = HERE.parents[1] / "scenarios"
@@ -163,6 +163,6 @@ def test_default_scenario_covers_what_the_first_issue_asked_for():
 
 
 def test_maildir_has_a_letter_for_every_system_flag():
-    from maillab.runner.seed import MAILDIR_FLAG_LETTERS
-    from maillab.runner.vocabulary import SYSTEM_FLAGS
+    from maillab.runner.rehearsal.seed import MAILDIR_FLAG_LETTERS
+    from maillab.runner.schema.vocabulary import SYSTEM_FLAGS
     assert set(MAILDIR_FLAG_LETTERS) == set(SYSTEM_FLAGS)

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from maillab.runner.capture import MaildirWriter, personal
-from maillab.runner.loader import ScenarioError, load_scenario
-from maillab.runner.sources import maildir_tree
-from maillab.runner.shape import (
+from maillab.runner.entry.capture import MaildirWriter, personal
+from maillab.runner.schema.loader import ScenarioError, load_scenario
+from maillab.runner.schema.sources import maildir_tree
+from maillab.runner.schema.shape import (
     FolderTally, UserShape, folder_fragment, generated_address, host_namespace, scenario_document, sieve_stand_in,
 )
-from maillab.runner.vocabulary import MESSAGE_MAX
+from maillab.runner.schema.vocabulary import MESSAGE_MAX
 
 UTC = dt.timezone.utc
 DAY = dt.datetime(2024, 3, 5, 12, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""Mail from the admin's files (runner/sources.py): flags, keywords, dates and bytes, read as
+"""Mail from the admin's files (runner/schema/sources.py): flags, keywords, dates and bytes, read as
 Dovecot and Python's mailbox take them; and the loader's refusals of paths that are not there.
 
 Each case is a row of a table; the harness writes the files into a temporary directory.
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from maillab.runner.loader import ScenarioError, load_scenario
-from maillab.runner.scenario import MailSource, RawMessageSpec
-from maillab.runner.seed import user_archive
-from maillab.runner.sources import (
+from maillab.runner.rehearsal.seed import user_archive
+from maillab.runner.schema.loader import ScenarioError, load_scenario
+from maillab.runner.schema.scenario import MailSource, RawMessageSpec
+from maillab.runner.schema.sources import (
     eml_messages, maildir_messages, maildir_tree, mbox_messages, raw_message, source_messages,
 )
 
@@ -241,7 +241,7 @@ def test_an_imported_tree_merges_with_the_folders_listed(tmp_path):
 def test_validate_counts_the_messages_read_from_mail_files():
     from click.testing import CliRunner
 
-    from maillab.runner.cli import app
+    from maillab.runner.entry.cli import app
 
     path = ROOT / "scenarios" / "imported-maildir.yaml"
     spec = load_scenario(path)

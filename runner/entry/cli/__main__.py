@@ -1,0 +1,5 @@
+"""`python -m maillab.runner.entry.cli` (the tests and the bench run the CLI so)."""
+
+from . import main
+
+main()

@@ -1,0 +1,98 @@
+"""Rehearse a scenario: `run` (and its interrupt sweep), `validate`, `list`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NoReturn, get_args
+
+import click
+from rich.text import Text
+
+from ....lab import signals
+from ...schema.faults import SweepFault
+from ...schema.sources import source_messages
+from . import (
+    SCENARIO, SCENARIOS, _exit, _load, _print_connection, _quiet, _report_directory, app, console, errors, log,
+    verbosity,
+)
+
+@app.command()
+@SCENARIO
+@click.option("--keep", is_flag=True, help="leave the lab running and print how to connect")
+@click.option("--report-dir", type=click.Path(path_type=Path), help="where report.json and junit.xml go")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="override the scenario's seed")
+@click.option("--interrupt-sweep", "points", type=click.IntRange(1, 100), metavar="N",
+              help="measure the migration, then interrupt it at N points spread over it, resume and verify each")
+@click.option("--fault", type=click.Choice(get_args(SweepFault)), default="kill", show_default=True,
+              help="what interrupts the migration in --interrupt-sweep")
+@verbosity
+def run(scenario: Path, keep: bool, report_dir: Path | None, seed: int | None, points: int | None,
+        fault: str) -> None:
+    """Run a rehearsal: create, seed, baseline, converge, idempotence, side_effect, verify, destroy."""
+    # imported when the command runs: every command module loads with any maillab command,
+    # and validate or list must not load Docker
+    from ...rehearsal.phases import rehearse  # noqa: PLC0415
+    from ...reports.json_report import write_reports  # noqa: PLC0415
+    from ...reports.terminal import render, render_verdict  # noqa: PLC0415
+
+    spec = _load(scenario)
+    if seed is not None:
+        spec = spec.model_copy(update={"seed": seed})
+    if points is not None:
+        if keep or spec.cutover:
+            raise click.UsageError("--interrupt-sweep takes no --keep and no scenario with a live cutover")
+        _interrupt_sweep(spec, points, fault, report_dir)
+    if click.get_current_context().get_parameter_source("fault").name != "DEFAULT":
+        raise click.UsageError("--fault goes with --interrupt-sweep")
+    directory = _report_directory(spec.name, report_dir)
+    log.info("rehearsing %s: %s", spec.name, spec.description)
+    rehearsal = rehearse(spec, keep=keep)
+    signals.settle()  # the lab is gone (or kept): what it found is written whatever arrives now
+    write_reports(rehearsal, directory)
+    (render_verdict if _quiet() else render)(rehearsal, console)
+    if not _quiet():
+        console.print(Text(f"reports: {directory}/report.html, {directory}/report.json, {directory}/junit.xml"))
+    if rehearsal.kept is not None:
+        _print_connection(rehearsal)
+    if rehearsal.error and rehearsal.interrupted is None:
+        errors.print(Text("maillab: ", style="bold red") + Text(rehearsal.error))
+    _exit(rehearsal, rehearsal.passed, keep)
+
+
+def _interrupt_sweep(spec, points: int, fault: str, report_dir: Path | None) -> NoReturn:
+    # Docker, when the command runs (as in run)
+    from ...rehearsal.sweep import sweep  # noqa: PLC0415
+    from ...reports.json_report import write_sweep  # noqa: PLC0415
+    from ...reports.terminal import render_sweep  # noqa: PLC0415
+
+    directory = _report_directory(f"{spec.name}-sweep", report_dir)
+    log.info("interrupt sweep of %s: %d points, %s", spec.name, points, fault)
+    result = sweep(spec, points, fault)
+    write_sweep(result, directory)
+    render_sweep(result, console)
+    if not _quiet():
+        console.print(Text(f"reports: {directory}/sweep.json, {directory}/point-N/report.html, "
+                           f"{directory}/point-N/report.json"))
+    if result.lab.error and result.lab.interrupted is None:
+        errors.print(Text("maillab: ", style="bold red") + Text(result.lab.error))
+    _exit(result.lab, result.passed)
+
+
+@app.command()
+@SCENARIO
+@verbosity
+def validate(scenario: Path) -> None:
+    """Check a scenario file against the schema (needs no Docker engine)."""
+    spec = _load(scenario)
+    from_files = sum(len(source_messages(f.source)) for user in spec.users for f in user.folders if f.source)
+    files = f" ({from_files} from mail files)" if from_files else ""
+    console.print(Text(f"{scenario}: valid ({len(spec.users)} users, {spec.message_count + from_files} messages{files}, "
+                       f"{len(spec.steps)} steps)"))
+
+
+@app.command("list")
+@verbosity
+def list_scenarios() -> None:
+    """The scenarios shipped in scenarios/, each with its purpose."""
+    for path in sorted(SCENARIOS.glob("*.yaml")):
+        console.print(Text(f"{path.relative_to(SCENARIOS.parent)}  {_load(path).description}"))

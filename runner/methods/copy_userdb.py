@@ -1,0 +1,26 @@
+"""Copy the user list to the new server before any mail moves (the CopyUserDb step).
+
+sql: `mysqldump mailserver` on old, `mysql mailserver` on new (the ISPmail guide);
+passwd-file: copy /etc/dovecot/users (the doveadm walkthrough, seed 000).
+"""
+
+from __future__ import annotations
+
+import time
+
+from ...lab.containers import PASSWD_FILE
+from ..schema.steps import CopyUserDb
+from . import executes
+from .context import MigrationContext, StepResult
+from .mysqldump import dump_and_load
+
+
+@executes(CopyUserDb)
+def run(step: CopyUserDb, context: MigrationContext) -> list[StepResult]:
+    old, new = context.lab["old"], context.lab["new"]
+    if old.spec.user_store == "sql":
+        return dump_and_load(context, "mailserver")
+    started = time.monotonic()
+    new.install_users_file(old.read_file(PASSWD_FILE))
+    new.wait_for_users([user.address for user in context.scenario.users])
+    return [context.done(f"copy {PASSWD_FILE} to new", "new", True, "success", started)]

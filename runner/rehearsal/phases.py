@@ -1,0 +1,360 @@
+"""The rehearsal, as Molecule's sequence: create -> seed -> baseline -> converge ->
+idempotence -> side_effect -> verify -> destroy. Each phase is one block of `rehearse`, which
+runs them in order, records what failed as the rehearsal's error (so reports are still
+written), and always removes the lab unless asked to keep it."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import smtplib
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from ...lab import signals
+from ...lab.errors import EngineGone, LabError
+from ...lab.lab import Lab
+from ...lab.poll import NotYet, poll
+from ..methods import execute
+from ..methods.context import Arrival, Event, MigrationContext, StepResult, Strike
+from ..methods.send_mail import compose_message, wait_for_delivery
+from ..methods.ssh_root_key import trust_each_other
+from ..schema.faults import Fault
+from ..schema.findings import Finding
+from ..schema.scenario import Scenario
+from ..schema.steps import Step
+from .compare import judge
+from .inject import Injection, heal
+from .ledger import Ledger
+from .seed import seed_host
+from .snapshot import snapshot_host, snapshot_hosts
+from .state import Evidence, HostState, TlsCheck
+from .tls import check_names, make_certificates
+from .traffic import CutoverRecord, ledger_of, open_internet, while_the_internet_sends
+
+log = logging.getLogger(__name__)
+# Old's services a snapshot reads; a migration may leave them stopped (old is retired), and
+# the verdict still needs to look at what is on old.
+SNAPSHOT_SERVICES = ("mariadb", "dovecot")
+
+
+@dataclass
+class Rehearsal:
+    scenario: Scenario
+    lab_id: str = ""
+    passwords: dict[str, str] = field(default_factory=dict)
+    steps: list[StepResult] = field(default_factory=list)
+    strikes: list[Strike] = field(default_factory=list)  # what the scenario's faults did
+    events: list[Event] = field(default_factory=list)  # when each step of the first run started
+    ran: list[tuple[float, float]] = field(default_factory=list)  # when each command of that run ran
+    baseline: HostState | None = None  # old before the migration
+    old: HostState | None = None  # old at the end
+    converged: HostState | None = None  # new after the first run of the steps
+    new: HostState | None = None  # new at the end
+    arrivals: list[Arrival] = field(default_factory=list)  # mail steps sent to new: in `new`
+    undelivered: list[Arrival] = field(default_factory=list)  # sent to new after `new` was taken, never delivered
+    findings: list[Finding] = field(default_factory=list)
+    # a live cutover: what the internet sent, what became of it, and when the steps ran
+    cutover: CutoverRecord | None = None
+    ledger: Ledger | None = None
+    tls: list[TlsCheck] = field(default_factory=list)  # clients connecting to new by the name they use
+    timings: dict[str, float] = field(default_factory=dict)
+    error: str | None = None  # why the rehearsal could not finish (a lab error, a signal)
+    interrupted: signals.Interrupted | None = None
+    kept: Lab | None = None
+
+    @property
+    def passed(self) -> bool:
+        return (self.error is None and all(s.ok or s.resumed for s in self.steps)
+                and all(f.tolerated for f in self.findings))
+
+    @property
+    def verdict(self) -> str:
+        return "error" if self.error else "pass" if self.passed else "fail"
+
+
+def rehearse(scenario: Scenario, keep: bool = False) -> Rehearsal:
+    """Run the whole rehearsal. Raises only when no lab could be made (LabError)."""
+    def phases(lab: Lab, result: Rehearsal, ca: str) -> None:
+        prepare(lab, scenario, result, ca)
+        migrate(lab, scenario, result)
+    return in_a_lab(scenario, phases, keep=keep)
+
+
+def in_a_lab(scenario: Scenario, phases: Callable[[Lab, Rehearsal, str], None], keep: bool = False) -> Rehearsal:
+    """Make the scenario's lab, run `phases` in it and destroy it (unless kept), whatever
+    happens: an error or a signal is recorded in the returned Rehearsal."""
+    result = Rehearsal(scenario=scenario)
+    ca, certificates = make_certificates(scenario.domains) if scenario.cutover else ("", None)
+    lab = Lab(dict(scenario.hosts), keep=keep, internet=scenario.cutover is not None, tls=certificates,
+              scenario=scenario.name)
+    result.lab_id = lab.id
+    try:
+        with _recorded(result):
+            phases(lab, result, ca)
+    finally:
+        left = ""  # why the lab may still be there
+        with signals.held() as arrived:  # first: a signal now must not skip the removal
+            if keep:
+                result.kept = lab
+            else:
+                with _phase(result, "destroy"):
+                    try:
+                        lab.destroy()
+                    except Exception as error:  # noqa: BLE001  the engine went away: reported, exit 3
+                        log.debug("removing the lab failed", exc_info=True)
+                        left = f"the lab {lab.id} may be left: remove it with: maillab down --lab {lab.id}"
+                        result.error = f"{result.error or one_line(error)}; {left}"
+        if arrived and result.interrupted is None:
+            result.interrupted = signals.Interrupted(arrived[0])
+            result.error = f"interrupted by {result.interrupted}" + (f"; {left}" if left else "")
+    return result
+
+
+@contextmanager
+def _recorded(result: Rehearsal) -> Iterator[None]:
+    """What ends the phases early becomes the rehearsal's error (its reports are still written):
+    a signal, or anything else (exit 3 by the CLI)."""
+    try:
+        yield
+    except signals.Interrupted as interruption:
+        result.interrupted = interruption
+        result.error = f"interrupted by {interruption}"
+    except Exception as error:  # noqa: BLE001  recorded, reported, and turned into exit 3 by the CLI
+        log.debug("the rehearsal failed", exc_info=True)
+        result.error = one_line(error)
+
+
+@contextmanager
+def _phase(result: Rehearsal, name: str) -> Iterator[None]:
+    log.info("▶ %s", name)
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        result.timings[name] = round(time.monotonic() - started, 2)
+
+
+def prepare(lab: Lab, scenario: Scenario, result: Rehearsal, ca: str) -> None:
+    """create, seed and baseline: old as the migration finds it."""
+    with _phase(result, "create"):
+        lab.create()
+        if scenario.cutover:
+            open_internet(lab, scenario, ca)
+    with _phase(result, "seed"):
+        result.passwords = {user.address: lab.new_secret(12) for user in scenario.users}
+        written = seed_host(lab["old"], scenario, result.passwords)
+        log.info("%d messages written on old", written)
+    with _phase(result, "baseline"):
+        result.baseline = snapshot_host(lab["old"], result.passwords)
+
+
+def migrate(lab: Lab, scenario: Scenario, result: Rehearsal, faults: list[Fault] | None = None) -> None:
+    """converge (with the scenario's faults, or `faults`), idempotence, side_effect and
+    verify, on a prepared lab."""
+    context = MigrationContext(lab, scenario, result.passwords)
+    result.strikes = context.strikes
+    with _phase(result, "converge"):
+        if scenario.cutover:
+            converged, result.cutover = while_the_internet_sends(
+                lab, scenario, context, lambda: converge(scenario, context, result.steps, faults=faults))
+        else:
+            converged = converge(scenario, context, result.steps, faults=faults)
+        result.events, result.ran = list(context.events), list(context.ran)
+    if scenario.idempotence and converged:
+        with _phase(result, "idempotence"):
+            result.converged = snapshot_host(lab["new"], result.passwords)
+            converge(scenario, context, result.steps, rerun=True)
+            start_stopped(lab["old"])
+            result.new, result.old = snapshot_hosts([lab["new"], lab["old"]], result.passwords)
+    result.arrivals = list(context.arrivals)
+    smoke = None
+    if converged and (scenario.cutover or scenario.expect.smoke_delivery):
+        with _phase(result, "side_effect"):
+            if scenario.cutover:  # clients by the name they use, on new
+                result.tls = check_names(lab, scenario.domains)
+            if scenario.expect.smoke_delivery:
+                smoke = _smoke(lab, scenario, result)
+    with _phase(result, "verify"):
+        if result.new is None:  # taken after the smoke message: it must be there
+            _look_at_both(lab, result)
+            result.arrivals += [smoke] if smoke else []
+            result.undelivered = []
+        if result.cutover:  # new as the steps left it: a rerun could carry over what was stranded
+            result.ledger = ledger_of(result.cutover, lab, result.converged or result.new, result.old)
+        _judge(result)
+
+
+def _look_at_both(lab: Lab, result: Rehearsal) -> None:
+    start_stopped(lab["old"])
+    result.new, result.old = snapshot_hosts([lab["new"], lab["old"]], result.passwords)
+
+
+def _judge(result: Rehearsal) -> None:
+    scenario = result.scenario
+    evidence = Evidence(baseline=result.baseline, old=result.old, new=result.new, converged=result.converged,
+                        old_changes_declared=scenario.changes_old, arrivals=tuple(result.arrivals),
+                        undelivered=tuple(result.undelivered), ledger=result.ledger, tls=tuple(result.tls),
+                        traffic=frozenset(m.message_id for m in result.cutover.sent) if result.cutover else frozenset())
+    result.findings = judge(evidence, scenario.expect)
+
+
+def bring_up(scenario: Scenario, setup_steps: int = 0) -> Rehearsal:
+    """create, seed and baseline, then the first `setup_steps` steps (an exercise's starting
+    point), and keep the lab for a person to work in (`maillab up`). Root on old and new may
+    ssh to the other host by key, as the seeds' admins do. A lab that could not be made up
+    to there is removed."""
+    def phases(lab: Lab, result: Rehearsal, ca: str) -> None:
+        prepare(lab, scenario, result, ca)
+        context = MigrationContext(lab, scenario, result.passwords)
+        trust_each_other(context)
+        if setup_steps:
+            with _phase(result, "setup"):
+                setup = scenario.model_copy(update={"steps": scenario.steps[:setup_steps]})
+                if not converge(setup, context, result.steps, faults=[]):
+                    raise LabError(f"the setup steps of {scenario.name} failed: {result.steps[-1].meaning}")
+            result.arrivals = list(context.arrivals)
+    result = in_a_lab(scenario, phases, keep=True)
+    if result.error and result.kept is not None:
+        with signals.held():
+            result.kept.destroy()
+        result.kept = None
+    return result
+
+
+def check_kept(scenario: Scenario, lab: Lab, baseline: HostState, passwords: dict[str, str],
+               steps: list[StepResult], arrivals: list[Arrival]) -> Rehearsal:
+    """verify on a kept lab, as `run` does at its end: new and old now against old's
+    baseline and the scenario's expectations. The lab stays (no idempotence rerun: the
+    steps were a person's)."""
+    result = Rehearsal(scenario=scenario, lab_id=lab.id, passwords=passwords, steps=list(steps), baseline=baseline,
+                       arrivals=list(arrivals), kept=lab)
+    with _recorded(result), _phase(result, "verify"):
+        _look_at_both(lab, result)
+        _judge(result)
+    return result
+
+
+def _smoke(lab: Lab, scenario: Scenario, result: Rehearsal) -> Arrival | None:
+    """The smoke message, unless new does not answer SMTP or IMAP (service_down says why)."""
+    down = {"SMTP", "IMAP"} & set(result.new.unanswered if result.new else lab["new"].probe())
+    if down:
+        log.info("no smoke delivery: new does not answer %s", " or ".join(sorted(down)))
+        return None
+    smoke, delivered = smoke_delivery(lab, scenario.users[0].address, result.passwords)
+    result.undelivered = [] if delivered else [smoke]
+    return smoke
+
+
+def _since(origin: float) -> float:
+    return round(time.monotonic() - origin, 2)
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as the one line a user reads (a LabError says it all; others get their type)."""
+    text = " ".join(str(error).split())
+    return text if isinstance(error, LabError) and text else f"{type(error).__name__}: {text}"
+
+
+def converge(scenario: Scenario, context: MigrationContext, steps: list[StepResult], rerun: bool = False,
+             faults: list[Fault] | None = None) -> bool:
+    """Run the steps in order, appending what each did to `steps` (so that the report holds
+    the steps so far when one raises), with the scenario's faults (or `faults`) striking
+    during theirs; the idempotence rerun has none. A failed step ends the run, unless a fault
+    has struck: then the scenario's `resume` runs its recovery and the failed step and those
+    after it again, as an admin would, up to `resume.tries` times. True if all succeeded."""
+    pending = [] if rerun else list(scenario.faults if faults is None else faults)
+    converged = _converge(scenario, context, steps, rerun, pending)
+    heal(context.strikes)  # what the faults left is undone once the steps are done
+    return converged
+
+
+def _converge(scenario: Scenario, context: MigrationContext, steps: list[StepResult], rerun: bool,
+              pending: list[Fault]) -> bool:
+    prefix = "idempotence: " if rerun else ""
+    index, tries, earlier = 0, 0, len(context.strikes)
+    while index < len(scenario.steps):
+        step = scenario.steps[index]
+        if rerun and not step.rerun_in_idempotence:
+            index += 1
+            continue
+        armed = [fault for fault in pending if fault.when.step == index + 1]
+        pending = [fault for fault in pending if fault not in armed]  # a fault strikes once
+        outcome = _run_step(step, context, steps, prefix, Injection(armed, context))
+        if all(r.ok for r in outcome):
+            index += 1
+            continue
+        struck = any(strike.at is not None for strike in context.strikes[earlier:])
+        if rerun or not struck or tries == scenario.resume.tries:
+            return False  # later steps build on this one
+        tries += 1
+        for result in outcome:
+            result.resumed = not result.ok
+        heal(context.strikes)
+        log.info("resuming (try %d of %d): the failed step and those after it run again", tries,
+                 scenario.resume.tries)
+        prefix = f"resume {tries}: "
+        for recovery in scenario.resume.recovery:
+            if not all(r.ok for r in _run_step(recovery, context, steps, prefix, Injection([], context))):
+                return False
+    return True
+
+
+def _run_step(step: Step, context: MigrationContext, steps: list[StepResult], prefix: str,
+              injection: Injection) -> list[StepResult]:
+    """One step with its faults armed; what it did is appended to `steps` and returned."""
+    log.info("%s%s", "again: " if prefix == "idempotence: " else prefix, step.describe())
+    context.events.append(Event(_since(context.origin), prefix + step.describe()))
+    started = time.monotonic()
+    try:
+        with injection:
+            outcome = execute(step, context)
+    except LabError as error:  # a hung command, a host gone: the step did not finish
+        unfinished = StepResult(step=prefix + step.describe(), host="lab", command=step.describe(), exit_code=None,
+                                meaning=one_line(error), ok=False, seconds=round(time.monotonic() - started, 2))
+        steps.append(unfinished)
+        if isinstance(error, EngineGone) or not any(strike.at is not None for strike in injection.strikes):
+            raise
+        return [unfinished]  # the fault broke the step (a host rebooting under it): the resume decides
+    finally:
+        for strike in injection.strikes:
+            context.strikes.append(strike)
+            if strike.at is not None:
+                context.events.append(Event(_since(context.origin), f"fault: {strike.fault}"))
+    outcome = [r.model_copy(update={"step": prefix + r.step}) for r in outcome]
+    steps += outcome
+    return outcome
+
+
+def start_stopped(host) -> None:
+    """Start what a snapshot of old reads if the migration stopped it (old is retired)."""
+    stopped = [service for service in SNAPSHOT_SERVICES if not host.is_running(service)]
+    for service in stopped:
+        log.info("%s on %s was left stopped: starting it to look at the source", service, host.role)
+        host.service(service, "start")
+    if stopped:
+        def answering() -> None:
+            if down := set(host.probe()) - {"SMTP"}:
+                raise NotYet(f"{', '.join(sorted(down))} not answering yet")
+        poll(f"{host.role} answering again", answering, timeout=60)
+
+
+def smoke_delivery(lab: Lab, address: str, passwords: dict[str, str]) -> tuple[Arrival, bool]:
+    """Send a message to `address` over SMTP on new and wait until LMTP put it in INBOX;
+    returns it, and whether it arrived."""
+    new = lab["new"]
+    arrival = Arrival(address, f"<smoke.{lab.id}.{secrets.token_hex(4)}@maillab.invalid>")
+    log.info("SMTP to new for %s, waiting for LMTP delivery", address)
+    try:
+        with new.smtp() as smtp:
+            smtp.send_message(compose_message(address, arrival.message_id, "sent to the new server after the migration"))
+    except (smtplib.SMTPException, OSError) as error:
+        log.info("new refused the smoke message: %s", error)
+        return arrival, False
+    if wait_for_delivery(new, passwords, {address: [arrival.message_id]}):
+        return arrival, False
+    log.info("delivered to INBOX")
+    return arrival, True
+

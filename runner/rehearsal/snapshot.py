@@ -1,0 +1,269 @@
+"""Taking a snapshot of a host: what IMAP, POP3 and ManageSieve clients see, plus the user
+database rows. Everything goes through the host's ports published on the engine's address."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import imaplib
+import logging
+import multiprocessing
+import os
+import re
+import sys
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from functools import lru_cache
+from itertools import repeat
+
+from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
+
+from ...lab.containers import PASSWD_FILE, imap_login
+from ...lab.errors import LabError
+from ..schema.vocabulary import DATABASES
+from .state import FolderState, HostState, MessageState, SieveState, UserState
+
+log = logging.getLogger(__name__)
+
+FETCH_QUERY = "(UID FLAGS INTERNALDATE RFC822.SIZE X-GUID BODY.PEEK[])"  # X-GUID: Dovecot's
+FLAGS_ITEM = re.compile(rb"\bFLAGS \([^)]*\)")
+UID_ITEM = re.compile(rb"\bUID (\d+)")
+SIZE_ITEM = re.compile(rb"\bRFC822\.SIZE (\d+)")
+# RFC 3501 date-time: "DD-Mon-YYYY HH:MM:SS +HHMM" (strptime took a third of the parsing)
+INTERNALDATE_ITEM = re.compile(rb'\bINTERNALDATE " ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([-+])(\d\d)(\d\d)"')
+MONTHS = {month: n for n, month in enumerate(
+    (b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"), start=1)}
+GUID_ITEM = re.compile(rb'\bX-GUID (?:"((?:[^"\\]|\\.)*)"|([^\s()"]+))')
+FETCH_BATCH = 500
+PARALLEL_FROM = 2_000  # messages in a folder; below this one session is faster than several
+WORKERS = os.cpu_count() or 1
+SESSIONS = 4  # users read at once (IMAP, POP3 and ManageSieve sessions in threads)
+MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[^>\r\n]*>)", re.IGNORECASE | re.MULTILINE)
+NOT_SELECTABLE = {b"\\noselect", b"\\nonexistent"}
+
+
+def snapshot_host(host, passwords: dict[str, str]) -> HostState:
+    [state] = snapshot_hosts([host], passwords)
+    return state
+
+
+def snapshot_hosts(hosts: list, passwords: dict[str, str]) -> list[HostState]:
+    """What each user's clients see on each host, the database rows, and which services did
+    not answer (what they serve is then left out, and the verdict says so). Users and hosts
+    are read at once: most of the time goes to waiting for the servers."""
+    unanswered = {host.role: host.probe() for host in hosts}
+    present = {host.role: host.homes_present(list(passwords)) for host in hosts}
+    with ThreadPoolExecutor(SESSIONS) as pool:
+        users = {host.role: {address: pool.submit(_user, host, address, password, unanswered[host.role])
+                             if address in present[host.role] else _nothing_yet(host, address)
+                             for address, password in passwords.items()} for host in hosts}
+        user_db = {host.role: pool.submit(snapshot_user_db, host) for host in hosts
+                   if "MariaDB" not in unanswered[host.role]}
+        return [HostState(role=host.role, users={a: f.result() for a, f in users[host.role].items()},
+                          user_db=user_db[host.role].result() if host.role in user_db else {},
+                          unanswered=unanswered[host.role]) for host in hosts]
+
+
+def _nothing_yet(host, address: str) -> Future:
+    """A user without a home has no mail here yet; a login would make an INBOX."""
+    log.info("%s: %s: no mailbox yet", host.role, address)
+    done: Future = Future()
+    done.set_result(UserState(address=address))
+    return done
+
+
+def _user(host, address: str, password: str, unanswered: dict[str, str]) -> UserState:
+    state = snapshot_user(host, address, password, unanswered)
+    log.info("%s: %s: %d messages", host.role, address, state.message_count)
+    return state
+
+
+def snapshot_user(host, address: str, password: str, unanswered: dict[str, str] | None = None) -> UserState:
+    unanswered = unanswered or {}
+    if "IMAP" in unanswered:
+        return UserState(address=address)
+    try:
+        folders, subscriptions = _imap_state(host, address, password)
+    except LoginError as error:  # the server answers, but not for this user
+        return UserState(address=address, login_error=str(error))
+    return UserState(
+        address=address,
+        folders=folders,
+        subscriptions=subscriptions,
+        sieve=SieveState() if "ManageSieve" in unanswered else _sieve_state(host, address, password),
+        pop3_uidls=[] if "POP3" in unanswered else _pop3_uidls(host, address, password),
+    )
+
+
+def canonical_name(name: str, prefix: str, separator: str) -> str:
+    """A folder's name as the scenario writes it ('Archive/2023'), whatever the server's
+    namespace shows clients (Courier-style 'INBOX.Archive.2023')."""
+    if name.upper() == "INBOX":
+        return "INBOX"
+    return name.removeprefix(prefix).replace(separator, "/")
+
+
+def _imap_state(host, address: str, password: str) -> tuple[dict[str, FolderState], list[str]]:
+    folders: dict[str, FolderState] = {}
+    with host.imap(address, password) as imap:
+        prefix, separator = imap.namespace().personal[0]
+        subscriptions = sorted(canonical_name(name, prefix, separator) for _, _, name in imap.list_sub_folders())
+        for flags, _, name in imap.list_folders():
+            canonical = canonical_name(name, prefix, separator)
+            if NOT_SELECTABLE & {flag.lower() for flag in flags}:
+                folders[canonical] = FolderState(name=canonical, selectable=False)
+                continue
+            status = imap.folder_status(name, ["UIDVALIDITY", "UIDNEXT"])
+            imap.select_folder(name, readonly=True)
+            uids = imap.search("ALL")
+            if len(uids) >= PARALLEL_FROM and WORKERS > 1:
+                messages = _fetch_in_workers(host.port("imap"), address, password, name, uids)
+            else:
+                messages = _fetch(imap, uids)
+            imap.unselect_folder()
+            folders[canonical] = FolderState(
+                name=canonical, uidvalidity=status[b"UIDVALIDITY"], uidnext=status[b"UIDNEXT"], messages=messages
+            )
+    return folders, subscriptions
+
+
+def _fetch(imap: IMAPClient, uids: list[int]) -> list[MessageState]:
+    """The messages `uids` of the selected folder, in UID order. Read through imapclient's
+    own imaplib connection: imapclient's response parser lexes every byte of the metadata in
+    Python, which limited a snapshot to ~2,000 messages a second; the stdlib returns each
+    FETCH response as its text and its literal, parsed here with imaplib's ParseFlags and
+    one pattern per item (tests/integration/test_snapshot.py proves it equal to imapclient's)."""
+    connection = imap._imap  # noqa: SLF001
+    connection.debug = 0  # imapclient turns imaplib's trace on, and the trace formats every body it reads
+    messages = []
+    for start in range(0, len(uids), FETCH_BATCH):
+        batch = uids[start:start + FETCH_BATCH]
+        kind, data = connection.uid("FETCH", ",".join(map(str, batch)), FETCH_QUERY)
+        if kind != "OK":
+            raise LabError(f"FETCH of {len(batch)} messages failed: {data}")
+        messages += sorted(_fetched_messages(data), key=lambda message: message.uid)
+    return messages
+
+
+def _fetched_messages(data: list) -> Iterator[MessageState]:
+    """imaplib's FETCH data: per message a (text up to the literal, literal) pair and the
+    text after it (the closing parenthesis, or items the server put after the body)."""
+    for i, item in enumerate(data):
+        if isinstance(item, tuple):
+            after = data[i + 1] if i + 1 < len(data) and isinstance(data[i + 1], bytes) else b""
+            yield _message_state(item[0] + b" " + after, item[1])
+
+
+def _item(pattern: re.Pattern[bytes], text: bytes) -> re.Match[bytes]:
+    found = pattern.search(text)
+    if found is None:
+        raise LabError(f"the server's FETCH response lacks {pattern.pattern[:16]!r}: {text[:200]!r}")
+    return found
+
+
+def _internaldate(text: bytes) -> dt.datetime:
+    day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = _item(INTERNALDATE_ITEM, text).groups()
+    offset = dt.timedelta(hours=int(zone_hours), minutes=int(zone_minutes)) * (-1 if sign == b"-" else 1)
+    local = dt.datetime(int(year), MONTHS[month.lower()], int(day), int(hour), int(minute), int(second),
+                        tzinfo=dt.timezone(offset))
+    return local.astimezone(dt.timezone.utc)
+
+
+def _message_state(text: bytes, body: bytes) -> MessageState:
+    flags_item = FLAGS_ITEM.search(text)
+    flags, keywords = _flags(flags_item.group(0) if flags_item else b"")
+    text = FLAGS_ITEM.sub(b"", text)  # a keyword may look like an item's name
+    header_end = body.find(b"\r\n\r\n")
+    found = MESSAGE_ID.search(body, 0, header_end if header_end >= 0 else len(body))
+    guid = GUID_ITEM.search(text)
+    # the same values recur in every snapshot of a rehearsal: interned, each is held once
+    return MessageState(
+        uid=int(_item(UID_ITEM, text).group(1)),
+        sha256=sys.intern(hashlib.sha256(body).hexdigest()),
+        flags=flags,
+        keywords=keywords,
+        internaldate=_internaldate(text),
+        size=int(_item(SIZE_ITEM, text).group(1)),
+        message_id=sys.intern(found.group(1).decode(errors="replace")) if found else None,
+        guid=sys.intern((guid.group(1) or guid.group(2)).decode()) if guid else None,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _flags(item: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """System flags (without \\Recent) and keywords of a FLAGS item, each sorted; one tuple
+    for every message with the same flags."""
+    flags = [flag.decode() for flag in imaplib.ParseFlags(item)] if item else []
+    return (tuple(sorted(f for f in flags if f.startswith("\\") and f.lower() != "\\recent")),
+            tuple(sorted(f for f in flags if not f.startswith("\\"))))
+
+
+def _fetch_in_workers(port: int, address: str, password: str, folder: str, uids: list[int]) -> list[MessageState]:
+    """Parsing FETCH responses is CPU-bound Python: split a big folder's UIDs across cores,
+    each worker with its own IMAP session."""
+    share = -(-len(uids) // WORKERS)
+    parts = [uids[i:i + share] for i in range(0, len(uids), share)]
+    # forkserver: snapshots read users in threads, and a fork would copy their held locks
+    with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        fetched = pool.map(_fetch_part, repeat(port), repeat(address), repeat(password), repeat(folder), parts)
+        return [message for part in fetched for message in part]
+
+
+def _fetch_part(port: int, address: str, password: str, folder: str, uids: list[int]) -> list[MessageState]:
+    with imap_login(port, address, password) as imap:
+        imap.select_folder(folder, readonly=True)
+        return _fetch(imap, uids)
+
+
+def _sieve_state(host, address: str, password: str) -> SieveState:
+    with host.managesieve(address, password) as client:
+        active, others = client.listscripts()
+        names = sorted([*others, active] if active else others)
+        scripts = {name: hashlib.sha256(client.getscript(name).encode()).hexdigest() for name in names}
+    return SieveState(scripts=scripts, active=active or None)
+
+
+def _pop3_uidls(host, address: str, password: str) -> list[str]:
+    pop = host.pop3(address, password)
+    try:
+        _, lines, _ = pop.uidl()
+        return [line.split(b" ", 1)[1].decode() for line in lines]
+    finally:
+        pop.quit()
+
+
+PASSWD_FILE_FIELDS = ("user", "password", "uid", "gid", "gecos", "home", "shell", "extra")
+TABLE = re.compile(r"[A-Za-z0-9_]+")  # the lab's own schemas name tables no other way
+
+
+def snapshot_user_db(host) -> dict[str, dict[str, dict[str, str | None]]]:
+    """Every row of the lab's databases (ISPmail's mailserver, Roundcube's roundcube), keyed
+    by its first column; a passwd-file user store stands in for mailserver."""
+    dump: dict[str, dict[str, dict[str, str | None]]] = {}
+    databases = list(DATABASES)
+    if host.spec.user_store == "passwd-file":
+        text = host.read_file(PASSWD_FILE).decode()
+        dump["passwd-file"] = {line.split(":", 1)[0]: dict(zip(PASSWD_FILE_FIELDS, line.split(":"), strict=False))
+                               for line in text.splitlines() if line}
+        databases.remove("mailserver")
+    for database in databases:
+        with host.db(database) as db, db.cursor() as cursor:
+            cursor.execute("SHOW TABLES")
+            for (table,) in cursor.fetchall():
+                if not TABLE.fullmatch(table):
+                    raise LabError(f"unexpected table name {table!r} in {database}")
+                cursor.execute(f"SELECT * FROM `{table}`")  # noqa: S608  a name from SHOW TABLES, checked above
+                columns = [column[0] for column in cursor.description]
+                rows = [dict(zip(columns, (_text(cell) for cell in row), strict=True)) for row in cursor.fetchall()]
+                dump[f"{database}.{table}"] = {row[columns[0]] or "": row for row in rows}
+    return dump
+
+
+def _text(cell: object) -> str | None:
+    """A database value as text (dates as MariaDB writes them), NULL as None."""
+    if cell is None:
+        return None
+    if isinstance(cell, bytes):
+        return cell.decode(errors="backslashreplace")
+    return str(cell)

@@ -1,0 +1,133 @@
+"""What every report says, read from a finished Rehearsal: each property's check (held, LOST,
+tolerated loss, not checked), the messages per user, the copies on new, and the admin's real
+question answered: would IMAP or POP3 clients download mail again after this migration, and
+for which users and folders? Also the interrupt sweep's rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from ..rehearsal.compare import SERVES, stored_copies
+from ..rehearsal.phases import Rehearsal
+from ..rehearsal.state import UserState
+from ..rehearsal.sweep import Sweep
+from ..schema.findings import Finding
+from ..schema.scenario import GMAIL_VIRTUAL_FOLDERS
+from ..schema.vocabulary import PROPERTIES
+
+# Which snapshot part each property is read from (compare.SERVES says which service serves it).
+PROPERTY_PART = {"folders": "folders", "messages": "folders", "content": "folders", "flags": "folders",
+                 "keywords": "folders", "dates": "folders", "guids": "folders", "uids": "folders",
+                 "uidvalidity": "folders", "subscriptions": "subscriptions", "sieve": "sieve",
+                 "pop3_uidls": "uidls", "db_rows": "db_rows"}
+
+
+def redownload(rehearsal: Rehearsal) -> dict[str, list[dict[str, object]]]:
+    """Where clients would re-download: IMAP per user and folder, POP3 per user."""
+    old_sizes = {
+        (user.address, name): len(folder.messages)
+        for user in (rehearsal.baseline.users.values() if rehearsal.baseline else [])
+        for name, folder in user.folders.items()
+    }
+    imap: dict[tuple[str, str], dict[str, object]] = {}
+    changed_uids: Counter[tuple[str, str]] = Counter()
+    pop3 = []
+    for finding in rehearsal.findings:
+        key = (finding.user, finding.mailbox or "")
+        if finding.kind == "uidvalidity_changed":
+            imap[key] = {"user": finding.user, "mailbox": finding.mailbox, "messages": old_sizes.get(key, 0),
+                         "reason": f"UIDVALIDITY changed ({finding.detail}): clients drop their cache"}
+        elif finding.kind == "uid_changed":
+            changed_uids[key] += 1
+        elif finding.kind == "uidl_changed":
+            pop3.append({"user": finding.user, "reason": f"POP3 UIDLs changed: {finding.detail}"})
+    for key, count in changed_uids.items():
+        imap.setdefault(key, {"user": key[0], "mailbox": key[1], "messages": count,
+                              "reason": f"{count} messages got new UIDs: clients fetch them as new mail"})
+    return {"imap": sorted(imap.values(), key=lambda e: (e["user"], e["mailbox"])), "pop3": pop3}
+
+
+def views(rehearsal: Rehearsal, role: str) -> frozenset[str]:
+    """The folders of a host that show other folders' messages and store none (a Gmail-shaped
+    host's virtual folders): not counted as mail of their own."""
+    return frozenset(GMAIL_VIRTUAL_FOLDERS) if rehearsal.scenario.hosts[role].special_folders == "gmail" \
+        else frozenset()
+
+
+def stored_messages(user: UserState, shown_elsewhere: frozenset[str]) -> int:
+    return sum(len(folder.messages) for name, folder in user.folders.items() if name not in shown_elsewhere)
+
+
+def messages_per_user(rehearsal: Rehearsal) -> dict[str, dict[str, int | None]]:
+    """Each user's message count on old and new (without the expected arrivals), in real
+    folders. Old is the reference the verdict compares with (compare.judge): old before the
+    migration, or old at its end when the steps are meant to change it (cutover mail)."""
+    reference = rehearsal.old if rehearsal.scenario.changes_old and rehearsal.old else rehearsal.baseline
+    old = reference.users if reference else {}
+    new = rehearsal.new.users if rehearsal.new else {}
+    arrivals = Counter(arrival.user for arrival in rehearsal.arrivals)
+    old_views, new_views = views(rehearsal, "old"), views(rehearsal, "new")
+    return {address: {"old": stored_messages(user, old_views),
+                      "new": stored_messages(new[address], new_views) - arrivals[address] if address in new else None}
+            for address, user in old.items()}
+
+
+def copies_on_new(rehearsal: Rehearsal) -> dict[str, dict[str, object]]:
+    """Per user: the messages new stores more than once (Gmail's labels become copies, and
+    each copy counts against the quota), with what they take of the user's quota."""
+    if rehearsal.new is None:
+        return {}
+    quotas = {user.address: user.quota for user in rehearsal.scenario.users}
+    return {address: {"messages": found.messages, "copies": found.copies, "copy_bytes": found.copy_bytes,
+                      "stored_bytes": found.stored_bytes, "quota": found.quota, "quota_share": found.quota_share,
+                      "folders": found.folders}
+            for address, found in stored_copies(rehearsal.new, quotas, views(rehearsal, "new")).items()}
+
+
+def not_checked(rehearsal: Rehearsal) -> dict[str, str]:
+    """Properties the rehearsal could not judge, and why."""
+    reasons = {}
+    expect, new = rehearsal.scenario.expect, rehearsal.new
+    if rehearsal.converged is None:
+        reasons["idempotence"] = "the steps did not run twice"
+    if rehearsal.scenario.changes_old:
+        reasons["source"] = "steps are meant to change old"
+    if not expect.smoke_delivery and not rehearsal.arrivals and not rehearsal.ledger:
+        reasons["delivery"] = "no mail was sent to new"
+    if not rehearsal.tls:
+        reasons["tls"] = "no live cutover: the lab serves no TLS"
+    # a service old did not answer in the baseline left nothing to compare with, either
+    for role, state in (("old", rehearsal.baseline), ("new", new)):
+        for service in state.unanswered if state else {}:
+            for prop, part in PROPERTY_PART.items():
+                if part in SERVES.get(service, ()):
+                    reasons[prop] = f"{role} does not answer {service}"
+    return reasons
+
+
+def check_rows(rehearsal: Rehearsal) -> list[tuple[str, str, list[Finding]]]:
+    """(property, status, findings) for every property: held, LOST, tolerated loss, not checked."""
+    by_property: dict[str, list[Finding]] = defaultdict(list)
+    for finding in rehearsal.findings:
+        by_property[finding.property].append(finding)
+    unjudged = not_checked(rehearsal)
+    rows = []
+    for prop in PROPERTIES:
+        found = by_property.get(prop, [])
+        if found:
+            status = "tolerated loss" if all(f.tolerated for f in found) else "LOST"
+        else:
+            status = f"not checked: {unjudged[prop]}" if prop in unjudged else "held"
+        rows.append((prop, status, found))
+    return rows
+
+
+def sweep_rows(sweep: Sweep) -> list[dict[str, object]]:
+    """The interrupt sweep's table: where each point struck and what became of the run."""
+    return [{"point": n, "at_s": point.at, "step": point.step,
+             "step_name": point.rehearsal.scenario.steps[point.step - 1].describe(),
+             "interrupted_exit": point.interrupted_exit, "resumed": point.what_resumed,
+             "findings": point.findings, "converged": point.converged,
+             "faults": [strike.one_line() for strike in point.rehearsal.strikes]}
+            for n, point in enumerate(sweep.points, 1)]

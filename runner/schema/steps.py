@@ -1,0 +1,417 @@
+"""The migration steps a scenario may list, as data: one spec per method, tagged by `method`.
+
+A spec says what to do; it runs nothing. Its executor lives in `runner/methods/<method>.py`,
+registered against the spec there (`@executes`). A spec may describe itself
+(`describe`) and say why it cannot run in a scenario (`problem_with`), both pure.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Literal, Union, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .vocabulary import (
+    Address, ArgText, Database, Domain, Flag, FolderName, Machine, Role, Service, checked_str, shaped,
+)
+
+if TYPE_CHECKING:
+    from .scenario import Scenario
+
+COMMAND_TIMEOUT = 1800  # seconds one command of a step may take unless the step says otherwise
+
+
+class Step(BaseModel):
+    """What every step has. Subclasses set `method` to a Literal tag."""
+
+    model_config = ConfigDict(extra="forbid")
+    # Whether running the step a second time must leave the new server unchanged
+    # (Molecule's idempotence phase reruns these).
+    rerun_in_idempotence: bool = True
+    # Seconds any one command of the step may take: a hung command ends the run (exit 3) with
+    # its name, instead of a rehearsal that never ends.
+    timeout: int = Field(COMMAND_TIMEOUT, ge=1, le=7 * 86400)
+
+    @property
+    def changes_old(self) -> bool:
+        """Whether the step is meant to change the old server's mail (then new must match old
+        as it is after the migration, and old is not held to its baseline)."""
+        return False
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        """A reason this step cannot run in `scenario`, or None."""
+        return None
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+def _unknown_users(users: str | list[str], scenario: Scenario) -> str | None:
+    if not isinstance(users, list):  # all, or the users file
+        return None
+    known = {user.address for user in scenario.users}
+    unknown = [user for user in users if user not in known]
+    return f"users not in the scenario: {', '.join(unknown)}" if unknown else None
+
+
+class CopyUserDb(Step):
+    """sql: `mysqldump mailserver` | `mysql mailserver` (the ISPmail guide); passwd-file: copy
+    /etc/dovecot/users (the doveadm walkthrough, seed 000)."""
+
+    method: Literal["copy_userdb"]
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        if len({host.user_store for host in scenario.hosts.values()}) != 1:
+            return "copy_userdb needs the same user store (sql or passwd-file) on old and new"
+        return None
+
+    def describe(self) -> str:
+        return "copy the user list from old to new"
+
+
+# SPECIAL-USE flags (RFC 6154, and RFC 8457's \Important) by which dsync's -x finds a folder
+# whatever its name ("which may be different for different user depending on their language",
+# seed 002).
+SpecialUse = Literal["\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Important", "\\Junk", "\\Sent", "\\Trash"]
+
+
+class DoveadmBackup(Step):
+    """`doveadm backup` or `sync`, pulled by new (-R) or pushed by old, over the doveadm
+    service (tcp) or ssh (`remote:`)."""
+
+    method: Literal["doveadm_backup"]
+    command: Literal["backup", "sync"] = "backup"
+    direction: Literal["pull", "push"] = "pull"
+    transport: Literal["tcp", "ssh"] = "tcp"
+    users: Literal["all", "file"] | list[Address] = "all"
+    one_way: bool = False  # sync -1: a backup that keeps what only the destination has
+    desync_retries: int = Field(2, ge=0, le=10)
+    mail_fsync: Literal["never", "optimized", "always"] = "never"
+    # folders dsync leaves out (-x): a SPECIAL-USE flag or a folder name (seed 002's Gmail
+    # migration: `-x '\Flagged' -x '\Important'`)
+    exclude: list[SpecialUse | FolderName] = []
+
+    def describe(self) -> str:
+        command = f"{self.command} -1" if self.one_way else self.command
+        command += "".join(f" -x '{mask}'" for mask in self.exclude)
+        users = {"all": "-A", "file": "-F users file"}.get(self.users) if isinstance(self.users, str) \
+            else " ".join(f"-u {user}" for user in self.users)
+        return f"doveadm {command} ({self.direction}, {users}, {self.transport})"
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        if self.one_way and self.command != "sync":
+            return "one_way (-1) goes with command: sync"
+        folders = {name for user in scenario.users for name in user.all_folder_names()}
+        if unknown := [mask for mask in self.exclude if not mask.startswith("\\") and mask not in folders]:
+            return f"exclude names a folder no user has: {unknown[0]}"
+        return _unknown_users(self.users, scenario)
+
+
+class Imapc(Step):
+    """new pulls each user over IMAP from old: `doveadm backup -R -u USER imapc:`."""
+
+    method: Literal["imapc"]
+    auth: Literal["user_password", "master_password", "master_user"] = "user_password"
+    pop3_migration: bool = False  # keep POP3 UIDLs with pop3c + the pop3_migration plugin
+    users: Literal["all"] | list[Address] = "all"
+
+    def describe(self) -> str:
+        pop3 = " + pop3_migration" if self.pop3_migration else ""
+        return f"doveadm backup -R imapc:{pop3} (on new, {self.auth.replace('_', ' ')})"
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        if scenario.hosts["new"].namespace != "dovecot":
+            return "imapc pulls into a server with Dovecot's default namespace (hosts.new.namespace: dovecot)"
+        return _unknown_users(self.users, scenario)
+
+
+class Mbsync(Step):
+    """mbsync (isync) IMAP -> IMAP, on new: a client-side copy, the negative control."""
+
+    method: Literal["mbsync"]
+
+    def describe(self) -> str:
+        return "mbsync IMAP -> IMAP (isync), on new"
+
+
+class _UserFile(Step):
+    """A step that runs a file the user provides, found relative to the scenario file."""
+
+    def source(self, scenario: Scenario, path: str):
+        return (scenario.base_dir / path).resolve()
+
+    def missing(self, scenario: Scenario, path: str, what: str) -> str | None:
+        source = self.source(scenario, path)
+        if not source.is_file():
+            return f"{what} '{path}' not found (looked for {source})"
+        return None
+
+
+class Imapsync(_UserFile):
+    """imapsync per user on its own machine, with the user's copy of the script."""
+
+    method: Literal["imapsync"]
+    script: ArgText = Field(min_length=1)  # your copy of the imapsync script, relative to the scenario file
+    args: list[ArgText] = []
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        if problem := self.missing(scenario, self.script, "imapsync script"):
+            return problem + "; imapsync is in no Debian suite: put your copy there"
+        return None
+
+    def describe(self) -> str:
+        return "imapsync IMAP -> IMAP, per user, on its own machine"
+
+
+class Mysqldump(Step):
+    """`mysqldump DB > DB.sql` on old, the file copied, `mysql DB < DB.sql` on new (seed 003)."""
+
+    method: Literal["mysqldump"]
+    databases: list[Database] = Field(list(get_args(Database)), min_length=1)
+
+    def describe(self) -> str:
+        return f"mysqldump | mysql: {', '.join(self.databases)}"
+
+
+class Sql(Step):
+    """One SQL statement in a database on a host (the guide's `UPDATE users SET mail_host`)."""
+
+    method: Literal["sql"]
+    host: Role = "new"
+    database: Database
+    statement: ArgText = Field(min_length=1)
+
+    @property
+    def changes_old(self) -> bool:
+        return self.host == "old"
+
+    def describe(self) -> str:
+        return f"{self.statement} ({self.database} on {self.host})"
+
+
+class Rsync(Step):
+    """On new, `rsync -a root@old:/var/vmail/ /var/vmail/` over ssh; `cold` adds --delete."""
+
+    method: Literal["rsync"]
+    phase: Literal["hot", "cold"] = "cold"
+    exclude: list[ArgText] = []
+
+    def describe(self) -> str:
+        return f"rsync /var/vmail from old ({self.phase}{', --delete' if self.phase == 'cold' else ''}), on new"
+
+
+class ForceResync(Step):
+    """`doveadm force-resync -A '*'` on new."""
+
+    method: Literal["force_resync"]
+
+    def describe(self) -> str:
+        return "doveadm force-resync -A '*' (on new)"
+
+
+class SshRootKey(Step):
+    """install: root login by key only from `client` to its peer; remove: both halves gone."""
+
+    method: Literal["ssh_root_key"]
+    action: Literal["install", "remove"]
+    client: Role = "old"  # where ssh (and so doveadm) runs
+
+    @property
+    def peer(self) -> str:
+        return "new" if self.client == "old" else "old"
+
+    def describe(self) -> str:
+        return f"{self.action} a root ssh key from {self.client} to {self.peer} (key only)"
+
+
+class Script(_UserFile):
+    """Your own migration script, as root on old, new or a migrator machine."""
+
+    method: Literal["script"]
+    path: ArgText = Field(min_length=1)  # relative to the scenario file
+    on: Machine = "new"
+    args: list[ArgText] = []
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        return self.missing(scenario, self.path, "script")
+
+    def describe(self) -> str:
+        return f"your script {self.path} (as root on {self.on})"
+
+
+class SendMail(Step):
+    """`count` messages over SMTP to every user (or those listed) on `to`, waiting until
+    LMTP delivered them, so the next step sees them."""
+
+    method: Literal["send_mail"]
+    to: Role
+    count: int = Field(3, ge=1, le=1000)
+    users: Literal["all"] | list[Address] = "all"
+    rerun_in_idempotence: bool = False  # a second wave of mail is not "the same run again"
+
+    @property
+    def changes_old(self) -> bool:
+        return self.to == "old"
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        return _unknown_users(self.users, scenario)
+
+    def describe(self) -> str:
+        return f"{self.count} messages per user over SMTP to {self.to}"
+
+
+class ChangeFlags(Step):
+    """Users keep working: flags change on the first `count` messages of a folder."""
+
+    method: Literal["change_flags"]
+    host: Role = "old"
+    folder: FolderName = "INBOX"
+    count: int = Field(5, ge=1, le=1_000_000)
+    add: list[Flag] = ["\\Flagged"]
+    remove: list[Flag] = []
+    rerun_in_idempotence: bool = False
+
+    @property
+    def changes_old(self) -> bool:
+        return self.host == "old"
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        lacking = [user.address for user in scenario.users if self.folder not in user.all_folder_names()]
+        if lacking:
+            return f"folder '{self.folder}' is not a folder of {', '.join(lacking)}"
+        return None
+
+    def describe(self) -> str:
+        changes = " ".join([f"+{f}" for f in self.add] + [f"-{f}" for f in self.remove])
+        return f"{changes} on {self.count} messages of {self.folder} on {self.host}"
+
+
+class ServiceAction(Step):
+    """Stop or start one service on a host (supervisorctl)."""
+
+    method: Literal["service"]
+    host: Role
+    service: Service
+    action: Literal["stop", "start"]
+    rerun_in_idempotence: bool = False
+
+    def describe(self) -> str:
+        return f"{self.action} {self.service} on {self.host}"
+
+
+def _needs_cutover(step: Step, scenario: Scenario) -> str | None:
+    if scenario.cutover is None:
+        return f"{step.describe()}: this step acts on the lab's internet, which only a scenario with a cutover section has"
+    return None
+
+
+class Dns(Step):
+    """Change a domain's MX or `mail.<domain>` A record, with a TTL (seed 003: "Switch the DNS
+    records"; seeds 000/001: new as the secondary MX, then the primary). The TTL is in the
+    guide's seconds: the lab scales it by `cutover.day`."""
+
+    method: Literal["dns"]
+    domain: Domain | None = None  # every domain of the scenario when unset
+    mx: list[Role] | None = Field(None, min_length=1, max_length=2)  # the exchanges, first preferred
+    a: Role | None = None  # where mail.<domain> points
+    ttl: int = Field(86400, ge=1, le=7 * 86400)
+    rerun_in_idempotence: bool = False
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        if (self.mx is None) == (self.a is None):
+            return "a dns step sets either mx (a list of hosts) or a (one host)"
+        if self.domain is not None and self.domain not in scenario.domains:
+            return f"domain {self.domain} is no domain of the scenario's users"
+        return _needs_cutover(self, scenario)
+
+    def describe(self) -> str:
+        where = self.domain or "every domain"
+        if self.mx is not None:
+            return f"MX of {where} -> {', '.join(self.mx)} (TTL {self.ttl} s)"
+        return f"mail.{self.domain or '<domain>'} A -> {self.a} (TTL {self.ttl} s)"
+
+
+# main.cf parameter names and values as `postconf -e` takes them: no '$' expansions, quotes
+# or control characters.
+PostconfName = checked_str(shaped(r"[a-z][a-z0-9_]{0,63}", "a Postfix parameter name"))
+PostconfValue = checked_str(shaped(r"[A-Za-z0-9 ._,:/=+@\[\]-]{0,200}", "a Postfix parameter value the lab takes "
+                                   "(letters, digits, spaces and . _ , : / = + @ [ ] -)"))
+
+
+class Postconf(Step):
+    """`postconf -e NAME=VALUE ...` and `postfix reload` on a host (seed 003: "postconf
+    soft_bounce=yes" on new while checking, "soft_bounce=no" once mail flows)."""
+
+    method: Literal["postconf"]
+    host: Literal["old", "new", "sender"] = "new"
+    settings: dict[PostconfName, PostconfValue] = Field(min_length=1)
+    rerun_in_idempotence: bool = False
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        return _needs_cutover(self, scenario) if self.host == "sender" else None
+
+    def describe(self) -> str:
+        return f"postconf {' '.join(f'{k}={v}' for k, v in self.settings.items())} on {self.host}"
+
+
+class Queue(Step):
+    """A Postfix queue (the sender's, or a server's): `flush` (postqueue -f), or `drain`: flush
+    and wait until it is empty or `within` seconds passed, listing what is stuck (seed 003:
+    "run mailq from time to time to see what emails get stuck")."""
+
+    method: Literal["queue"]
+    host: Literal["sender", "old", "new"] = "sender"
+    action: Literal["flush", "drain"] = "drain"
+    within: float = Field(30, gt=0, le=86400)
+    rerun_in_idempotence: bool = False
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        return _needs_cutover(self, scenario) if self.host == "sender" else None
+
+    def describe(self) -> str:
+        whose = "the sender's" if self.host == "sender" else f"{self.host}'s"
+        return f"flush {whose} queue" if self.action == "flush" else \
+            f"wait up to {self.within:g} s for {whose} queue to empty"
+
+
+class Certificates(Step):
+    """Copy /etc/letsencrypt from old to new with rsync over ssh, then reload Dovecot and
+    Postfix (seed 003: "Copy over everything in /etc/letsencrypt ... rsync -va
+    oldserver:/etc/letsencrypt/ /etc/letsencrypt/"). Needs an ssh_root_key install with
+    client new before it."""
+
+    method: Literal["certificates"]
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        index = next(i for i, step in enumerate(scenario.steps) if step is self)
+        if not any(isinstance(step, SshRootKey) and step.action == "install" and step.client == "new"
+                   for step in scenario.steps[:index]):
+            return "certificates copies over ssh from new: an ssh_root_key install with client: new must come first"
+        return _needs_cutover(self, scenario)
+
+    def describe(self) -> str:
+        return "copy /etc/letsencrypt from old to new (rsync over ssh), reload Dovecot and Postfix"
+
+
+class Wait(Step):
+    """Let time pass, in the guide's seconds scaled by `cutover.day` (seed 003: "it will take
+    a day until everyone else on the internet picks up your TTL change")."""
+
+    method: Literal["wait"]
+    seconds: int = Field(ge=1, le=30 * 86400)
+    rerun_in_idempotence: bool = False
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        return _needs_cutover(self, scenario)
+
+    def describe(self) -> str:
+        return f"wait {self.seconds} s (guide time)"
+
+
+# Every spec above with a `method` tag, in the order they are defined (errors list them so):
+# a new method's spec is one class here, its executor one module in runner/methods/.
+STEP_TYPES: tuple[type[Step], ...] = tuple(
+    spec for spec in list(globals().values())
+    if isinstance(spec, type) and issubclass(spec, Step) and "method" in spec.model_fields)
+METHODS: tuple[str, ...] = tuple(get_args(spec.model_fields["method"].annotation)[0] for spec in STEP_TYPES)
+StepSpec = Annotated[Union[STEP_TYPES], Field(discriminator="method")]  # noqa: UP007
