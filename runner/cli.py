@@ -194,7 +194,16 @@ def _name_stale_labs() -> None:
 
 
 # -- a lab to work in: up, status, shell, check ---------------------------------------------
-LAB_OPTION = click.option("--lab", "lab_id", metavar="ID", help="the kept lab (needed when several are running)")
+def _lab_id(_context, _option, value: str | None) -> str | None:
+    from maillab.lab.lab import is_lab_id  # noqa: PLC0415
+
+    if value is not None and not is_lab_id(value):
+        fail(f"--lab {value}: not a lab id (ml and 8 hex digits, as `maillab status` lists them)", EXIT_BAD_INPUT)
+    return value
+
+
+LAB_OPTION = click.option("--lab", "lab_id", metavar="ID", callback=_lab_id,
+                          help="the kept lab (needed when several are running)")
 
 
 @app.command()
@@ -486,7 +495,7 @@ def build(suites: tuple[str, ...]) -> None:
 
 
 @app.command()
-@click.option("--lab", "lab_id", help="remove this lab, whoever runs it")
+@click.option("--lab", "lab_id", callback=_lab_id, help="remove this lab, whoever runs it")
 @click.option("--all", "everything", is_flag=True, help="remove every lab, running or not")
 @click.option("--stale", is_flag=True, help="remove the labs whose runner is gone (the default)")
 @verbosity
