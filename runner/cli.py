@@ -346,6 +346,7 @@ def status() -> None:
 @verbosity
 def validate(scenario: Path) -> None:
     """Check a scenario file against the schema (needs no Docker engine)."""
+    from maillab.runner.loader import files_outside  # noqa: PLC0415
     from maillab.runner.sources import source_messages  # noqa: PLC0415
 
     spec = _load(scenario)
@@ -353,6 +354,8 @@ def validate(scenario: Path) -> None:
     files = f" ({from_files} from mail files)" if from_files else ""
     console.print(Text(f"{scenario}: valid ({len(spec.users)} users, {spec.message_count + from_files} messages{files}, "
                        f"{len(spec.steps)} steps)"))
+    for path in files_outside(spec):
+        console.print(Text(f"reads files outside the scenario's folder: {path}"))
 
 
 CAPTURE_HELP = """Write a scenario with the shape of a real IMAP server's mailboxes: folders

@@ -21,6 +21,7 @@ from maillab.lab.command import Command
 from maillab.runner.migrate.context import MigrationContext, StepResult
 from maillab.runner.migrate.doveadm_backup import DOVEADM_PORT
 from maillab.runner.migrate.ssh_root_key import authorize_key, give_key, new_key, revoke_key
+from maillab.runner.sources import read_regular
 from maillab.runner.steps import Script
 
 WORKDIR = "/root/maillab-script"
@@ -44,7 +45,7 @@ def run(step: Script, context: MigrationContext) -> list[StepResult]:
     target = lab.container(step.on)
     name = Path(step.path).name
     target.run_checked(Command.of("mkdir", "-p", "-m", "0700", WORKDIR), "preparing the script's folder")
-    target.put_file(f"{WORKDIR}/{name}", step.source(context.scenario, step.path).read_bytes(), mode=0o755)
+    target.put_file(f"{WORKDIR}/{name}", read_regular(step.source(context.scenario, step.path)), mode=0o755)
     target.put_file(f"{WORKDIR}/users", "".join(f"{user}\n" for user in context.passwords).encode())
     key = new_key(context, KEY_COMMENT)
     for role in ("old", "new"):
