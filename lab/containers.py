@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import io
+import ipaddress
 import logging
 import poplib
 import smtplib
@@ -134,10 +135,19 @@ class LabContainer(DockerContainer):
     @talking_to_the_engine("looking at the {0.role} machine")
     def address(self) -> str:
         """This machine's IPv4 address on the lab network."""
+        return self._lab_network()["IPAddress"]
+
+    @talking_to_the_engine("looking at the {0.role} machine")
+    def subnet(self) -> str:
+        """The lab network's IPv4 subnet, as this machine is on it (e.g. 172.20.0.0/16)."""
+        network = self._lab_network()
+        return str(ipaddress.ip_network(f"{network['IPAddress']}/{network['IPPrefixLen']}", strict=False))
+
+    def _lab_network(self) -> dict:
         container = self.get_wrapped_container()
         container.reload()
         [network] = container.attrs["NetworkSettings"]["Networks"].values()
-        return network["IPAddress"]
+        return network
 
     @talking_to_the_engine("reading the log of the {0.role} machine")
     def log_tail(self, lines: int = 15) -> str:

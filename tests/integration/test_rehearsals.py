@@ -367,8 +367,8 @@ def test_trixie_starts_with_dovecot_24_and_publishes_only_what_the_runner_uses(i
 
 def test_the_labs_internet_serves_only_lab_zones_and_publishes_only_on_loopback(images, docker):
     """The DNS answers for the lab's domains and refuses everything else; the sender's resolver
-    finds no address outside the lab and keeps an answer for its TTL; only the sender's SMTP
-    is published, on 127.0.0.1."""
+    finds no address outside the lab and keeps an answer for its TTL; the sender relays for the
+    lab's network only; only the sender's SMTP is published, on 127.0.0.1."""
     with Lab({"old": HostSpec(suite="bookworm"), "new": HostSpec(suite="bookworm")}, internet=True) as lab:
         old, new = lab["old"].address(), lab["new"].address()
         lab.dns.serve([Zone("example.org", {"old": old, "new": new}, ttl=3)])
@@ -387,6 +387,14 @@ def test_the_labs_internet_serves_only_lab_zones_and_publishes_only_on_loopback(
             if dig(lab.sender, "+short", "mail.example.org", "A").split() != [new]:
                 raise NotYet("the resolver still answers old")
         poll("the resolver's answer to expire", switched, timeout=10, interval=0.5)
+        # the sender relays for the lab's network only (the image says 0.0.0.0/0), the runner's
+        # SMTP through the published port included
+        [ipam] = docker.networks.get(lab.network.id).attrs["IPAM"]["Config"]
+        assert lab.sender.run(Command.of("postconf", "-h", "mynetworks")).stdout.split() == [ipam["Subnet"]]
+        with lab.sender.smtp() as smtp:
+            smtp.ehlo("runner")
+            assert smtp.mail("a@traffic.lab")[0] == 250
+            assert smtp.rcpt("a@example.org")[0] == 250, "the runner may relay"
         for machine in (lab.dns, lab.sender):
             bindings = docker.api.inspect_container(machine.get_wrapped_container().id)["HostConfig"]["PortBindings"]
             assert {b["HostIp"] for port in (bindings or {}).values() for b in port} <= {"127.0.0.1"}
