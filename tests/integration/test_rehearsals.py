@@ -61,6 +61,12 @@ def test_default_rehearsal_passes(images, tmp_path):
     assert set(statuses.values()) == {"held"}
     assert (tmp_path / "junit.xml").read_text().count("<testcase") >= 18
     assert "PASS: bullseye-to-bookworm" in run.stdout
+    # the users' password hashes stay on the hosts: the snapshots hold a keyed digest of each
+    for path in tmp_path.iterdir():
+        text = path.read_bytes()
+        assert b"{SHA512-CRYPT}" not in text and b"$6$" not in text, path.name
+    rows = snapshot_of(tmp_path, "new")["user_db"]["mailserver.virtual_users"].values()
+    assert rows and all(re.fullmatch(r"hmac-sha256:[0-9a-f]{32}", row["password"]) for row in rows)
 
 
 def test_quiet_prints_only_the_verdict(images, tmp_path):
