@@ -46,13 +46,15 @@ LABEL = "maillab.lab"
 RUNNER_HOST, RUNNER_PID, RUNNER_STARTED = "maillab.runner.host", "maillab.runner.pid", "maillab.runner.started"
 KEPT = "maillab.kept"  # a lab kept on purpose (--keep) is never stale
 SCENARIO = "maillab.scenario"  # the name of the scenario the lab was made for
-# What Lab makes (`ml` + 8 hex digits). A lab id names a folder of the runner's state and a
-# label filter, so any other value (another tool's label, `../../..`) is never used.
-LAB_ID = re.compile(r"ml[0-9a-f]{8}")
+# What Lab makes (`ml` + 8 hex digits) and `maillab compose-env` (`compose-` + 8 hex). A lab id
+# names a folder of the runner's state and a label filter, so any other value (another tool's
+# label, `../../..`) is never used.
+LAB_ID_PREFIXES = ("ml", "compose-")
+LAB_ID = re.compile(rf"({'|'.join(LAB_ID_PREFIXES)})[0-9a-f]{{8}}")
 
 
-def new_lab_id() -> str:
-    return f"ml{secrets.token_hex(4)}"
+def new_lab_id(prefix: str = "ml") -> str:
+    return f"{prefix}{secrets.token_hex(4)}"
 
 
 def is_lab_id(value: str) -> bool:

@@ -57,15 +57,15 @@ class _Client:
         self.containers = self.networks = type("Objects", (), {"list": lambda *_, **__: listed})()
 
 
-@pytest.mark.parametrize("foreign", ["../../..", "ml1234567", "ml12345678/..", "ML1234ABCD", "mlabcdef01 "])
+@pytest.mark.parametrize("foreign", ["../../..", "ml1234567", "ml12345678/..", "ML1234ABCD", "mlabcdef01 ", "compose-123"])
 def test_a_label_not_shaped_like_a_lab_id_is_ignored_with_a_warning(foreign, caplog):
-    labs = find_labs(_Client("ml0123abcd", foreign))
-    assert [lab.id for lab in labs] == ["ml0123abcd"]
+    labs = find_labs(_Client("ml0123abcd", "compose-0123abcd", foreign))
+    assert [lab.id for lab in labs] == ["compose-0123abcd", "ml0123abcd"]
     assert "not a lab id maillab makes" in caplog.text and repr(foreign) in caplog.text
 
 
 def test_a_new_lab_id_has_the_accepted_shape():
-    assert is_lab_id(new_lab_id())
+    assert is_lab_id(new_lab_id()) and is_lab_id(new_lab_id("compose-"))
     assert not is_lab_id("..") and not is_lab_id("ml0123abcd\n")
 
 
@@ -86,4 +86,4 @@ def test_lab_on_the_command_line_must_be_a_lab_id(command):
     result = CliRunner().invoke(app, command)
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        f"maillab: --lab {command[-1]}: not a lab id (ml and 8 hex digits, as `maillab status` lists them)"]
+        f"maillab: --lab {command[-1]}: not a lab id (ml or compose- and 8 hex digits, as `maillab status` lists them)"]
