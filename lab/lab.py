@@ -280,7 +280,9 @@ class LabInfo:
 
 
 @talking_to_the_engine("looking for labs")
-def find_labs(client: docker.DockerClient) -> list[LabInfo]:
+def find_labs(client: docker.DockerClient, *, warn_foreign: bool = False) -> list[LabInfo]:
+    """The labs on the engine, by their objects' labels; a label that is no lab id is left out
+    (with a warning if asked: `maillab down` says what it leaves alone)."""
     # ignore_removed: another runner's container may go between Docker's list and its inspect
     containers = client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True)
     networks = client.networks.list(filters={"label": LABEL})
@@ -289,7 +291,7 @@ def find_labs(client: docker.DockerClient) -> list[LabInfo]:
     for found in [c.labels for c in containers] + [n.attrs.get("Labels") or {} for n in networks]:
         if is_lab_id(found[LABEL]):
             labels.setdefault(found[LABEL], found)
-        elif found[LABEL] not in foreign:
+        elif warn_foreign and found[LABEL] not in foreign:
             foreign.add(found[LABEL])
             log.warning("ignoring Docker objects labelled %s=%r: not a lab id maillab makes", LABEL, found[LABEL])
     labs = []

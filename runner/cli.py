@@ -511,7 +511,7 @@ def down(lab_id: str | None, everything: bool, stale: bool) -> None:
     if sum(map(bool, (lab_id, everything, stale))) > 1:
         raise click.UsageError("give one of --lab, --all, --stale")
     client = docker_client()
-    labs = find_labs(client)
+    labs = find_labs(client, warn_foreign=True)
     chosen = choose_labs(labs, lab_id, everything)
     if lab_id and not chosen:
         fail(f"no lab {lab_id} on this Docker engine", EXIT_BAD_INPUT)

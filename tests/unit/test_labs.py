@@ -58,9 +58,11 @@ class _Client:
 
 
 @pytest.mark.parametrize("foreign", ["../../..", "ml1234567", "ml12345678/..", "ML1234ABCD", "mlabcdef01 ", "compose-123"])
-def test_a_label_not_shaped_like_a_lab_id_is_ignored_with_a_warning(foreign, caplog):
-    labs = find_labs(_Client("ml0123abcd", "compose-0123abcd", foreign))
-    assert [lab.id for lab in labs] == ["compose-0123abcd", "ml0123abcd"]
+def test_a_label_not_shaped_like_a_lab_id_is_ignored_and_down_warns(foreign, caplog):
+    assert [lab.id for lab in find_labs(_Client("ml0123abcd", "compose-0123abcd", foreign))] == [
+        "compose-0123abcd", "ml0123abcd"]
+    assert caplog.text == ""  # only `maillab down` says what it leaves alone
+    assert len(find_labs(_Client("ml0123abcd", foreign), warn_foreign=True)) == 1
     assert "not a lab id maillab makes" in caplog.text and repr(foreign) in caplog.text
 
 
