@@ -15,9 +15,10 @@ import pytest
 from maillab.lab.command import Command
 from maillab.lab.containers import timed_argv
 from maillab.lab.docker_exec import KEEP, exec_output
-from maillab.lab.lab import LABEL, RUNNER_HOST, RUNNER_PID, RUNNER_STARTED
+from maillab.lab.lab import LABEL, RUNNER_HOST, RUNNER_PID, RUNNER_STARTED, Lab
 from maillab.runner.loader import load_scenario
 from maillab.runner.phases import rehearse
+from maillab.runner.scenario import HostSpec
 
 from .conftest import ROOT, maillab
 
@@ -113,3 +114,19 @@ def test_no_secret_is_in_any_command_line_the_lab_runs(images, docker, path):
             assert not any(secret in step.command for secret in secrets), step.command
     finally:
         result.kept.destroy()
+
+
+@pytest.mark.parametrize("suite", ["bookworm", "trixie"])  # Dovecot 2.3 and 2.4
+def test_ps_shows_no_password_while_doveadm_hashes_it(images, suite):
+    """What `ps` shows while `doveadm pw` runs: a doveadm earlier in PATH writes every process's
+    argv in the container, then runs the real one, so the moment is caught without timing."""
+    passwords = ["pw-Secret-one", "-pw-secret-two"]
+    with Lab({"new": HostSpec(suite=suite)}) as lab:
+        host = lab["new"]
+        host.put_file("/usr/local/sbin/doveadm", b'#!/bin/sh\nps -eo args >> /root/ps-seen\nexec /usr/bin/doveadm "$@"\n',
+                      mode=0o755)
+        hashes = host.password_hashes(passwords)
+        seen = host.read_file("/root/ps-seen").decode()
+    assert len(hashes) == 2 and all(h.startswith("{SHA512-CRYPT}$6$") for h in hashes)
+    assert seen.count("doveadm pw -s SHA512-CRYPT") >= 2, seen  # the moment was caught, twice
+    assert not [line for line in seen.splitlines() if any(p in line for p in passwords)], seen
