@@ -272,7 +272,8 @@ class MailServer:
         command = Command.script('printf "%s\\n" "$MAILLAB_PASSWORDS" | while IFS= read -r p; do '
                                  'printf "%s\\n%s\\n" "$p" "$p" | doveadm pw -s SHA512-CRYPT; done',
                                  secrets=passwords, display="doveadm pw -s SHA512-CRYPT (each password)")
-        return self.run_checked(command, "hashing passwords", env={"MAILLAB_PASSWORDS": "\n".join(passwords)}).stdout.split()
+        hashed = self.run_checked(command, "hashing passwords", env={"MAILLAB_PASSWORDS": "\n".join(passwords)})
+        return hashed.stdout.split()
 
     def wait_for_users(self, addresses: list[str], timeout: float = 10) -> None:
         """Wait until Dovecot's userdb knows every one of `addresses` (one `doveadm user` for

@@ -198,7 +198,8 @@ def _lab_id(_context, _option, value: str | None) -> str | None:
     from maillab.lab.lab import is_lab_id  # noqa: PLC0415
 
     if value is not None and not is_lab_id(value):
-        fail(f"--lab {value}: not a lab id (ml or compose- and 8 hex digits, as `maillab status` lists them)", EXIT_BAD_INPUT)
+        fail(f"--lab {value}: not a lab id (ml or compose- and 8 hex digits, as `maillab status` lists them)",
+             EXIT_BAD_INPUT)
     return value
 
 

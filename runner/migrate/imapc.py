@@ -98,11 +98,13 @@ def _pull(step: Imapc, context: MigrationContext, users: list[str]) -> list[Step
             location = ["-o", "mail_location=imapc:"] if new.dovecot_series == "2.3" \
                 else ["-o", "mail_driver=imapc", "-o", "mail_path="]
             check = Command.of("doveadm", *options, *location, "mailbox", "list", "-u", user, secrets=[password])
-            results.append(context.run(new, check, EXIT_MEANINGS, label=f"imapc check: mailbox list -u {user} (on new)"))
+            results.append(context.run(new, check, EXIT_MEANINGS,
+                                       label=f"imapc check: mailbox list -u {user} (on new)"))
             if not results[-1].ok:
                 return results
             backup = Command.of("doveadm", *options, "backup", "-R", "-u", user, "imapc:", secrets=[password])
-            results.append(context.run(new, backup, EXIT_MEANINGS, label=f"doveadm backup -R -u {user} imapc: (on new)"))
+            results.append(context.run(new, backup, EXIT_MEANINGS,
+                                       label=f"doveadm backup -R -u {user} imapc: (on new)"))
             if not results[-1].ok:
                 return results
         return results
@@ -115,7 +117,8 @@ def _password_settings(new, password: str, pop3: bool) -> str:
     dovecot_config_version first in any file it reads)."""
     first = new.read_file(MAIN_CONF).decode().splitlines()[:1] if new.dovecot_series == "2.4" else []
     names = ("imapc_password", "pop3c_password") if pop3 else ("imapc_password",)
-    return "\n".join([*first, f"!include {MAIN_CONF}", *(f"{name} = {dovecot_quoted(password)}" for name in names)]) + "\n"
+    settings = [f"{name} = {dovecot_quoted(password)}" for name in names]
+    return "\n".join([*first, f"!include {MAIN_CONF}", *settings]) + "\n"
 
 
 def dovecot_quoted(value: str) -> str:

@@ -35,9 +35,12 @@ def test_a_record_comes_back_with_its_baseline_and_is_private(state_dir):
 
 @pytest.mark.parametrize(("labs", "running", "lab_id", "error"), [
     ([], set(), None, "no lab is kept running: start one with `maillab up SCENARIO`"),
-    (["ml00000001", "ml00000002"], {"ml00000001", "ml00000002"}, None, "several labs are kept running (ml00000001, ml00000002): name one with --lab ID"),
-    (["ml00000001"], {"ml00000001"}, "ml00000009", "--lab ml00000009: no lab kept by `maillab up` with that id is running (see: maillab status)"),
-    (["ml00000001"], set(), "ml00000001", "--lab ml00000001: no lab kept by `maillab up` with that id is running (see: maillab status)"),
+    (["ml00000001", "ml00000002"], {"ml00000001", "ml00000002"}, None,
+     "several labs are kept running (ml00000001, ml00000002): name one with --lab ID"),
+    (["ml00000001"], {"ml00000001"}, "ml00000009",
+     "--lab ml00000009: no lab kept by `maillab up` with that id is running (see: maillab status)"),
+    (["ml00000001"], set(), "ml00000001",
+     "--lab ml00000001: no lab kept by `maillab up` with that id is running (see: maillab status)"),
 ])
 def test_which_lab_is_meant(labs, running, lab_id, error):
     for name in labs:
