@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import io
+import ipaddress
 import logging
 import poplib
 import smtplib
@@ -134,10 +135,19 @@ class LabContainer(DockerContainer):
     @talking_to_the_engine("looking at the {0.role} machine")
     def address(self) -> str:
         """This machine's IPv4 address on the lab network."""
+        return self._lab_network()["IPAddress"]
+
+    @talking_to_the_engine("looking at the {0.role} machine")
+    def subnet(self) -> str:
+        """The lab network's IPv4 subnet, as this machine is on it (e.g. 172.20.0.0/16)."""
+        network = self._lab_network()
+        return str(ipaddress.ip_network(f"{network['IPAddress']}/{network['IPPrefixLen']}", strict=False))
+
+    def _lab_network(self) -> dict:
         container = self.get_wrapped_container()
         container.reload()
         [network] = container.attrs["NetworkSettings"]["Networks"].values()
-        return network["IPAddress"]
+        return network
 
     @talking_to_the_engine("reading the log of the {0.role} machine")
     def log_tail(self, lines: int = 15) -> str:
@@ -253,10 +263,17 @@ class MailServer:
         return self.read_file("/etc/dovecot/maillab-series").decode().strip()
 
     def password_hashes(self, passwords: list[str]) -> list[str]:
-        """SHA512-CRYPT hashes made by this host's own `doveadm pw`."""
-        command = Command.script('for p in "$@"; do doveadm pw -s SHA512-CRYPT -p "$p"; done', *passwords,
+        """SHA512-CRYPT hashes made by this host's own `doveadm pw`. The passwords come in the
+        environment, one a line, and reach doveadm on its stdin (it asks twice when not given
+        -p) through the shell's own printf: no command line holds one (`ps` shows those)."""
+        if not passwords:
+            return []
+        assert not any("\n" in password for password in passwords)  # the lab makes them URL-safe
+        command = Command.script('printf "%s\\n" "$MAILLAB_PASSWORDS" | while IFS= read -r p; do '
+                                 'printf "%s\\n%s\\n" "$p" "$p" | doveadm pw -s SHA512-CRYPT; done',
                                  secrets=passwords, display="doveadm pw -s SHA512-CRYPT (each password)")
-        return self.run_checked(command, "hashing passwords").stdout.split()
+        hashed = self.run_checked(command, "hashing passwords", env={"MAILLAB_PASSWORDS": "\n".join(passwords)})
+        return hashed.stdout.split()
 
     def wait_for_users(self, addresses: list[str], timeout: float = 10) -> None:
         """Wait until Dovecot's userdb knows every one of `addresses` (one `doveadm user` for

@@ -9,6 +9,9 @@ the frames from the buffered reader itself keeps them.
 The socket's read timeout is the client's (60 s by default): a migration that prints nothing for
 longer would end in TimeoutError. The SDK turns it off for its own exec streams, and so does
 this; how long an exec may take is the caller's timeout (LabContainer.run).
+
+A command may print without end until its timeout (days for a migration): of each stream
+only the first and the last KEEP bytes are kept, and what lies between is said in one line.
 """
 
 from __future__ import annotations
@@ -17,6 +20,27 @@ import struct
 
 STDOUT, STDERR = 1, 2
 FRAME_HEADER = struct.Struct(">BxxxL")  # stream, 3 bytes of padding, payload length
+KEEP = 2**20  # bytes kept of each end of an exec's stdout and of its stderr
+CHUNK = 2**16  # a frame's payload is read in pieces this big (a frame may announce 4 GiB)
+
+
+class _Ends:
+    """The head and tail of one stream, and how many bytes between them were cut."""
+
+    def __init__(self) -> None:
+        self.head, self.tail, self.cut = bytearray(), bytearray(), 0
+
+    def add(self, data: bytes) -> None:
+        room = KEEP - len(self.head)
+        self.head += data[:room]
+        self.tail += data[room:]
+        if len(self.tail) > KEEP:
+            self.cut += len(self.tail) - KEEP
+            del self.tail[: len(self.tail) - KEEP]
+
+    def value(self) -> bytes:
+        middle = f"\n[... {self.cut} bytes cut ...]\n".encode() if self.cut else b""
+        return bytes(self.head) + middle + bytes(self.tail)
 
 
 def exec_output(container, argv: list[str], *, environment: dict[str, str] | None = None,
@@ -38,13 +62,16 @@ def exec_output(container, argv: list[str], *, environment: dict[str, str] | Non
 def _read_frames(reader) -> tuple[bytes, bytes]:
     """Docker's multiplexed stream until its end: each frame an 8-byte header, then its payload.
     A stream cut inside a frame is the connection to the engine lost (errors.engine_gone)."""
-    out: dict[int, list[bytes]] = {STDOUT: [], STDERR: []}
+    out = {STDOUT: _Ends(), STDERR: _Ends()}
     while header := reader.read(FRAME_HEADER.size):
         if len(header) < FRAME_HEADER.size:
             raise ConnectionError(f"the exec's output ended inside a frame header ({len(header)} of 8 bytes)")
         stream, size = FRAME_HEADER.unpack(header)
-        payload = reader.read(size)
-        if len(payload) < size:
-            raise ConnectionError(f"the exec's output ended inside a frame ({len(payload)} of {size} bytes)")
-        out.setdefault(stream, []).append(payload)
-    return b"".join(out[STDOUT]), b"".join(out[STDERR])
+        left = size
+        while left:
+            payload = reader.read(min(left, CHUNK))
+            if not payload:
+                raise ConnectionError(f"the exec's output ended inside a frame ({size - left} of {size} bytes)")
+            out.setdefault(stream, _Ends()).add(payload)
+            left -= len(payload)
+    return out[STDOUT].value(), out[STDERR].value()

@@ -140,6 +140,9 @@ class SendingMta(InternetMachine):
         self.put_file(FORWARD_CONF, f'forward-zone:\n    name: "."\n    forward-addr: {dns_address}\n'.encode())
         # Docker bind-mounts resolv.conf: rewrite it in place
         self.run_checked(Command.script('echo "nameserver 127.0.0.1" > /etc/resolv.conf'), "pointing at Unbound")
+        # the image relays for anyone (mynetworks 0.0.0.0/0); only the lab's own network may hand it
+        # mail: the runner's SMTP comes in through the lab's side of the published port
+        self.run_checked(Command.of("postconf", "-e", f"mynetworks={self.subnet()}"), "narrowing mynetworks")
         for program in ("unbound", "postfix"):
             self.run_checked(Command.of("supervisorctl", "start", program), f"starting {program}")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import secrets
 import socket
 import time
@@ -45,6 +46,19 @@ LABEL = "maillab.lab"
 RUNNER_HOST, RUNNER_PID, RUNNER_STARTED = "maillab.runner.host", "maillab.runner.pid", "maillab.runner.started"
 KEPT = "maillab.kept"  # a lab kept on purpose (--keep) is never stale
 SCENARIO = "maillab.scenario"  # the name of the scenario the lab was made for
+# What Lab makes (`ml` + 8 hex digits) and `maillab compose-env` (`compose-` + 8 hex). A lab id
+# names a folder of the runner's state and a label filter, so any other value (another tool's
+# label, `../../..`) is never used.
+LAB_ID_PREFIXES = ("ml", "compose-")
+LAB_ID = re.compile(rf"({'|'.join(LAB_ID_PREFIXES)})[0-9a-f]{{8}}")
+
+
+def new_lab_id(prefix: str = "ml") -> str:
+    return f"{prefix}{secrets.token_hex(4)}"
+
+
+def is_lab_id(value: str) -> bool:
+    return LAB_ID.fullmatch(value) is not None
 
 
 def docker_client() -> docker.DockerClient:
@@ -68,7 +82,7 @@ def _runner_labels(lab_id: str, kept: bool, scenario: str) -> dict[str, str]:
 class Lab:
     def __init__(self, hosts: dict[str, HostSpec], *, keep: bool = False, internet: bool = False,
                  tls: dict[str, tuple[str, str]] | None = None, scenario: str = "-") -> None:
-        self.id = f"ml{secrets.token_hex(4)}"
+        self.id = new_lab_id()
         self.specs = hosts
         self.client = docker_client()
         self.labels = _runner_labels(self.id, keep, scenario)
@@ -266,13 +280,20 @@ class LabInfo:
 
 
 @talking_to_the_engine("looking for labs")
-def find_labs(client: docker.DockerClient) -> list[LabInfo]:
+def find_labs(client: docker.DockerClient, *, warn_foreign: bool = False) -> list[LabInfo]:
+    """The labs on the engine, by their objects' labels; a label that is no lab id is left out
+    (with a warning if asked: `maillab down` says what it leaves alone)."""
     # ignore_removed: another runner's container may go between Docker's list and its inspect
     containers = client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True)
     networks = client.networks.list(filters={"label": LABEL})
     labels: dict[str, dict[str, str]] = {}
+    foreign: set[str] = set()
     for found in [c.labels for c in containers] + [n.attrs.get("Labels") or {} for n in networks]:
-        labels.setdefault(found[LABEL], found)
+        if is_lab_id(found[LABEL]):
+            labels.setdefault(found[LABEL], found)
+        elif warn_foreign and found[LABEL] not in foreign:
+            foreign.add(found[LABEL])
+            log.warning("ignoring Docker objects labelled %s=%r: not a lab id maillab makes", LABEL, found[LABEL])
     labs = []
     for lab_id, found in sorted(labels.items()):
         started = found.get(RUNNER_STARTED)

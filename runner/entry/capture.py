@@ -209,6 +209,8 @@ class MaildirWriter:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.user_root: Path | None = None
+        root.mkdir(parents=True, exist_ok=True)
+        root.chmod(0o700)
 
     def user(self, address: str) -> None:
         self.user_root = self.root / address
@@ -222,9 +224,9 @@ class MaildirFolder:
     def __init__(self, path: Path, inbox: bool) -> None:
         self.path = path
         for sub in ("cur", "new", "tmp"):
-            (path / sub).mkdir(parents=True, exist_ok=True)
+            _private_dir(path / sub)
         if not inbox:
-            (path / "maildirfolder").touch()
+            _private_file(path / "maildirfolder", b"")
         self.letters: dict[str, str] = {}
         self.unlettered: set[str] = set()  # keywords beyond Maildir's 26 letters
 
@@ -240,13 +242,29 @@ class MaildirFolder:
         stamp = internaldate.timestamp()
         # the UID first: seeding takes a Maildir in file-name order, and so keeps the server's order
         path = self.path / "cur" / f"{uid:010d}.{int(stamp)}.maillab-capture,S={len(raw)}:2,{''.join(sorted(info))}"
-        path.write_bytes(raw)
+        _private_file(path, raw)
         os.utime(path, (stamp, stamp))
 
     def close(self) -> None:
         if self.letters:
-            (self.path / "dovecot-keywords").write_text(
-                "".join(f"{n} {keyword}\n" for n, keyword in enumerate(self.letters)))
+            _private_file(self.path / "dovecot-keywords",
+                          "".join(f"{n} {keyword}\n" for n, keyword in enumerate(self.letters)).encode())
         if self.unlettered:
             log.warning("%s: %d keywords beyond Maildir's 26 letters are not in the exported files: %s",
                         self.path, len(self.unlettered), ", ".join(sorted(self.unlettered)))
+
+
+# A capture's mail is real people's: its folders 0700 and files 0600, whatever the umask.
+def _private_dir(path: Path) -> None:
+    """`path` and its missing parents (the writer's root exists) as directories only the user reads."""
+    if not path.is_dir():
+        _private_dir(path.parent)
+        path.mkdir(mode=0o700)
+        path.chmod(0o700)
+
+
+def _private_file(path: Path, data: bytes) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        os.fchmod(descriptor, 0o600)
+        file.write(data)

@@ -24,6 +24,7 @@ from pathlib import Path
 from pymysql.converters import escape_item
 
 from ...lab.containers import VMAIL, vmail_home
+from ...lab.lab import new_lab_id
 from ..schema.scenario import HostSpec, Scenario
 from ..rehearsal.seed import ROUNDCUBE_INSERTS, USER_INSERTS, roundcube_rows, subscribed_folders, \
     user_archive, user_rows
@@ -150,7 +151,7 @@ def write_compose_env(out: Path, scenario: Scenario, force: bool = False) -> Com
     if not out.parent.is_dir():
         raise ComposeEnvError(f"{out.parent}: no such directory")
     check_hosts(scenario)
-    lab_id = f"compose-{secrets.token_hex(4)}"
+    lab_id = new_lab_id("compose-")
     passwords = {user.address: secrets.token_urlsafe(12) for user in scenario.users}
     text = env_text(lab_id, bundle, scenario, passwords)  # before the bundle: a path it cannot hold stops here
     messages = write_bundle(bundle, scenario, passwords)

@@ -51,6 +51,10 @@ def state_dir() -> Path:
 
 
 def _folder(lab_id: str) -> Path:
+    from maillab.lab.lab import is_lab_id  # noqa: PLC0415  (docker loads with it)
+
+    if not is_lab_id(lab_id):  # never a path: '../../..' from a label would leave the state folder
+        raise ValueError(f"not a lab id: {lab_id!r}")
     return state_dir() / "labs" / lab_id
 
 
@@ -78,7 +82,9 @@ def records() -> list[KeptLab]:
     found = []
     for path in sorted((state_dir() / "labs").glob("*/lab.json")):
         try:
-            found.append(KeptLab.model_validate_json(path.read_bytes()))
+            record = KeptLab.model_validate_json(path.read_bytes())
+            _folder(record.lab_id)  # a record naming another folder is not the lab's
+            found.append(record)
         except ValueError:
             continue  # a record half written when its runner was killed: the lab is not usable
     return found

@@ -1,5 +1,7 @@
 """imapc (the Imapc step): the new server pulls each user over IMAP from the old one (the
-Dovecot migration doc, seeds 002/004): `doveadm -o imapc_password=... backup -R -u USER imapc:`.
+Dovecot migration doc, seeds 002/004): `doveadm -o imapc_password=... backup -R -u USER imapc:`,
+with the password in a configuration file instead (`doveadm -c`): a command line is shown
+by `ps` to anyone on the engine's machine.
 
 Authentication on the old server, as the doc lists it:
 - user_password: each user's own password;
@@ -27,6 +29,8 @@ MASTER_USERS_FILE = "/etc/dovecot/master-users"
 SOURCE_CONF = "/etc/dovecot/maillab.d/50-imapc-source.conf"
 CLIENT_CONF = "/etc/dovecot/maillab.d/60-imapc-client.conf"
 POP3_MIGRATION_NS = "POP3-MIGRATION-NS/"
+MAIN_CONF = "/etc/dovecot/dovecot.conf"
+PASSWORD_CONF = "/root/maillab-imapc.conf"  # Dovecot's configuration plus one user's password (0600)
 
 SOURCE_AUTH = {
     ("2.3", "master_user"): f"""auth_master_user_separator = *
@@ -87,22 +91,40 @@ def _reload(host, conf: str) -> None:
 def _pull(step: Imapc, context: MigrationContext, users: list[str]) -> list[StepResult]:
     new = context.lab["new"]
     results = []
-    for user in users:
-        password = context.passwords[user] if step.auth == "user_password" else context.secret(step.auth)
-        options = ["-o", f"imapc_password={password}"]
-        if step.pop3_migration:
-            options += ["-o", f"pop3c_password={password}"]
-        location = ["-o", "mail_location=imapc:"] if new.dovecot_series == "2.3" \
-            else ["-o", "mail_driver=imapc", "-o", "mail_path="]
-        check = Command.of("doveadm", *options, *location, "mailbox", "list", "-u", user, secrets=[password])
-        results.append(context.run(new, check, DOVEADM_EXIT_MEANINGS, label=f"imapc check: mailbox list -u {user} (on new)"))
-        if not results[-1].ok:
-            return results
-        backup = Command.of("doveadm", *options, "backup", "-R", "-u", user, "imapc:", secrets=[password])
-        results.append(context.run(new, backup, DOVEADM_EXIT_MEANINGS, label=f"doveadm backup -R -u {user} imapc: (on new)"))
-        if not results[-1].ok:
-            return results
-    return results
+    try:
+        for user in users:
+            password = context.passwords[user] if step.auth == "user_password" else context.secret(step.auth)
+            new.put_file(PASSWORD_CONF, _password_settings(new, password, step.pop3_migration).encode(), mode=0o600)
+            options = ["-c", PASSWORD_CONF]
+            location = ["-o", "mail_location=imapc:"] if new.dovecot_series == "2.3" \
+                else ["-o", "mail_driver=imapc", "-o", "mail_path="]
+            check = Command.of("doveadm", *options, *location, "mailbox", "list", "-u", user, secrets=[password])
+            results.append(context.run(new, check, DOVEADM_EXIT_MEANINGS,
+                                       label=f"imapc check: mailbox list -u {user} (on new)"))
+            if not results[-1].ok:
+                return results
+            backup = Command.of("doveadm", *options, "backup", "-R", "-u", user, "imapc:", secrets=[password])
+            results.append(context.run(new, backup, DOVEADM_EXIT_MEANINGS,
+                                       label=f"doveadm backup -R -u {user} imapc: (on new)"))
+            if not results[-1].ok:
+                return results
+        return results
+    finally:
+        new.run_checked(Command.of("rm", "-f", PASSWORD_CONF), "removing the imapc password")
+
+
+def _password_settings(new, password: str, pop3: bool) -> str:
+    """What `doveadm -c` reads: Dovecot's own configuration, then the password (2.4 wants its
+    dovecot_config_version first in any file it reads)."""
+    first = new.read_file(MAIN_CONF).decode().splitlines()[:1] if new.dovecot_series == "2.4" else []
+    names = ("imapc_password", "pop3c_password") if pop3 else ("imapc_password",)
+    settings = [f"{name} = {dovecot_quoted(password)}" for name in names]
+    return "\n".join([*first, f"!include {MAIN_CONF}", *settings]) + "\n"
+
+
+def dovecot_quoted(value: str) -> str:
+    """A value as a Dovecot configuration file reads it back unchanged."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def set_up_source(step: Imapc, context: MigrationContext) -> StepResult:
@@ -118,13 +140,16 @@ def set_up_source(step: Imapc, context: MigrationContext) -> StepResult:
     _reload(old, SOURCE_CONF)
     first = next(iter(context.passwords))
     login = f"{first}*{MASTER_USER}" if step.auth == "master_user" else first
-    # `--`: a generated password may begin with '-'
-    command = Command.of("doveadm", "auth", "test", "-x", "service=imap", "--", login, secret, secrets=[secret])
+    # `--`: a login may begin with '-'; the password comes on stdin (doveadm asks for it when
+    # not given), from the environment through the shell's own printf: no command line holds it
+    command = Command.script('printf "%s\\n" "$MAILLAB_SECRET" | doveadm auth test -x service=imap -- "$1"', login,
+                             secrets=[secret], display=f"doveadm auth test -x service=imap -- {login}")
     label = f"old accepts the {step.auth.replace('_', ' ')} (doveadm auth test {login})"
     tries: list[StepResult] = []
 
     def accepted() -> StepResult:  # the reload restarts the auth service in the background
-        tries.append(context.run(old, command, {0: "success", 77: "authentication failed"}, label=label))
+        tries.append(context.run(old, command, {0: "success", 77: "authentication failed"}, label=label,
+                                 env={"MAILLAB_SECRET": secret}))
         if tries[-1].exit_code == 77:
             raise NotYet(tries[-1].meaning)
         return tries[-1]

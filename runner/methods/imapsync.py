@@ -17,17 +17,25 @@ EXIT_MEANINGS = {0: "success", 1: "failed", 6: "interrupted", 10: "connection fa
                  111: "errors during the transfer", 162: "an imapsync dependency is missing"}
 
 
+PASSFILE = "/root/maillab-imapsync-password"  # the user's password (0600): a command line is shown by `ps`
+
+
 @executes(Imapsync)
 def run(step: Imapsync, context: MigrationContext) -> list[StepResult]:
     machine = context.lab.imapsync_machine(step.source(context.scenario, step.script))
     results = []
-    for user, password in context.passwords.items():
-        # --option=value: a generated password may begin with '-'
-        command = Command.of("imapsync", "--host1=old", "--port1=143", f"--user1={user}", f"--password1={password}",
-                             "--host2=new", "--port2=143", f"--user2={user}", f"--password2={password}",
-                             "--nossl1", "--nossl2", "--notls1", "--notls2", "--noreleasecheck", *step.args,
-                             secrets=[password])
-        results.append(context.run(machine, command, EXIT_MEANINGS, label=f"imapsync {user} (on the imapsync machine)"))
-        if not results[-1].ok:
-            break
+    try:
+        for user, password in context.passwords.items():
+            machine.put_file(PASSFILE, f"{password}\n".encode(), mode=0o600)
+            # --option=value: an address may begin with '-'
+            command = Command.of("imapsync", "--host1=old", "--port1=143", f"--user1={user}", f"--passfile1={PASSFILE}",
+                                 "--host2=new", "--port2=143", f"--user2={user}", f"--passfile2={PASSFILE}",
+                                 "--nossl1", "--nossl2", "--notls1", "--notls2", "--noreleasecheck", *step.args,
+                                 secrets=[password])
+            results.append(context.run(machine, command, EXIT_MEANINGS,
+                                       label=f"imapsync {user} (on the imapsync machine)"))
+            if not results[-1].ok:
+                break
+    finally:
+        machine.run_checked(Command.of("rm", "-f", PASSFILE), "removing the imapsync password")
     return results

@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...lab.command import Command
+from ..schema.sources import read_regular
 from ..schema.steps import Script
 from . import executes
 from .context import MigrationContext, StepResult
@@ -46,7 +47,7 @@ def run(step: Script, context: MigrationContext) -> list[StepResult]:
     target = lab.container(step.on)
     name = Path(step.path).name
     target.run_checked(Command.of("mkdir", "-p", "-m", "0700", WORKDIR), "preparing the script's folder")
-    target.put_file(f"{WORKDIR}/{name}", step.source(context.scenario, step.path).read_bytes(), mode=0o755)
+    target.put_file(f"{WORKDIR}/{name}", read_regular(step.source(context.scenario, step.path)), mode=0o755)
     target.put_file(f"{WORKDIR}/users", "".join(f"{user}\n" for user in context.passwords).encode())
     key = new_key(context, KEY_COMMENT)
     for role in ("old", "new"):

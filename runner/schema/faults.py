@@ -108,6 +108,9 @@ class DiskFull(Fault):
     free: int = Field(0, ge=0, le=2**30)
 
     def problem_with(self, scenario: Scenario) -> str | None:
+        if scenario.hosts["new"].mail_store == "disk":  # no size of its own: the engine's filesystem would fill
+            return ("disk_full needs new's mail store in memory (a tmpfs of mail_store_mb); with mail_store: disk "
+                    "it would fill the Docker engine's own filesystem")
         if scenario.hosts["new"].mail_store_mb > DISK_FULL_STORE_MB:
             return (f"disk_full fills new's mail store: make it small (hosts.new.mail_store_mb at most "
                     f"{DISK_FULL_STORE_MB})")

@@ -26,8 +26,8 @@ from ruamel.yaml.tokens import (
 
 from .faults import FAULTS
 from .scenario import FolderSpec, MailSource, RawMessageSpec, Scenario, UserSpec
-from .sources import maildir_tree, source_bytes
-from .steps import METHODS
+from .sources import IrregularFile, check_source, maildir_tree, source_bytes
+from .steps import METHODS, Imapsync, Script
 
 MAX_BYTES = 4 * 2**20
 MAX_DEPTH = 32
@@ -77,6 +77,19 @@ def load_scenario(path: Path) -> Scenario:
     return scenario
 
 
+def files_outside(scenario: Scenario) -> list[Path]:
+    """What the scenario reads from outside its own folder (allowed: the admin's own export, a
+    script kept elsewhere), each tree or file once: `maillab validate` names them."""
+    named = [Path(folder.source.path) for user in scenario.users for folder in user.folders if folder.source]
+    named += [Path(message.raw_file) for user in scenario.users for folder in user.folders
+              for message in folder.messages if isinstance(message, RawMessageSpec) and message.raw_file]
+    steps = [*scenario.steps, *(step for fault in scenario.faults for step in getattr(fault, "recovery", ()))]
+    named += [step.source(scenario, step.path if isinstance(step, Script) else step.script)
+              for step in steps if isinstance(step, Script | Imapsync)]
+    outside = sorted({path for path in named if not path.is_relative_to(scenario.base_dir)})
+    return [path for path in outside if not any(path.is_relative_to(other) for other in outside if other != path)]
+
+
 def read_document(path: Path, what: str, shape: str) -> CommentedMap:
     """The YAML mapping in `path` (a `what` file: scenario, exercise), bounded as the module
     says; `shape` is the error when the file holds no mapping."""
@@ -117,28 +130,39 @@ def _resolve_mail_files(path: Path, document: CommentedMap, base: Path, index: i
     def fail(loc: tuple, message: str) -> None:
         raise ScenarioError(_printable(f"{path}:{line_of(document, loc)}: {field_path(loc)}: {message}"))
 
+    imported: list[MailSource] = []  # the folders of an imported tree: errors name the import
     if user.import_:
         loc = ("users", index, "import", "maildir")
         root = _checked_path(base, user.import_.maildir, "maildir", lambda problem: fail(loc, problem))
         listed = {folder.name: folder for folder in user.folders}
         try:
             tree = maildir_tree(root)
+        except IrregularFile as error:
+            fail(loc, str(error))
         except (OSError, UnicodeError, ValueError) as error:
             fail(loc, f"cannot read the Maildir++ tree {root}: {error}")
         for name, directory in tree.items():
+            imported.append(MailSource(maildir=str(directory)))
             if name in listed:
-                listed[name].source = listed[name].source or MailSource(maildir=str(directory))
+                listed[name].source = listed[name].source or imported[-1]
                 continue
             try:
-                user.folders.append(FolderSpec(name=name, source=MailSource(maildir=str(directory))))
+                user.folders.append(FolderSpec(name=name, source=imported[-1]))
             except ValidationError as error:
                 fail(loc, f"folder directory {directory.name!r}: {_message(error.errors()[0])}")
     files = 0
     for number, folder in enumerate(user.folders):
         if folder.source:
-            loc = ("users", index, "folders", number, "source")
+            loc = ("users", index, "import", "maildir") if any(folder.source is source for source in imported) \
+                else ("users", index, "folders", number, "source")
             kind = folder.source.kind
             checked = _checked_path(base, folder.source.path, kind, lambda problem: fail(loc, problem))
+            try:
+                check_source(kind, checked)
+            except IrregularFile as error:
+                fail(loc, str(error))
+            except OSError as error:
+                fail(loc, f"{folder.source.path}: {error.strerror}")
             setattr(folder.source, kind, str(checked))
             files += source_bytes(kind, checked)
         for position, message in enumerate(folder.messages):

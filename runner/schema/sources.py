@@ -14,14 +14,21 @@ as Dovecot and Python's own Maildir conversion (`mboxMessage._explain_to`) take 
   neither does Dovecot's mbox driver, so a quoted line stays quoted. The status headers stay
   in the message as they are in the file.
 - .eml: INTERNALDATE from the Date header, else the file's mtime; no flags.
+
+Only regular files are read. Inside a Maildir tree or an .eml directory a symbolic link (it
+may point anywhere: ~/.ssh/id_rsa would be copied into the lab), a FIFO (opening it waits
+for a writer) or a device (/dev/zero never ends) is refused, naming it; each entry is
+lstat'ed before anything opens it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import mailbox
 import os
 import re
+import stat
 import time
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
@@ -37,6 +44,57 @@ MAILDIR_FLAGS = {letter: flag for flag, letter in MAILDIR_FLAG_LETTERS.items()}
 MBOX_FLAGS = {"R": "\\Seen", "A": "\\Answered", "F": "\\Flagged", "D": "\\Deleted", "T": "\\Draft"}
 FROM_LINE_DATE = "%a %b %d %H:%M:%S %Y"  # asctime, as Python's mailbox reads it
 RAW_DATE = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)  # a raw message without date or Date header
+
+
+class IrregularFile(Exception):
+    """A file a source would read is not a regular file: one line naming it."""
+
+
+def irregular(path: Path) -> str | None:
+    """What `path` is, when it is not a regular file (not followed if it is a link)."""
+    mode = os.lstat(path).st_mode
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a symbolic link" if stat.S_ISLNK(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a directory" if stat.S_ISDIR(mode)
+            else "a socket")
+    return f"{path}: {kind}; only regular files are read from mail files"
+
+
+def check_source(kind: str, path: Path) -> None:
+    """Refuse (IrregularFile) anything but regular files among what reading the source opens:
+    a Maildir's cur/ and new/ (real directories) and their entries, its dovecot-keywords; an
+    .eml directory's *.eml entries; an mbox file."""
+    if kind == "mbox":
+        files = [path]
+    elif kind == "eml":
+        files = sorted(path.glob("*.eml"))
+    else:
+        files = [path / "dovecot-keywords"] if os.path.lexists(path / "dovecot-keywords") else []
+        for sub in ("cur", "new"):
+            if not stat.S_ISDIR(os.lstat(path / sub).st_mode):
+                raise IrregularFile(f"{path / sub}: not a directory (a symbolic link?); a Maildir's own is read")
+            files += sorted(Path(entry.path) for entry in os.scandir(path / sub)
+                            if not entry.is_dir(follow_symlinks=False))
+    for file in files:
+        if problem := irregular(file):
+            raise IrregularFile(problem)
+
+
+def read_regular(path: Path, *, follow: bool = True) -> bytes:
+    """A file's bytes, once the open file shows to be a regular file. Opened without blocking
+    (a FIFO would wait for a writer) and, unless `follow`, not through a symbolic link."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise IrregularFile(f"{path}: a symbolic link; only regular files are read from mail files") from None
+        raise
+    with os.fdopen(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise IrregularFile(f"{path}: not a regular file")
+        return file.read()
 
 
 @dataclass(frozen=True)
@@ -58,6 +116,7 @@ class _RawMaildirMessage(mailbox.MaildirMessage):
 def source_messages(source: MailSource) -> list[SeedMessage]:
     """The messages of a folder's source (its path made absolute by the loader)."""
     reader = {"maildir": maildir_messages, "mbox": mbox_messages, "eml": eml_messages}[source.kind]
+    check_source(source.kind, Path(source.path))
     return reader(Path(source.path))
 
 
@@ -66,12 +125,12 @@ def source_bytes(kind: str, path: Path) -> int:
     if kind == "mbox":
         return path.stat().st_size
     files = [*path.glob("cur/*"), *path.glob("new/*")] if kind == "maildir" else [*path.glob("*.eml")]
-    return sum(file.stat().st_size for file in files if file.is_file())
+    return sum(info.st_size for info in map(os.lstat, files) if stat.S_ISREG(info.st_mode))
 
 
 def raw_message(spec: RawMessageSpec) -> SeedMessage:
     """A raw message of the scenario, its body repeated up to `size` bytes when given."""
-    raw = spec.raw if spec.raw is not None else Path(spec.raw_file).read_bytes()
+    raw = spec.raw if spec.raw is not None else read_regular(Path(spec.raw_file))
     head, body = split_body(raw)
     if spec.size:
         raw = head + (body * -(-(spec.size - len(head)) // len(body)))[: spec.size - len(head)]
@@ -101,10 +160,10 @@ def maildir_messages(path: Path) -> list[SeedMessage]:
 def maildir_keyword_letters(path: Path) -> dict[str, str]:
     """Keyword letter -> keyword, from the folder's dovecot-keywords ('0 $Forwarded' is a)."""
     table = path / "dovecot-keywords"
-    if not table.is_file():
+    if not os.path.lexists(table):
         return {}
     letters = {}
-    for line in table.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in read_regular(table, follow=False).decode("utf-8", errors="replace").splitlines():
         number, _, keyword = line.partition(" ")
         if number.isdigit() and int(number) < len(MAILDIR_KEYWORD_LETTERS) and keyword:
             letters[MAILDIR_KEYWORD_LETTERS[int(number)]] = keyword
@@ -116,6 +175,9 @@ def maildir_tree(root: Path) -> dict[str, Path]:
     level in modified UTF-7. A directory counts as a folder when it holds cur/."""
     folders = {"INBOX": root} if (root / "cur").is_dir() else {}
     for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        if entry.name.startswith(".") and entry.is_symlink():
+            raise IrregularFile(f"{entry.path}: a symbolic link; a Maildir++ tree's folders are read only as "
+                                "directories of their own")
         if entry.name.startswith(".") and entry.name not in (".", "..") and entry.is_dir() \
                 and Path(entry.path, "cur").is_dir():
             folders[maildir_folder_name(entry.name)] = Path(entry.path)
@@ -158,7 +220,7 @@ def eml_messages(directory: Path) -> list[SeedMessage]:
     """Every *.eml file of the directory, in name order."""
     messages = []
     for path in sorted(directory.glob("*.eml")):
-        raw = path.read_bytes()
+        raw = read_regular(path, follow=False)
         headers = BytesHeaderParser().parsebytes(raw)
         messages.append(SeedMessage(raw, _header_date(headers) or _mtime(path), (), ()))
     return messages

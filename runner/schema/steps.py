@@ -142,6 +142,8 @@ class _UserFile(Step):
 
     def missing(self, scenario: Scenario, path: str, what: str) -> str | None:
         source = self.source(scenario, path)
+        if source.exists() and not source.is_file():  # a FIFO would block, a device never ends
+            return f"{what} '{path}' is not a regular file ({source})"
         if not source.is_file():
             return f"{what} '{path}' not found (looked for {source})"
         return None

@@ -61,6 +61,12 @@ def test_default_rehearsal_passes(images, tmp_path):
     assert set(statuses.values()) == {"held"}
     assert (tmp_path / "junit.xml").read_text().count("<testcase") >= 18
     assert "PASS: bullseye-to-bookworm" in run.stdout
+    # the users' password hashes stay on the hosts: the snapshots hold a keyed digest of each
+    for path in tmp_path.iterdir():
+        text = path.read_bytes()
+        assert b"{SHA512-CRYPT}" not in text and b"$6$" not in text, path.name
+    rows = snapshot_of(tmp_path, "new")["user_db"]["mailserver.virtual_users"].values()
+    assert rows and all(re.fullmatch(r"hmac-sha256:[0-9a-f]{32}", row["password"]) for row in rows)
 
 
 def test_quiet_prints_only_the_verdict(images, tmp_path):
@@ -367,8 +373,8 @@ def test_trixie_starts_with_dovecot_24_and_publishes_only_what_the_runner_uses(i
 
 def test_the_labs_internet_serves_only_lab_zones_and_publishes_only_on_loopback(images, docker):
     """The DNS answers for the lab's domains and refuses everything else; the sender's resolver
-    finds no address outside the lab and keeps an answer for its TTL; only the sender's SMTP
-    is published, on 127.0.0.1."""
+    finds no address outside the lab and keeps an answer for its TTL; the sender relays for the
+    lab's network only; only the sender's SMTP is published, on 127.0.0.1."""
     with Lab({"old": HostSpec(suite="bookworm"), "new": HostSpec(suite="bookworm")}, internet=True) as lab:
         old, new = lab["old"].address(), lab["new"].address()
         lab.dns.serve([Zone("example.org", {"old": old, "new": new}, ttl=3)])
@@ -387,6 +393,14 @@ def test_the_labs_internet_serves_only_lab_zones_and_publishes_only_on_loopback(
             if dig(lab.sender, "+short", "mail.example.org", "A").split() != [new]:
                 raise NotYet("the resolver still answers old")
         poll("the resolver's answer to expire", switched, timeout=10, interval=0.5)
+        # the sender relays for the lab's network only (the image says 0.0.0.0/0), the runner's
+        # SMTP through the published port included
+        [ipam] = docker.networks.get(lab.network.id).attrs["IPAM"]["Config"]
+        assert lab.sender.run(Command.of("postconf", "-h", "mynetworks")).stdout.split() == [ipam["Subnet"]]
+        with lab.sender.smtp() as smtp:
+            smtp.ehlo("runner")
+            assert smtp.mail("a@traffic.lab")[0] == 250
+            assert smtp.rcpt("a@example.org")[0] == 250, "the runner may relay"
         for machine in (lab.dns, lab.sender):
             bindings = docker.api.inspect_container(machine.get_wrapped_container().id)["HostConfig"]["PortBindings"]
             assert {b["HostIp"] for port in (bindings or {}).values() for b in port} <= {"127.0.0.1"}

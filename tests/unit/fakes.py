@@ -52,6 +52,8 @@ class FakeHost(MailServer):
         self.exits = {start: list(code) if isinstance(code, list) else code for start, code in (exits or {}).items()}
         series = "2.4" if spec and spec.suite == "trixie" else "2.3"
         self.files: dict[str, bytes] = {"/etc/dovecot/maillab-series": series.encode() + b"\n"}
+        if series == "2.4":  # the image's own first line (dockerfiles/mailhost/dovecot-2.4/dovecot.conf)
+            self.files["/etc/dovecot/dovecot.conf"] = b"dovecot_config_version = 2.4.0\n"
 
     def run(self, command: Command, *, timeout: float = 0, env: dict[str, str] | None = None,
             workdir: str | None = None) -> ExecResult:
@@ -61,7 +63,7 @@ class FakeHost(MailServer):
         for name, value in sorted((env or {}).items()):
             self.transcript.add(f"{self.role}   env {name}={value}")
         if command.argv[:2] == ("sh", "-c") and "doveadm pw" in command.argv[2]:  # password_hashes
-            hashes = "".join(f"{{SHA512-CRYPT}}hash-of-{n}\n" for n in range(len(command.argv) - 4))
+            hashes = "".join(f"{{SHA512-CRYPT}}hash-of-{n}\n" for n in range(len(env["MAILLAB_PASSWORDS"].split("\n"))))
             return ExecResult(0, hashes, "")
         for start, (code, output) in ANSWERS.items():
             if command.argv[:len(start)] == start:

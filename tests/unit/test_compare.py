@@ -267,3 +267,18 @@ def test_mail_without_message_id_is_paired_by_content_then_uid(case, breakage, e
     for name in ("new", "converged"):
         broken(snapshots[name])
     assert {f.kind for f in judge(Evidence(**snapshots), Expectations())} == expected
+
+
+def test_a_password_hash_is_kept_as_a_keyed_digest_that_still_tells_a_change():
+    from types import SimpleNamespace
+
+    from maillab.runner.rehearsal.snapshot import _hidden
+
+    host, other_lab = (SimpleNamespace(secrets=SimpleNamespace(doveadm=key)) for key in ("k1", "k2"))
+    crypt = "{SHA512-CRYPT}$6$salt$hash"
+    row = {"id": "1", "email": "a@example.org", "password": crypt}
+    hidden = _hidden(host, row)
+    assert crypt not in str(hidden) and hidden["password"].startswith("hmac-sha256:")
+    assert hidden == _hidden(host, dict(row)) != _hidden(host, row | {"password": crypt + "x"})
+    assert hidden != _hidden(other_lab, row)
+    assert _hidden(host, {"id": "1"}) == {"id": "1"} and _hidden(host, {"password": None}) == {"password": None}

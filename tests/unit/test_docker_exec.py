@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from maillab.lab.docker_exec import _read_frames
+from maillab.lab.docker_exec import KEEP, _read_frames
 
 
 def frame(stream: int, payload: bytes) -> bytes:
@@ -31,3 +31,20 @@ def test_no_output_is_empty_bytes():
 def test_a_stream_cut_inside_a_frame_is_a_lost_connection(cut):
     with pytest.raises(ConnectionError):
         _read_frames(reader(frame(1, b"hello")[:cut]))
+
+
+@pytest.mark.parametrize("sizes", [[3 * KEEP], [KEEP - 1, 2, KEEP, 5], [1000] * (3 * KEEP // 1000)])
+def test_of_endless_output_the_head_and_the_tail_are_kept_and_the_cut_is_said(sizes):
+    data = bytes(range(256)) * (sum(sizes) // 256 + 1)
+    frames, position = b"", 0
+    for size in sizes:
+        frames += frame(1, data[position:position + size])
+        position += size
+    stdout, stderr = _read_frames(reader(frames + frame(2, b"err")))
+    cut = position - 2 * KEEP
+    assert stdout == data[:KEEP] + f"\n[... {cut} bytes cut ...]\n".encode() + data[position - KEEP:position]
+    assert stderr == b"err"
+
+
+def test_output_of_exactly_both_ends_is_not_cut():
+    assert _read_frames(reader(frame(1, b"x" * 2 * KEEP)))[0] == b"x" * 2 * KEEP

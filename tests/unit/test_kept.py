@@ -27,17 +27,20 @@ def keep(lab_id: str) -> kept.KeptLab:
 
 
 def test_a_record_comes_back_with_its_baseline_and_is_private(state_dir):
-    record = keep("ml1")
-    assert kept.choose(None, {"ml1"}) == record
+    record = keep("ml00000001")
+    assert kept.choose(None, {"ml00000001"}) == record
     assert kept.load_baseline(record) == host_state()
-    assert stat.S_IMODE((state_dir / "labs" / "ml1" / "lab.json").stat().st_mode) == 0o600
+    assert stat.S_IMODE((state_dir / "labs" / "ml00000001" / "lab.json").stat().st_mode) == 0o600
 
 
 @pytest.mark.parametrize(("labs", "running", "lab_id", "error"), [
     ([], set(), None, "no lab is kept running: start one with `maillab up SCENARIO`"),
-    (["ml1", "ml2"], {"ml1", "ml2"}, None, "several labs are kept running (ml1, ml2): name one with --lab ID"),
-    (["ml1"], {"ml1"}, "ml9", "--lab ml9: no lab kept by `maillab up` with that id is running (see: maillab status)"),
-    (["ml1"], set(), "ml1", "--lab ml1: no lab kept by `maillab up` with that id is running (see: maillab status)"),
+    (["ml00000001", "ml00000002"], {"ml00000001", "ml00000002"}, None,
+     "several labs are kept running (ml00000001, ml00000002): name one with --lab ID"),
+    (["ml00000001"], {"ml00000001"}, "ml00000009",
+     "--lab ml00000009: no lab kept by `maillab up` with that id is running (see: maillab status)"),
+    (["ml00000001"], set(), "ml00000001",
+     "--lab ml00000001: no lab kept by `maillab up` with that id is running (see: maillab status)"),
 ])
 def test_which_lab_is_meant(labs, running, lab_id, error):
     for name in labs:
@@ -47,14 +50,14 @@ def test_which_lab_is_meant(labs, running, lab_id, error):
 
 
 def test_records_of_labs_gone_are_forgotten_and_the_one_left_is_chosen(state_dir):
-    keep("ml1")
-    keep("ml2")
-    assert kept.choose(None, {"ml2"}).lab_id == "ml2"
-    assert sorted(path.name for path in (state_dir / "labs").iterdir()) == ["ml2"]
+    keep("ml00000001")
+    keep("ml00000002")
+    assert kept.choose(None, {"ml00000002"}).lab_id == "ml00000002"
+    assert sorted(path.name for path in (state_dir / "labs").iterdir()) == ["ml00000002"]
 
 
 def test_a_half_written_record_is_skipped(state_dir):
-    keep("ml1")
-    (state_dir / "labs" / "ml2").mkdir()
-    (state_dir / "labs" / "ml2" / "lab.json").write_text('{"lab_id": "ml2", "sce')
-    assert [record.lab_id for record in kept.records()] == ["ml1"]
+    keep("ml00000001")
+    (state_dir / "labs" / "ml00000002").mkdir()
+    (state_dir / "labs" / "ml00000002" / "lab.json").write_text('{"lab_id": "ml00000002", "sce')
+    assert [record.lab_id for record in kept.records()] == ["ml00000001"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import pkgutil
+import re
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,9 @@ def transcript_of(step: dict, hosts: dict = BULLSEYE_TO_BOOKWORM, exits: dict | 
     for result in results:  # every lab secret and user password is masked in what is reported
         for secret in (*lab.secrets, *PASSWORDS.values()):
             assert secret not in result.command + result.output, (secret, result.command)
+    for line in lab.transcript.lines:  # and is in no command line (`ps` shows those): an env or a file
+        if re.match(r"[a-z-]+\$ ", line):
+            assert not [secret for secret in (*lab.secrets, *PASSWORDS.values()) if secret in line], line
     return lab.transcript.text()
 
 

@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import re
+import stat
 import tarfile
 from pathlib import Path
 
@@ -249,3 +250,88 @@ def test_validate_counts_the_messages_read_from_mail_files():
     assert from_files > 0
     shown = CliRunner().invoke(app, ["validate", str(path)]).output
     assert f"valid (2 users, {spec.message_count + from_files} messages ({from_files} from mail files), " in shown
+
+
+def _hostile_tree(p: Path, name: str, make) -> None:
+    maildir(p / "tree", {"cur/1.M1.host:2,S": MESSAGE})
+    (p / "secret").write_bytes(b"-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    make(p / "tree" / name)
+
+
+# Each is made at test time in tmp_path; `validate` must refuse it at once, naming the file.
+@pytest.mark.timeout(10)  # a hang is the bug: a FIFO or /dev/zero opened
+@pytest.mark.parametrize(("field", "make", "fragment"), [
+    ("import: {maildir: tree}", lambda p: _hostile_tree(p, "cur/2.M2.host:2,S", lambda f: f.symlink_to("/dev/zero")),
+     "tree/cur/2.M2.host:2,S: a symbolic link; only regular files are read"),
+    ("import: {maildir: tree}", lambda p: _hostile_tree(p, "new/2.M2.host", lambda f: f.symlink_to(p / "secret")),
+     "tree/new/2.M2.host: a symbolic link"),
+    ("import: {maildir: tree}", lambda p: _hostile_tree(p, "cur/2.M2.host:2,S", os.mkfifo),
+     "tree/cur/2.M2.host:2,S: a FIFO"),
+    ("import: {maildir: tree}", lambda p: _hostile_tree(p, "dovecot-keywords", lambda f: f.symlink_to(p / "secret")),
+     "tree/dovecot-keywords: a symbolic link"),
+    ("import: {maildir: tree}", lambda p: _hostile_tree(p, ".Sub", lambda f: f.symlink_to(maildir(p / "other", {}))),
+     "tree/.Sub: a symbolic link"),
+    ("import: {maildir: tree}", lambda p: [maildir(p / "tree", {}), os.rmdir(p / "tree/cur"),
+                                           (p / "tree/cur").symlink_to(p / "other/cur"), maildir(p / "other", {})],
+     "tree/cur: not a directory (a symbolic link?)"),
+    ("folders: [{name: L, source: {eml: mails}}]", lambda p: [(p / "mails").mkdir(), (p / "mails/a.eml").symlink_to("/dev/zero")],
+     "mails/a.eml: a symbolic link"),
+    ("folders: [{name: L, source: {eml: mails}}]", lambda p: [(p / "mails").mkdir(), os.mkfifo(p / "mails/a.eml")],
+     "mails/a.eml: a FIFO"),
+    ("folders: [{name: L, messages: [{raw_file: zero.eml}]}]", lambda p: (p / "zero.eml").symlink_to("/dev/zero"),
+     "users[0].folders[0].messages[0].raw_file: zero.eml: not a regular file"),
+    ("folders: [{name: L, messages: [{raw_file: fifo.eml}]}]", lambda p: os.mkfifo(p / "fifo.eml"),
+     "users[0].folders[0].messages[0].raw_file: fifo.eml: not a regular file"),
+    pytest.param("import: {maildir: tree}", lambda p: _hostile_tree(
+        p, "cur/2.M2.host:2,S", lambda f: os.mknod(f, stat.S_IFCHR | 0o600, os.makedev(1, 5))),
+        "tree/cur/2.M2.host:2,S: a device", marks=pytest.mark.skipif(os.geteuid() != 0, reason="mknod needs root")),
+], ids=["maildir-link-to-dev-zero", "maildir-link-outside", "maildir-fifo", "keywords-link", "tree-folder-link",
+        "cur-link", "eml-link-to-dev-zero", "eml-fifo", "raw-file-dev-zero", "raw-file-fifo", "maildir-device"])
+def test_validate_refuses_links_fifos_and_devices_naming_the_file(tmp_path, field, make, fragment):
+    from click.testing import CliRunner
+
+    from maillab.runner.entry.cli import app
+
+    make(tmp_path)
+    (tmp_path / "s.yaml").write_text(SCENARIO.replace("FIELD", field))
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "s.yaml")])
+    assert result.exit_code == 2, result.output
+    [line] = result.output.strip().splitlines()
+    loc = "users[0].import.maildir: " if field.startswith("import") else "users[0].folders[0]."
+    assert line.startswith(f"maillab: {tmp_path / 's.yaml'}:8: {loc}"), line
+    assert fragment in line, line
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("make", [os.mkfifo, lambda f: f.symlink_to("/dev/zero")], ids=["fifo", "dev-zero"])
+def test_a_script_step_must_be_a_regular_file(tmp_path, make):
+    make(tmp_path / "migrate.sh")
+    (tmp_path / "s.yaml").write_text(VALID.replace("  - method: doveadm_backup\n", "  - {method: script, path: migrate.sh}\n"))
+    with pytest.raises(ScenarioError, match=r"steps\[1\]: script 'migrate.sh' is not a regular file"):
+        load_scenario(tmp_path / "s.yaml")
+
+
+def test_validate_names_the_files_read_from_outside_the_scenarios_folder(tmp_path):
+    from click.testing import CliRunner
+
+    from maillab.runner.entry.cli import app
+
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export/sent.mbox").write_text(
+        MBOX_MESSAGE.format(sender="a@x", from_date="Tue Mar  5 08:15:02 2024", headers=""))
+    maildir(tmp_path / "export/tree", {"cur/1.M1.host:2,S": MESSAGE})
+    maildir(tmp_path / "export/tree/.Old", {"cur/2.M2.host:2,S": MESSAGE})
+    (tmp_path / "lab").mkdir()
+    (tmp_path / "lab/inside.eml").write_bytes(MESSAGE)
+    (tmp_path / "export/one.eml").write_bytes(MESSAGE)
+    (tmp_path / "lab/linked.eml").symlink_to(tmp_path / "export/one.eml")  # named: followed, and named
+    (tmp_path / "lab/s.yaml").write_text(SCENARIO.replace("FIELD", """import: {maildir: ../export/tree}
+    folders:
+      - {name: Sent, source: {mbox: ../export/sent.mbox}}
+      - {name: L, messages: [{raw_file: inside.eml}, {raw_file: linked.eml}]}"""))
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "lab/s.yaml")])
+    assert result.exit_code == 0, result.output
+    assert [line for line in result.output.splitlines() if "outside" in line] == [
+        f"reads files outside the scenario's folder: {tmp_path / 'export/one.eml'}",
+        f"reads files outside the scenario's folder: {tmp_path / 'export/sent.mbox'}",
+        f"reads files outside the scenario's folder: {tmp_path / 'export/tree'}"]  # its folders are in it

@@ -91,7 +91,18 @@ def _load(path: Path):
 SCENARIO = click.argument("scenario", type=click.Path(path_type=Path))
 
 
-LAB_OPTION = click.option("--lab", "lab_id", metavar="ID", help="the kept lab (needed when several are running)")
+def lab_id_option(_context, _option, value: str | None) -> str | None:
+    """--lab takes only an id of the shape the lab makes (a label is anybody's text)."""
+    from ....lab.lab import is_lab_id  # noqa: PLC0415  (Docker, only when --lab is given)
+
+    if value is not None and not is_lab_id(value):
+        fail(f"--lab {value}: not a lab id (ml or compose- and 8 hex digits, as `maillab status` lists them)",
+             EXIT_BAD_INPUT)
+    return value
+
+
+LAB_OPTION = click.option("--lab", "lab_id", metavar="ID", callback=lab_id_option,
+                          help="the kept lab (needed when several are running)")
 
 
 def _report_directory(name: str, given: Path | None) -> Path:

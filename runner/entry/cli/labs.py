@@ -16,7 +16,7 @@ from ...methods.context import ADDRESSES_FILE, Arrival
 from .. import kept
 from . import (
     EXIT_BAD_INPUT, EXIT_LAB, LAB_OPTION, SCENARIO, _exit, _load, _name_stale_labs, _print_connection, _quiet,
-    _report_directory, app, console, errors, fail, log, verbosity,
+    _report_directory, app, console, errors, fail, lab_id_option, log, verbosity,
 )
 
 # Docker and asyncssh are imported inside the commands that use them: every command module
@@ -150,7 +150,7 @@ def status() -> None:
 
 
 @app.command()
-@click.option("--lab", "lab_id", help="remove this lab, whoever runs it")
+@click.option("--lab", "lab_id", callback=lab_id_option, help="remove this lab, whoever runs it")
 @click.option("--all", "everything", is_flag=True, help="remove every lab, running or not")
 @click.option("--stale", is_flag=True, help="remove the labs whose runner is gone (the default)")
 @verbosity
@@ -162,7 +162,7 @@ def down(lab_id: str | None, everything: bool, stale: bool) -> None:
     if sum(map(bool, (lab_id, everything, stale))) > 1:
         raise click.UsageError("give one of --lab, --all, --stale")
     client = docker_client()
-    labs = find_labs(client)
+    labs = find_labs(client, warn_foreign=True)
     chosen = choose_labs(labs, lab_id, everything)
     if lab_id and not chosen:
         fail(f"no lab {lab_id} on this Docker engine", EXIT_BAD_INPUT)

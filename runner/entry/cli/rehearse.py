@@ -10,6 +10,7 @@ from rich.text import Text
 
 from ....lab import signals
 from ...schema.faults import SweepFault
+from ...schema.loader import files_outside
 from ...schema.sources import source_messages
 from . import (
     SCENARIO, SCENARIOS, _exit, _load, _print_connection, _quiet, _report_directory, app, console, errors, log,
@@ -88,6 +89,8 @@ def validate(scenario: Path) -> None:
     files = f" ({from_files} from mail files)" if from_files else ""
     console.print(Text(f"{scenario}: valid ({len(spec.users)} users, {spec.message_count + from_files} messages{files}, "
                        f"{len(spec.steps)} steps)"))
+    for path in files_outside(spec):
+        console.print(Text(f"reads files outside the scenario's folder: {path}"))
 
 
 @app.command("list")
