@@ -35,7 +35,7 @@ from testcontainers.core.network import Network
 
 from ..runner.schema.scenario import HostSpec
 from .command import Command
-from .docker_exec import exec_output
+from .docker_exec import KEEP, exec_output
 from .engine import engine_address
 from .errors import ExecTimeout, HostNotReady, LabError, talking_to_the_engine
 from .poll import NotYet, poll
@@ -166,11 +166,12 @@ class LabContainer(DockerContainer):
     # -- commands and files ---------------------------------------------------------------
     @talking_to_the_engine("running a command on {0.role}")
     def run(self, command: Command, *, timeout: float = HOUSEKEEPING_TIMEOUT,
-            env: dict[str, str] | None = None, workdir: str | None = None) -> ExecResult:
+            env: dict[str, str] | None = None, workdir: str | None = None, keep: int | None = KEEP) -> ExecResult:
         """Run `command` as root; past `timeout` seconds it is killed (with its children:
         coreutils' timeout signals its whole process group) and ExecTimeout is raised. The
         runner stops waiting a little later in any case: a container whose processes are
-        frozen kills nothing."""
+        frozen kills nothing. Of each output stream the first and last `keep` bytes are kept
+        (docker_exec); None keeps all."""
         log.debug("%s$ %s", self.role, command.shown())
         started = time.monotonic()
         argv = timed_argv(command, timeout)
@@ -178,7 +179,8 @@ class LabContainer(DockerContainer):
 
         def execute() -> None:
             try:
-                outcome.append(exec_output(self.get_wrapped_container(), argv, environment=env, workdir=workdir))
+                outcome.append(exec_output(self.get_wrapped_container(), argv, environment=env, workdir=workdir,
+                                           keep=keep))
             except Exception as error:  # noqa: BLE001  handed to the waiting thread
                 outcome.append(error)
         worker = threading.Thread(target=execute, name=f"exec on {self.role}", daemon=True)
@@ -195,7 +197,8 @@ class LabContainer(DockerContainer):
         return ExecResult(exit_code, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
 
     def run_checked(self, command: Command, what: str, **options) -> ExecResult:
-        result = self.run(command, **options)
+        """The lab's own command, whose whole output the lab reads."""
+        result = self.run(command, keep=None, **options)
         if result.exit_code != 0:
             raise LabError(f"{what} on '{self.role}' failed (exit {result.exit_code}): {result.output[-300:]}")
         return result

@@ -12,6 +12,8 @@ this; how long an exec may take is the caller's timeout (LabContainer.run).
 
 A command may print without end until its timeout (days for a migration): of each stream
 only the first and the last KEEP bytes are kept, and what lies between is said in one line.
+The lab's own reads, whose output it parses, ask for all of it (`keep=None`): cut, they
+would be read wrong without a word.
 """
 
 from __future__ import annotations
@@ -27,16 +29,20 @@ CHUNK = 2**16  # a frame's payload is read in pieces this big (a frame may annou
 class _Ends:
     """The head and tail of one stream, and how many bytes between them were cut."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int | None) -> None:
+        self.keep = keep
         self.head, self.tail, self.cut = bytearray(), bytearray(), 0
 
     def add(self, data: bytes) -> None:
-        room = KEEP - len(self.head)
+        if self.keep is None:
+            self.head += data
+            return
+        room = self.keep - len(self.head)
         self.head += data[:room]
         self.tail += data[room:]
-        if len(self.tail) > KEEP:
-            self.cut += len(self.tail) - KEEP
-            del self.tail[: len(self.tail) - KEEP]
+        if len(self.tail) > self.keep:
+            self.cut += len(self.tail) - self.keep
+            del self.tail[: len(self.tail) - self.keep]
 
     def value(self) -> bytes:
         middle = f"\n[... {self.cut} bytes cut ...]\n".encode() if self.cut else b""
@@ -44,25 +50,25 @@ class _Ends:
 
 
 def exec_output(container, argv: list[str], *, environment: dict[str, str] | None = None,
-                workdir: str | None = None) -> tuple[int, bytes, bytes]:
+                workdir: str | None = None, keep: int | None = KEEP) -> tuple[int, bytes, bytes]:
     """Run `argv` in the docker SDK's `container` (no tty, no stdin) until it ends: its exit
-    code, stdout and stderr."""
+    code, stdout and stderr (each its first and last `keep` bytes; None: all of it)."""
     api = container.client.api
     exec_id = api.exec_create(container.id, argv, environment=environment, workdir=workdir)["Id"]
     raw = api.exec_start(exec_id, socket=True)
     api._disable_socket_timeout(raw)  # noqa: SLF001  (as the SDK's own exec_start does for a stream)
     response = raw._response  # noqa: SLF001  (the SDK keeps the response on the socket it returns)
     try:
-        stdout, stderr = _read_frames(response.raw._fp.fp)  # noqa: SLF001  (http.client's buffered reader)
+        stdout, stderr = _read_frames(response.raw._fp.fp, keep)  # noqa: SLF001  (http.client's buffered reader)
     finally:
         response.close()
     return api.exec_inspect(exec_id)["ExitCode"], stdout, stderr
 
 
-def _read_frames(reader) -> tuple[bytes, bytes]:
+def _read_frames(reader, keep: int | None = KEEP) -> tuple[bytes, bytes]:
     """Docker's multiplexed stream until its end: each frame an 8-byte header, then its payload.
     A stream cut inside a frame is the connection to the engine lost (errors.engine_gone)."""
-    out = {STDOUT: _Ends(), STDERR: _Ends()}
+    out = {STDOUT: _Ends(keep), STDERR: _Ends(keep)}
     while header := reader.read(FRAME_HEADER.size):
         if len(header) < FRAME_HEADER.size:
             raise ConnectionError(f"the exec's output ended inside a frame header ({len(header)} of 8 bytes)")
@@ -72,6 +78,6 @@ def _read_frames(reader) -> tuple[bytes, bytes]:
             payload = reader.read(min(left, CHUNK))
             if not payload:
                 raise ConnectionError(f"the exec's output ended inside a frame ({size - left} of {size} bytes)")
-            out.setdefault(stream, _Ends()).add(payload)
+            out.setdefault(stream, _Ends(keep)).add(payload)
             left -= len(payload)
     return out[STDOUT].value(), out[STDERR].value()

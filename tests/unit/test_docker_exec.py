@@ -48,3 +48,7 @@ def test_of_endless_output_the_head_and_the_tail_are_kept_and_the_cut_is_said(si
 
 def test_output_of_exactly_both_ends_is_not_cut():
     assert _read_frames(reader(frame(1, b"x" * 2 * KEEP)))[0] == b"x" * 2 * KEEP
+
+
+def test_the_labs_own_reads_keep_all_of_it():
+    assert _read_frames(reader(frame(1, b"x" * 3 * KEEP)), keep=None)[0] == b"x" * 3 * KEEP
