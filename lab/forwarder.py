@@ -1,5 +1,6 @@
-"""The lab's one door (docs/security-seal.md). The lab network is internal: no machine on it
-has a route out, and Docker publishes no ports there. The forwarder sits on it and on a bridge
+"""The lab's seal and its one door (docs/security-seal.md). The lab network is internal and
+its bridge has no address on the engine's side: no machine on it has a route out, not even
+to the engine's own services, and Docker publishes no ports there. The forwarder sits on it and on a bridge
 network of its own, publishes one port per forwarded service on the engine's address, and
 passes each connection on to its host on the lab network (socat; dockerfiles/forwarder). It
 runs nothing else and can itself open connections to the lab network only.
@@ -10,16 +11,44 @@ runner attaching to a kept lab, and `maillab status`, read it from there.
 
 from __future__ import annotations
 
+from testcontainers.core.network import Network
+
 from maillab.lab.command import Command
 from maillab.lab.containers import LabContainer
 from maillab.lab.engine import engine_address
 from maillab.lab.errors import HostNotReady, LabError, talking_to_the_engine
+from maillab.lab.images import forwarder_image
 from maillab.lab.poll import NotYet, poll
+from maillab.runner import signals
 
 FORWARDS = "maillab.forwards"  # '10000=old:25 10001=old:110 ...'
 FIRST_PORT = 10000  # the forwarder's own ports, one per forwarded service
 READY_MARK = "/run/maillab-forwarding"  # written once sealed and listening
 ROLE = "forwarder"
+# internal: no route out; inhibit_ipv4: not even the engine's side of the bridge has an
+# address, so a machine cannot reach the engine's own services (an MTA, a resolver) either
+SEALED = {"internal": True, "options": {"com.docker.network.bridge.inhibit_ipv4": "true"}}
+
+
+def sealed_networks(lab_id: str, labels: dict[str, str]) -> tuple[Network, Network]:
+    """The lab network, sealed, and the forwarder's outward one, created."""
+    network = Network(docker_network_kw={"labels": labels, **SEALED})
+    network.name = f"{lab_id}-net"
+    outside = Network(docker_network_kw={"labels": labels})
+    outside.name = f"{lab_id}-door"
+    with signals.deferred():  # asked for, a network comes to exist even if the answer is not awaited
+        network.create()
+        outside.create()
+    return network, outside
+
+
+def door(client, lab_id: str, labels: dict[str, str], networks: tuple[Network, Network],
+         targets: list[tuple[str, int]]) -> Forwarder:
+    """The forwarder (not started) for `targets`, (role, port) on the lab network."""
+    network, outside = networks
+    [config] = client.networks.get(network.id).attrs["IPAM"]["Config"]
+    return Forwarder(forwarder_image(), table=forward_table(targets), lab_network=network,
+                     lab_subnet=config["Subnet"], labels=labels, network=outside, name=f"{lab_id}-{ROLE}")
 
 
 def forward_table(targets: list[tuple[str, int]]) -> dict[int, tuple[str, int]]:

@@ -35,7 +35,7 @@ from maillab.lab.command import Command  # noqa: E402
 from maillab.lab.containers import PUBLISHED, HostSecrets, LabContainer, MailHostContainer, ToolContainer  # noqa: E402
 from maillab.lab.engine import engine_client  # noqa: E402
 from maillab.lab.errors import LabError, engine_gone, talking_to_the_engine  # noqa: E402
-from maillab.lab.forwarder import FORWARDS, ROLE as FORWARDER, Forwarder, forward_table, read_forwards  # noqa: E402
+from maillab.lab.forwarder import FORWARDS, ROLE as FORWARDER, Forwarder, door, read_forwards, sealed_networks  # noqa: E402
 from maillab.lab.images import (  # noqa: E402
     ensure_images, ensure_imapsync_image, forwarder_image, internet_image, mailhost_image,
 )
@@ -49,9 +49,6 @@ LABEL = "maillab.lab"
 RUNNER_HOST, RUNNER_PID, RUNNER_STARTED = "maillab.runner.host", "maillab.runner.pid", "maillab.runner.started"
 KEPT = "maillab.kept"  # a lab kept on purpose (--keep) is never stale
 SCENARIO = "maillab.scenario"  # the name of the scenario the lab was made for
-# internal: no route out; inhibit_ipv4: not even the engine's side of the bridge has an
-# address, so a machine cannot reach the engine's own services (an MTA, a resolver) either
-SEALED = {"internal": True, "options": {"com.docker.network.bridge.inhibit_ipv4": "true"}}
 
 
 def docker_client() -> docker.DockerClient:
@@ -161,13 +158,7 @@ class Lab:
         """The network, then every machine at once. A signal or an error on the way leaves
         nothing that `destroy` would not find: each Docker object asked for is waited for."""
         ensure_images(self.client, tuple(sorted({spec.suite for spec in self.specs.values()})), self.internet)
-        self.network = Network(docker_network_kw={"labels": self.labels, **SEALED})
-        self.network.name = f"{self.id}-net"
-        self.outside = Network(docker_network_kw={"labels": self.labels})
-        self.outside.name = f"{self.id}-door"
-        with signals.deferred():  # asked for, a network comes to exist even if the answer is not awaited
-            self.network.create()
-            self.outside.create()
+        self.network, self.outside = sealed_networks(self.id, self.labels)
         for role, spec in self.specs.items():
             log.info("starting host '%s' (Debian %s, %s, users in %s)", role, spec.suite, spec.mail_format,
                      spec.user_store)
@@ -182,21 +173,14 @@ class Lab:
             self.dns = DnsServer(internet_image(), role="dns", name=f"{self.id}-dns", **options)
             self.sender = SendingMta(internet_image(), role="sender", name=f"{self.id}-sender", **options)
         published = [(role, port) for role in self.hosts for port in PUBLISHED.values()]
-        self.forwarder = Forwarder(forwarder_image(), table=forward_table(
-            published + ([(self.sender.role, SMTP_PORT)] if self.internet else [])),
-            lab_network=self.network, lab_subnet=self._subnet(), labels=self.labels, network=self.outside,
-            name=f"{self.id}-{FORWARDER}")
+        self.forwarder = door(self.client, self.id, self.labels, (self.network, self.outside),
+                              published + ([(self.sender.role, SMTP_PORT)] if self.internet else []))
         machines = [*self.hosts.values(), *([self.dns, self.sender] if self.internet else [])]
         for machine in machines:
             machine.forwarder = self.forwarder
         machines.append(self.forwarder)  # it starts with the others: a lab waits no longer for it
         _at_once(lambda machine: machine.start(), machines, finish=True)
         _at_once(lambda machine: machine.wait_until_ready(), machines, finish=False)  # they boot at once
-
-    def _subnet(self) -> str:
-        """The lab network's addresses (the only ones the forwarder may connect to)."""
-        [config] = self.client.networks.get(self.network.id).attrs["IPAM"]["Config"]
-        return config["Subnet"]
 
     def destroy(self) -> None:
         remove_lab(self.client, self.id)
