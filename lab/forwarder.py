@@ -42,13 +42,12 @@ def sealed_networks(lab_id: str, labels: dict[str, str]) -> tuple[Network, Netwo
     return network, outside
 
 
-def door(client, lab_id: str, labels: dict[str, str], networks: tuple[Network, Network],
+def door(lab_id: str, labels: dict[str, str], networks: tuple[Network, Network],
          targets: list[tuple[str, int]]) -> Forwarder:
     """The forwarder (not started) for `targets`, (role, port) on the lab network."""
     network, outside = networks
-    [config] = client.networks.get(network.id).attrs["IPAM"]["Config"]
-    return Forwarder(forwarder_image(), table=forward_table(targets), lab_network=network,
-                     lab_subnet=config["Subnet"], labels=labels, network=outside, name=f"{lab_id}-{ROLE}")
+    return Forwarder(forwarder_image(), table=forward_table(targets), lab_network=network, labels=labels,
+                     network=outside, name=f"{lab_id}-{ROLE}")
 
 
 def forward_table(targets: list[tuple[str, int]]) -> dict[int, tuple[str, int]]:
@@ -74,14 +73,13 @@ class Forwarder(LabContainer):
     """Started on the outward network (which publishes its ports), then plugged into the lab
     network, where it answers as `forwarder`."""
 
-    def __init__(self, image: str, *, table: dict[int, tuple[str, int]], lab_network, lab_subnet: str,
-                 **options) -> None:
+    def __init__(self, image: str, *, table: dict[int, tuple[str, int]], lab_network, **options) -> None:
         options["labels"] = options["labels"] | {FORWARDS: forwards_label(table)}
         super().__init__(image, role=ROLE, **options)
         self.table = table
         self.lab_network = lab_network
         self.with_kwargs(**self._kwargs, cap_add=["NET_ADMIN"])  # its own iptables OUTPUT policy
-        self.with_command([lab_subnet, *(f"{listen}={role}:{port}" for listen, (role, port) in table.items())])
+        self.with_command(forwards_label(table).split())
         for listen in table:
             self.ports[f"{listen}/tcp"] = (engine_address(), None)
 

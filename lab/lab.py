@@ -121,7 +121,7 @@ class Lab:
             return None
         forwarder = Forwarder(container.image.tags[0] if container.image.tags else forwarder_image(),
                               table=read_forwards(container.labels.get(FORWARDS, "")), lab_network=None,
-                              lab_subnet="", labels=container.labels, network=None, name=container.name)
+                              labels=container.labels, network=None, name=container.name)
         forwarder._container = container
         return forwarder
 
@@ -173,7 +173,7 @@ class Lab:
             self.dns = DnsServer(internet_image(), role="dns", name=f"{self.id}-dns", **options)
             self.sender = SendingMta(internet_image(), role="sender", name=f"{self.id}-sender", **options)
         published = [(role, port) for role in self.hosts for port in PUBLISHED.values()]
-        self.forwarder = door(self.client, self.id, self.labels, (self.network, self.outside),
+        self.forwarder = door(self.id, self.labels, (self.network, self.outside),
                               published + ([(self.sender.role, SMTP_PORT)] if self.internet else []))
         machines = [*self.hosts.values(), *([self.dns, self.sender] if self.internet else [])]
         for machine in machines:

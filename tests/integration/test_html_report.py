@@ -59,7 +59,7 @@ def browser(docker, tmp_path_factory):
         browser = LabContainer(browser_image(), role="browser", labels=labels, network=networks[0],
                                name=f"{lab_id}-browser")
         browser.with_kwargs(**browser._kwargs, shm_size="256m")
-        browser.forwarder = door(docker, lab_id, labels, networks, [(browser.role, DRIVER_PORT)])
+        browser.forwarder = door(lab_id, labels, networks, [(browser.role, DRIVER_PORT)])
         browser.start()
         browser.forwarder.start().wait_until_ready()
         copy_in(browser.get_wrapped_container(), reports)
