@@ -1,9 +1,10 @@
 """The lab's seal and its one door (docs/security-seal.md). The lab network is internal and
 its bridge has no address on the engine's side: no machine on it has a route out, not even
-to the engine's own services, and Docker publishes no ports there. The forwarder sits on it and on a bridge
-network of its own, publishes one port per forwarded service on the engine's address, and
-passes each connection on to its host on the lab network (socat; dockerfiles/forwarder). It
-runs nothing else and can itself open connections to the lab network only.
+to the engine's own services, and Docker publishes no ports there. The forwarder sits on it
+and on a bridge network of its own, publishes one port per forwarded service on the engine's
+address, and passes each connection on to its host on the lab network (socat;
+dockerfiles/forwarder). It runs nothing else and can itself open connections to the lab
+network only.
 
 Which of its ports leads where is written on the container (the label FORWARDS), so that a
 runner attaching to a kept lab, and `maillab status`, read it from there.

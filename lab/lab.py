@@ -35,7 +35,9 @@ from maillab.lab.command import Command  # noqa: E402
 from maillab.lab.containers import PUBLISHED, HostSecrets, LabContainer, MailHostContainer, ToolContainer  # noqa: E402
 from maillab.lab.engine import engine_client  # noqa: E402
 from maillab.lab.errors import LabError, engine_gone, talking_to_the_engine  # noqa: E402
-from maillab.lab.forwarder import FORWARDS, ROLE as FORWARDER, Forwarder, door, read_forwards, sealed_networks  # noqa: E402
+from maillab.lab.forwarder import (  # noqa: E402
+    FORWARDS, ROLE as FORWARDER, Forwarder, door, read_forwards, sealed_networks,
+)
 from maillab.lab.images import (  # noqa: E402
     ensure_images, ensure_imapsync_image, forwarder_image, internet_image, mailhost_image,
 )
