@@ -44,8 +44,9 @@ log = logging.getLogger(__name__)
 # Plaintext logins on the lab's published ports are intended (the lab has no TLS of its own).
 warnings.filterwarnings("ignore", "Credentials are sent over an unencrypted connection", UserWarning)
 
-# What the runner reaches from outside, published on the engine's address only (lab/engine.py).
-# doveadm (12345) and ssh (22) serve the other lab machines and stay on the lab network.
+# What the runner reaches from outside, through the lab's forwarder (lab/forwarder.py), whose
+# ports are published on the engine's address only (lab/engine.py). doveadm (12345) and ssh
+# (22) serve the other lab machines and stay on the lab network.
 PUBLISHED = {"smtp": 25, "pop3": 110, "imap": 143, "sieve": 4190, "mysql": 3306}
 PROBE_USER = "maillab-probe"  # a lab-only Dovecot user that no userdb iteration lists
 DB_USER = "maillab"  # the lab's own MariaDB account (dockerfiles/mailhost/maillab-entrypoint)
@@ -106,16 +107,30 @@ def imap_login(port: int, user: str, password: str) -> IMAPClient:
     return client
 
 
+# Where a lab machine's resolver forwards the names Docker's own DNS (127.0.0.11) does not
+# know: to the machine itself, where nothing forwards further (docs/security.md, "The sealed lab"). Left
+# unset, Docker forwards them to the engine's resolvers.
+NO_OUTSIDE_DNS = ["127.0.0.1"]
+
+
 class LabContainer(DockerContainer):
     """What every lab container offers: a role on the lab network, commands run inside it,
-    files in and out, and its log."""
+    files in and out, and its log. Its services are reached through the lab's forwarder."""
+
+    forwarder = None  # the lab's Forwarder, set by the lab
 
     def __init__(self, image: str, *, role: str, labels: dict[str, str], network: Network, name: str) -> None:
         super().__init__(image)
         self.role = role
         self.with_name(name)
         self.with_network(network).with_network_aliases(role)
-        self.with_kwargs(labels=labels, hostname=role)
+        self.with_kwargs(labels=labels, hostname=role, dns=NO_OUTSIDE_DNS)
+
+    def get_exposed_port(self, port: int) -> int:
+        """The port on the engine's address that leads to `port` here: the forwarder's."""
+        if self.forwarder is None:
+            return super().get_exposed_port(port)
+        return self.forwarder.published(self.role, port)
 
     @talking_to_the_engine("starting the {0.role} machine")
     def start(self) -> LabContainer:
@@ -338,8 +353,6 @@ class MailHostContainer(MailServer, LabContainer):
             self.tmpfs[VMAIL] = f"mode=0770,uid={VMAIL_UID},gid={VMAIL_UID},size={spec.mail_store_mb}m"
         else:  # a disk of its own: a volume outlives a restart and bypasses the storage driver
             self.with_kwargs(**self._kwargs, mounts=[Mount(VMAIL, None, type="volume", labels=options["labels"])])
-        for port in PUBLISHED.values():
-            self.ports[f"{port}/tcp"] = (engine_address(), None)
 
     def wait_until_ready(self, timeout: float = 90) -> None:
         def ready() -> None:
@@ -361,10 +374,6 @@ class MailHostContainer(MailServer, LabContainer):
             raise HostNotReady(f"{error}; {self.log_tail()}") from None
 
     # -- access from the runner ----------------------------------------------------------
-    def forget_ports(self) -> None:
-        """After a restart or a reconnect Docker may publish the ports anew, elsewhere."""
-        self._published.clear()
-
     @talking_to_the_engine("asking for the ports of {0.role}")
     def port(self, service: str) -> int:
         """The port on the engine's address that leads to `service` (asked of Docker once per host)."""

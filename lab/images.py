@@ -1,7 +1,8 @@
 """The lab's images: `maillab/mailhost:<suite>` (dockerfiles/mailhost), and for a live
 cutover `maillab/internet:<suite>` (dockerfiles/internet: the DNS and the sending MTA), and
 for the HTML report's browser test `maillab/browser:<suite>` (dockerfiles/browser: Chromium), and
-for the compose test `maillab/compose:<suite>` (dockerfiles/compose: the docker CLI with Compose v2).
+for the compose test `maillab/compose:<suite>` (dockerfiles/compose: the docker CLI with Compose v2),
+and for every lab `maillab/forwarder:<suite>` (dockerfiles/forwarder: socat, the lab's one door).
 
 An image carries the hash of its build context as a label; when an image with the same hash
 exists, nothing is built. Build steps are streamed to the progress callback.
@@ -36,6 +37,8 @@ BROWSER_CONTEXT = DOCKERFILES / "browser"
 BROWSER_SUITE = "bookworm"
 COMPOSE_CONTEXT = DOCKERFILES / "compose"
 COMPOSE_SUITE = "trixie"  # the first suite whose docker-compose package is Compose v2
+FORWARDER_CONTEXT = DOCKERFILES / "forwarder"
+FORWARDER_SUITE = "bookworm"
 SHARED = DOCKERFILES / "shared"  # files every build context gets (install-packages)
 CONTEXT_LABEL = "maillab.context"
 
@@ -79,6 +82,10 @@ def compose_image() -> str:
     return f"maillab/compose:{COMPOSE_SUITE}"
 
 
+def forwarder_image() -> str:
+    return f"maillab/forwarder:{FORWARDER_SUITE}"
+
+
 def ensure_mailhost_image(client: docker.DockerClient, suite: str) -> bool:
     """Build the mail host image for `suite` unless an up-to-date one exists.
 
@@ -93,10 +100,11 @@ BUILD_LOCK = Path(tempfile.gettempdir()) / "maillab-build.lock"
 
 def ensure_images(client: docker.DockerClient, suites: tuple[str, ...], internet: bool,
                   browser: bool = False, compose: bool = False) -> dict[str, bool]:
-    """The mail host images of `suites` (and the internet's, the browser's, Compose v2's), two builds at
-    a time; the base images first, one after the other (debootstrap may need installing once).
+    """The mail host images of `suites` and the forwarder's (and the internet's, the browser's, Compose
+    v2's), two builds at a time; the base images first, one after the other (debootstrap may need installing once).
     Returns, per image, whether it was built."""
     wanted = {mailhost_image(suite): (MAILHOST_CONTEXT, suite) for suite in suites}
+    wanted[forwarder_image()] = (FORWARDER_CONTEXT, FORWARDER_SUITE)  # every lab has one
     if internet:
         wanted[internet_image()] = (INTERNET_CONTEXT, INTERNET_SUITE)
     if browser:

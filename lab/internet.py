@@ -131,7 +131,6 @@ class DnsServer(Nameserver, InternetMachine):
 class SendingMta(InternetMachine):
     def __init__(self, image: str, **options) -> None:
         super().__init__(image, **options)
-        self.ports[f"{SMTP_PORT}/tcp"] = (engine_address(), None)
         self._port: int | None = None
 
     def use_dns(self, dns_address: str, probe_domain: str) -> None:

@@ -1,6 +1,9 @@
 """A lab: a private Docker network with mail hosts on it, reachable by role (`old`, `new`),
 machines without services for tools (`migrator`, `imapsync`), and for a live cutover the
-internet around them (`dns`, `sender`: lab/internet.py).
+internet around them (`dns`, `sender`: lab/internet.py). The lab network is sealed: internal,
+without even a gateway on the engine's side, so no machine on it can reach anything but
+the others (docs/security.md, "The sealed lab"). The runner reaches the hosts' services through the
+`forwarder` (lab/forwarder.py), the one machine also on a second network, which publishes.
 
 Every Docker object the lab creates carries `maillab.lab=<lab id>` and says which runner
 made it (host name, pid, that process's start time), so that `maillab down` can tell a lab
@@ -33,12 +36,15 @@ from .command import Command  # noqa: E402
 from .containers import PUBLISHED, HostSecrets, LabContainer, MailHostContainer, ToolContainer  # noqa: E402
 from .engine import engine_client  # noqa: E402
 from .errors import LabError, engine_gone, talking_to_the_engine  # noqa: E402
+from .forwarder import (  # noqa: E402
+    FORWARDS, ROLE as FORWARDER, Forwarder, door, read_forwards, sealed_networks,
+)
 from .images import (  # noqa: E402
-    ensure_images, ensure_imapsync_image, internet_image, mailhost_image,
+    ensure_images, ensure_imapsync_image, forwarder_image, internet_image, mailhost_image,
 )
 from ..runner.schema.scenario import HostSpec  # noqa: E402
 from . import signals  # noqa: E402
-from .internet import DnsServer, SendingMta  # noqa: E402
+from .internet import SMTP_PORT, DnsServer, SendingMta  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +97,8 @@ class Lab:
         self.hosts: dict[str, MailHostContainer] = {}
         self.tools: dict[str, ToolContainer] = {}
         self.network: Network | None = None
+        self.outside: Network | None = None  # the forwarder's, which publishes its ports
+        self.forwarder: Forwarder | None = None
         self.internet = internet
         self.tls = tls or {}  # role -> (PEM chain, key) the host serves TLS with
         for _, key in self.tls.values():
@@ -106,6 +114,7 @@ class Lab:
         lab = cls(hosts)
         lab.id, lab.doveadm_password = lab_id, doveadm
         lab.secrets = {doveadm, *(s for secret in host_secrets.values() for s in (secret.db, secret.probe))}
+        lab.forwarder = lab._attach_forwarder()
         for role, spec in hosts.items():
             try:
                 container = lab.client.containers.get(f"{lab_id}-{role}")
@@ -115,9 +124,22 @@ class Lab:
                                      role=role, labels=container.labels, network=None, spec=spec,
                                      secrets=host_secrets[role], name=container.name)
             host._container = container  # testcontainers' handle on a running container
+            host.forwarder = lab.forwarder
             lab.hosts[role] = host
             lab.labels = container.labels
         return lab
+
+    def _attach_forwarder(self) -> Forwarder | None:
+        """The kept lab's forwarder, None for a lab from before the seal (its hosts publish)."""
+        try:
+            container = self.client.containers.get(f"{self.id}-{FORWARDER}")
+        except docker.errors.NotFound:
+            return None
+        forwarder = Forwarder(container.image.tags[0] if container.image.tags else forwarder_image(),
+                              table=read_forwards(container.labels.get(FORWARDS, "")), lab_network=None,
+                              labels=container.labels, network=None, name=container.name)
+        forwarder._container = container
+        return forwarder
 
     def new_secret(self, length: int = 18) -> str:
         """A password for this lab (URL-safe characters: nothing to quote anywhere)."""
@@ -152,10 +174,7 @@ class Lab:
         """The network, then every machine at once. A signal or an error on the way leaves
         nothing that `destroy` would not find: each Docker object asked for is waited for."""
         ensure_images(self.client, tuple(sorted({spec.suite for spec in self.specs.values()})), self.internet)
-        self.network = Network(docker_network_kw={"labels": self.labels})
-        self.network.name = f"{self.id}-net"
-        with signals.deferred():  # asked for, the network comes to exist even if the answer is not awaited
-            self.network.create()
+        self.network, self.outside = sealed_networks(self.id, self.labels)
         for role, spec in self.specs.items():
             log.info("starting host '%s' (Debian %s, %s, users in %s)", role, spec.suite, spec.mail_format,
                      spec.user_store)
@@ -169,7 +188,13 @@ class Lab:
             options = {"labels": self.labels, "network": self.network}
             self.dns = DnsServer(internet_image(), role="dns", name=f"{self.id}-dns", **options)
             self.sender = SendingMta(internet_image(), role="sender", name=f"{self.id}-sender", **options)
+        published = [(role, port) for role in self.hosts for port in PUBLISHED.values()]
+        self.forwarder = door(self.id, self.labels, (self.network, self.outside),
+                              published + ([(self.sender.role, SMTP_PORT)] if self.internet else []))
         machines = [*self.hosts.values(), *([self.dns, self.sender] if self.internet else [])]
+        for machine in machines:
+            machine.forwarder = self.forwarder
+        machines.append(self.forwarder)  # it starts with the others: a lab waits no longer for it
         _at_once(lambda machine: machine.start(), machines, finish=True)
         _at_once(lambda machine: machine.wait_until_ready(), machines, finish=False)  # they boot at once
 
@@ -179,15 +204,13 @@ class Lab:
     # -- what faults do to the machines ------------------------------------------------------
     @talking_to_the_engine("cutting {1} off the lab network")
     def disconnect(self, role: str) -> None:
-        """Pull `role`'s cable: it leaves the lab network (and its published ports go dark)."""
+        """Pull `role`'s cable: it leaves the lab network (and the forwarder cannot reach it)."""
         self.client.networks.get(self.network.id).disconnect(self._id_of(role))
 
     @talking_to_the_engine("connecting {1} to the lab network")
     def reconnect(self, role: str) -> None:
         """Plug it in again, reachable by its role's name as before."""
         self.network.connect(self._id_of(role), network_aliases=[role])
-        if role in self.hosts:
-            self.hosts[role].forget_ports()
 
     @talking_to_the_engine("restarting {1}")
     def reboot(self, role: str) -> float:
@@ -199,7 +222,6 @@ class Lab:
         # supervisord): an admin's doveadm ends with the services, not after them
         host.run(Command.of("kill", "-TERM", "-1"))
         host.get_wrapped_container().restart(timeout=30)
-        host.forget_ports()
         host.wait_until_ready()
         return time.monotonic() - started
 
@@ -210,6 +232,7 @@ class Lab:
         old.get_wrapped_container().remove(force=True, v=True)
         host = MailHostContainer(old.image, role=role, labels=self.labels, network=self.network, spec=old.spec,
                                  secrets=old.secrets, name=f"{self.id}-{role}")
+        host.forwarder = self.forwarder
         self.hosts[role] = host
         host.start().wait_until_ready()
 
@@ -315,15 +338,16 @@ def find_labs(client: docker.DockerClient, *, warn_foreign: bool = False) -> lis
 
 @talking_to_the_engine("asking for the ports of the lab {1}")
 def published_ports(client: docker.DockerClient, lab_id: str) -> dict[str, dict[str, str]]:
-    """Role -> service -> the address Docker published it on, for the lab's mail hosts."""
-    services = {f"{port}/tcp": name for name, port in PUBLISHED.items()}
+    """Role -> service -> the address Docker published it on: the forwarder's ports, or for a
+    lab from before the seal the hosts' own."""
+    services = {port: name for name, port in PUBLISHED.items()}
     found: dict[str, dict[str, str]] = {}
     for container in client.containers.list(filters={"label": f"{LABEL}={lab_id}"}, ignore_removed=True):
-        role = container.name.removeprefix(f"{lab_id}-")
-        bound = {services[port]: f"{b[0]['HostIp']}:{b[0]['HostPort']}"
-                 for port, b in (container.ports or {}).items() if port in services and b}
-        if bound:
-            found[role] = bound
+        table = read_forwards(container.labels.get(FORWARDS, "")) or {
+            port: (container.name.removeprefix(f"{lab_id}-"), port) for port in services}
+        for listen, (role, port) in table.items():
+            if (bound := (container.ports or {}).get(f"{listen}/tcp")) and port in services:
+                found.setdefault(role, {})[services[port]] = f"{bound[0]['HostIp']}:{bound[0]['HostPort']}"
     return dict(sorted(found.items()))
 
 

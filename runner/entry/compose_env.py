@@ -135,7 +135,7 @@ def env_text(lab_id: str, bundle: Path, scenario: Scenario, passwords: dict[str,
     text += env_line("COMPOSE_PROJECT_NAME", lab_id) + env_line("MAILLAB_LAB", lab_id)
     text += env_line("MAILLAB_SEED", str(bundle))
     text += "".join(env_line(name, value) for name, value in service_secrets.items())
-    text += f"# The users on {SEEDED_ROLE} (IMAP, POP3, ManageSieve, SMTP: `docker-compose port {SEEDED_ROLE} 143`).\n"
+    text += f"# The users on {SEEDED_ROLE} (IMAP, POP3, ManageSieve, SMTP: `docker-compose port forwarder 10143`).\n"
     for n, (address, password) in enumerate(passwords.items(), start=1):
         text += env_line(f"MAILLAB_USER_{n}", address) + env_line(f"MAILLAB_USER_{n}_PASSWORD", password)
     return text
@@ -186,7 +186,8 @@ def summary(written: ComposeEnv) -> list[str]:
     lines += [f"  {address}  password {password}" for address, password in written.passwords.items()]
     lines += ["next (Compose v2: docker compose instead of docker-compose):", *where,
               f"  {compose} up -d",
-              f"  {compose} port {SEEDED_ROLE} 143   # IMAP on 127.0.0.1 (POP3 110, SMTP 25, ManageSieve 4190)",
+              f"  {compose} port forwarder 10143   # {SEEDED_ROLE}'s IMAP on 127.0.0.1 (POP3 10110, SMTP 10025, "
+              "ManageSieve 14190; new's: 20143, ...)",
               f"  {compose} exec new bash",
               f"  {compose} down   # or: maillab down --lab {written.lab_id}"]
     return lines

@@ -82,7 +82,8 @@ def test_compose_up_starts_old_with_the_default_users_and_mail_and_new_empty(doc
         return result.stdout
 
     def port(role: str) -> int:
-        return int(run("port", role, "143").strip().rsplit(":", 1)[1])
+        """The role's IMAP, through the forwarder (compose.yaml: 10000 + the port for old, 20000 + for new)."""
+        return int(run("port", "forwarder", {"old": "10143", "new": "20143"}[role]).strip().rsplit(":", 1)[1])
 
     scenario = load_scenario(DEFAULT_SCENARIO)
     user = scenario.users[0]
@@ -94,6 +95,9 @@ def test_compose_up_starts_old_with_the_default_users_and_mail_and_new_empty(doc
         seen = poll(f"{user.address} on old", lambda: login_sees(port("old"), user.address, env["MAILLAB_USER_1_PASSWORD"]),
                     timeout=SEEDED_S, interval=1)
         assert {name: count for name, count in seen.items() if name in expected} == expected
+        # sealed as a rehearsal's lab is (tests/integration/test_seal.py): only the forwarder's door is not internal
+        networks = docker.networks.list(filters={"label": f"{LABEL}={lab_id}"})
+        assert sorted(network.attrs["Internal"] for network in networks) == [False, True]
         new = port("new")
         poll("new to answer", lambda: imap_login(new, PROBE_USER, env["MAILLAB_PROBE_PASSWORD"]).logout(),
              timeout=SEEDED_S, interval=1)

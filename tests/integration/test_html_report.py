@@ -1,7 +1,8 @@
 """report.html in a real browser: Debian's Chromium in the lab's browser image, driven over
-WebDriver (Selenium) through chromedriver's port, published on 127.0.0.1 only. A passing and a
-failing report, written by write_reports from the unit tests' finished rehearsals, are copied
-into the container and opened as file:// pages: the container needs no network."""
+WebDriver (Selenium) through chromedriver's port, published on 127.0.0.1 only by a forwarder:
+the browser is sealed as a lab machine is (lab/forwarder.py). A passing and a failing report,
+written by write_reports from the unit tests' finished rehearsals, are copied into the
+container and opened as file:// pages: the container needs no network."""
 
 from __future__ import annotations
 
@@ -16,15 +17,17 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
+from maillab.lab.containers import LabContainer
+from maillab.lab.forwarder import door, sealed_networks
 from maillab.lab.images import browser_image, ensure_images
-from maillab.lab.lab import LABEL
+from maillab.lab.lab import LABEL, remove_lab
 from maillab.lab.poll import poll
 from maillab.runner.reports.json_report import HTML_REPORT, write_reports
 
 from ..unit.reports import HOSTILE, OTHER, failing, passing
 from ..unit.states import USER
 
-DRIVER_PORT = "9515/tcp"
+DRIVER_PORT = 9515
 REPORTS = "/reports"  # in the container
 READY_S = 30  # chromedriver answers within a second or two of starting
 PAGE_S = 30
@@ -48,14 +51,19 @@ def browser(docker, tmp_path_factory):
     for name, rehearsal in (("passing", passing()), ("failing", failing())):
         reports[name] = tmp_path_factory.mktemp(name)
         write_reports(rehearsal, reports[name])
-    container = docker.containers.create(browser_image(), labels={LABEL: f"ml{secrets.token_hex(4)}"},
-                                         ports={DRIVER_PORT: ("127.0.0.1", None)}, shm_size="256m")
+    lab_id = f"ml{secrets.token_hex(4)}"
+    labels = {LABEL: lab_id}
     driver = None
     try:
-        container.start()
-        copy_in(container, reports)
-        container.reload()
-        url = f"http://127.0.0.1:{container.ports[DRIVER_PORT][0]['HostPort']}"
+        networks = sealed_networks(lab_id, labels)
+        browser = LabContainer(browser_image(), role="browser", labels=labels, network=networks[0],
+                               name=f"{lab_id}-browser")
+        browser.with_kwargs(**browser._kwargs, shm_size="256m")
+        browser.forwarder = door(lab_id, labels, networks, [(browser.role, DRIVER_PORT)])
+        browser.start()
+        browser.forwarder.start().wait_until_ready()
+        copy_in(browser.get_wrapped_container(), reports)
+        url = f"http://127.0.0.1:{browser.get_exposed_port(DRIVER_PORT)}"
         poll("chromedriver to answer", lambda: urllib.request.urlopen(f"{url}/status", timeout=5).read(),
              timeout=READY_S)
         options = webdriver.ChromeOptions()
@@ -68,7 +76,7 @@ def browser(docker, tmp_path_factory):
     finally:
         if driver is not None:
             driver.quit()
-        container.remove(force=True)
+        remove_lab(docker, lab_id)
 
 
 def open_report(driver, name: str) -> None:

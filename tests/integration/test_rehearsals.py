@@ -366,15 +366,18 @@ def test_trixie_starts_with_dovecot_24_and_publishes_only_what_the_runner_uses(i
     with Lab({"new": HostSpec(suite="trixie")}) as lab:  # ready = MariaDB, EHLO and IMAP LOGIN work
         new = lab["new"]
         assert new.run(Command.of("dovecot", "--version")).stdout.startswith("2.4")
-        bindings = docker.api.inspect_container(new.get_wrapped_container().id)["HostConfig"]["PortBindings"]
-        assert set(bindings) == {f"{port}/tcp" for port in PUBLISHED.values()}
+        assert not docker.api.inspect_container(new.get_wrapped_container().id)["HostConfig"]["PortBindings"]
+        bindings = docker.api.inspect_container(lab.forwarder.get_wrapped_container().id)["HostConfig"]["PortBindings"]
+        assert sorted(lab.forwarder.table.values()) == sorted(("new", port) for port in PUBLISHED.values())
+        assert set(bindings) == {f"{listen}/tcp" for listen in lab.forwarder.table}
         assert {b["HostIp"] for port in bindings.values() for b in port} == {"127.0.0.1"}
 
 
 def test_the_labs_internet_serves_only_lab_zones_and_publishes_only_on_loopback(images, docker):
     """The DNS answers for the lab's domains and refuses everything else; the sender's resolver
     finds no address outside the lab and keeps an answer for its TTL; the sender relays for the
-    lab's network only; only the sender's SMTP is published, on 127.0.0.1."""
+    lab's network only; of the internet only the sender's SMTP is published (by the forwarder),
+    on 127.0.0.1."""
     with Lab({"old": HostSpec(suite="bookworm"), "new": HostSpec(suite="bookworm")}, internet=True) as lab:
         old, new = lab["old"].address(), lab["new"].address()
         lab.dns.serve([Zone("example.org", {"old": old, "new": new}, ttl=3)])
@@ -402,9 +405,10 @@ def test_the_labs_internet_serves_only_lab_zones_and_publishes_only_on_loopback(
             assert smtp.mail("a@traffic.lab")[0] == 250
             assert smtp.rcpt("a@example.org")[0] == 250, "the runner may relay"
         for machine in (lab.dns, lab.sender):
-            bindings = docker.api.inspect_container(machine.get_wrapped_container().id)["HostConfig"]["PortBindings"]
-            assert {b["HostIp"] for port in (bindings or {}).values() for b in port} <= {"127.0.0.1"}
-            assert set(bindings or {}) == ({"25/tcp"} if machine is lab.sender else set())
+            assert not docker.api.inspect_container(machine.get_wrapped_container().id)["HostConfig"]["PortBindings"]
+        bindings = docker.api.inspect_container(lab.forwarder.get_wrapped_container().id)["HostConfig"]["PortBindings"]
+        assert {b["HostIp"] for port in bindings.values() for b in port} == {"127.0.0.1"}
+        assert {target for target in lab.forwarder.table.values() if target[0] in ("dns", "sender")} == {("sender", 25)}
 
 
 BAD_INPUT = [
@@ -452,7 +456,7 @@ def test_down_removes_the_lab_named_and_leaves_a_running_one(images, docker):
         assert not mine.stale and not mine.kept, "its runner (this test) is alive"
         run = maillab("down", "--lab", lab.id)
         assert run.returncode == 0, run.stderr
-        assert "removed 1 containers and 1 networks" in run.stdout
+        assert "removed 2 containers and 2 networks" in run.stdout  # the host and the forwarder, both networks
         assert docker.networks.get(bystander.id)
     finally:
         lab.destroy()
