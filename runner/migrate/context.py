@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from maillab.lab.command import Command, mask
 from maillab.runner.ledger import Event
-from maillab.runner.state import Arrival
+from maillab.runner.state import Arrival, FlagChange
 from maillab.runner.steps import COMMAND_TIMEOUT
 
 if TYPE_CHECKING:
@@ -60,6 +60,8 @@ class MigrationContext:
     passwords: dict[str, str]
     # Messages steps sent to the new server; the verdict expects each of them there.
     arrivals: list[Arrival] = field(default_factory=list)
+    # Flags steps changed on old: the source check expects them changed there.
+    old_flags: list[FlagChange] = field(default_factory=list)
     # Secrets steps make up (a master user's password...), stable for the whole rehearsal
     # so that the idempotence rerun uses the same ones.
     made_secrets: dict[str, str] = field(default_factory=dict)

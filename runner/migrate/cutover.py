@@ -16,7 +16,7 @@ from imapclient.exceptions import IMAPClientError
 from maillab.lab.errors import LabError, WaitTimeout
 from maillab.lab.poll import NotYet, poll
 from maillab.runner.migrate.context import MigrationContext, StepResult
-from maillab.runner.state import Arrival
+from maillab.runner.state import Arrival, FlagChange
 from maillab.runner.steps import ChangeFlags, SendMail, ServiceAction
 
 DELIVERY_TIMEOUT = 30.0
@@ -88,6 +88,8 @@ def run_change_flags(step: ChangeFlags, context: MigrationContext) -> list[StepR
                 imap.add_flags(uids, step.add)
             if uids and step.remove:
                 imap.remove_flags(uids, step.remove)
+        if step.host == "old":
+            context.old_flags.append(FlagChange(user, step.folder, tuple(uids), tuple(step.add), tuple(step.remove)))
     return [context.done(step.describe(), step.host, True, "done", started)]
 
 
