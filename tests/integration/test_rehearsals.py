@@ -212,7 +212,8 @@ PATHS = [
      and {c["property"]: c["status"] for c in report_of(d)["checks"]}["messages"].startswith("not checked")),
     # sync -1 without -f skips a folder that got as many messages on old as on new: old's are lost
     ("tests/integration/scenarios/negative-delta-sync-without-f.yaml", 1, {"missing", "uidl_changed"},
-     lambda d: [f["detail"].split(".")[1] for f in report_of(d)["findings"] if f["class"] == "missing"] == ["old", "old"]
+     lambda d: [f["detail"].split(".")[1] for f in report_of(d)["findings"] if f["class"] == "missing"]
+     == ["old", "old"]
      and all(step["exit_code"] == 0 for step in report_of(d)["steps"])),
     # a two-way sync as the delta writes new's mail into old; new's own mail is not missing there
     ("tests/integration/scenarios/negative-two-way-sync-writes-old.yaml", 1, {"source_changed"},
@@ -237,7 +238,8 @@ PATHS = [
 ]
 # Steps that fail in a path's run, by scenario: in every other run each tool reports success.
 FAILING_STEPS = {"tests/integration/scenarios/negative-backup-without-R.yaml": ["scripts/backup-without-R.sh (as root on new)"],
-                 "scenarios/negative-secondary-mx-second-backup.yaml": ["doveadm -o mail_fsync=never backup -R -A tcp:old:12345 (on new)"]}
+                 "scenarios/negative-secondary-mx-second-backup.yaml":
+                     ["doveadm -o mail_fsync=never backup -R -A tcp:old:12345 (on new)"]}
 
 
 # Variants with checks of their own are rows of PATHS; the others only have to pass.
