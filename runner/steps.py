@@ -85,9 +85,9 @@ class DoveadmBackup(Step):
     transport: Literal["tcp", "ssh"] = "tcp"
     users: Literal["all", "file"] | list[Address] = "all"
     one_way: bool = False  # sync -1: a backup that keeps what only the destination has
-    # -f, a full sync: without it dsync skips a folder whose UIDNEXT, message count and
-    # modseq match on both sides, even when both got different mail since the last sync
-    # (the same number of messages each): sync -1 then silently drops the source's
+    # -f, a full sync: without it, when both sides got the same number of messages since
+    # the last sync, dsync was seen to skip the folder (its counters match) and sync -1 to
+    # drop the source's silently (tests/integration/scenarios/negative-delta-sync-without-f)
     full: bool = False
     desync_retries: int = Field(2, ge=0, le=10)
     mail_fsync: Literal["never", "optimized", "always"] = "never"
