@@ -51,7 +51,7 @@ def state_dir() -> Path:
 
 
 def _folder(lab_id: str) -> Path:
-    from maillab.lab.lab import is_lab_id  # noqa: PLC0415  (docker loads with it)
+    from ...lab.lab import is_lab_id  # noqa: PLC0415  (docker loads with it)
 
     if not is_lab_id(lab_id):  # never a path: '../../..' from a label would leave the state folder
         raise ValueError(f"not a lab id: {lab_id!r}")

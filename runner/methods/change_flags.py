@@ -6,7 +6,7 @@ import time
 
 from ..schema.steps import ChangeFlags
 from . import executes
-from .context import MigrationContext, StepResult
+from .context import FlagChange, MigrationContext, StepResult
 
 
 @executes(ChangeFlags)
@@ -20,4 +20,6 @@ def run(step: ChangeFlags, context: MigrationContext) -> list[StepResult]:
                 imap.add_flags(uids, step.add)
             if uids and step.remove:
                 imap.remove_flags(uids, step.remove)
+        if step.host == "old":  # a declared change: the source check expects it (compare.source_damage)
+            context.old_flags.append(FlagChange(user, step.folder, tuple(uids), tuple(step.add), tuple(step.remove)))
     return [context.done(step.describe(), step.host, True, "done", started)]

@@ -65,6 +65,17 @@ class Arrival:
 
 
 @dataclass(frozen=True)
+class FlagChange:
+    """Flags a step (change_flags) changed on old: on these UIDs of a user's folder."""
+
+    user: str
+    folder: str
+    uids: tuple[int, ...]
+    add: tuple[str, ...]
+    remove: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Event:
     """A step of the cutover on the timeline (e.g. "MX switched", "Dovecot stopped on old")."""
 
@@ -125,6 +136,8 @@ class MigrationContext:
     passwords: dict[str, str]
     # Messages steps sent to the new server; the verdict expects each of them there.
     arrivals: list[Arrival] = field(default_factory=list)
+    # Flags steps changed on old: the source check expects them changed there.
+    old_flags: list[FlagChange] = field(default_factory=list)
     # Secrets steps make up (a master user's password...), stable for the whole rehearsal
     # so that the idempotence rerun uses the same ones.
     made_secrets: dict[str, str] = field(default_factory=dict)

@@ -44,6 +44,7 @@ def run(step: DoveadmBackup, context: MigrationContext) -> list[StepResult]:
     results = []
     for selection in selections:
         command = Command.of("doveadm", *options, step.command, *(["-1"] if step.one_way else []),
+                             *(["-f"] if step.full else []),
                              *(["-R"] if step.direction == "pull" else []),
                              *excludes, *selection, destination)
         for attempt in range(step.desync_retries + 1):

@@ -6,8 +6,9 @@ appeared twice. Each difference is a `Finding` with a class; a class belongs to 
 and a finding on a property the scenario declares lost is reported as tolerated.
 
 `judge` asks three questions of the evidence: did new end up with what old had (mail, Sieve,
-UIDLs, rows, services, logins), was old left as it was (`source_changed`), and did running
-the steps again change new (`not_idempotent`)?
+UIDLs, rows, services, logins), was old left as the steps were meant to leave it
+(`source_changed`: its baseline plus the declared changes), and did running the steps again
+change new (`not_idempotent`)?
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 
-from ..methods.context import Arrival
+from ..methods.context import Arrival, FlagChange
 from ..schema.findings import Finding
 from ..schema.scenario import DbChange, Expectations
 from .state import Evidence, FolderState, HostState, MessageState, SieveState, UserState
@@ -29,17 +30,17 @@ SERVES = {"IMAP": {"folders", "subscriptions", "arrivals"}, "POP3": {"uidls"}, "
 
 def judge(evidence: Evidence, expect: Expectations) -> list[Finding]:
     traffic = evidence.traffic
-    evidence = replace(evidence, old=_without_traffic(evidence.old, traffic), new=_without_traffic(evidence.new, traffic),
-                       converged=_without_traffic(evidence.converged, traffic))
-    reference = evidence.old if evidence.old_changes_declared else evidence.baseline
+    evidence = replace(evidence, old=_without(evidence.old, traffic), new=_without(evidence.new, traffic),
+                       converged=_without(evidence.converged, traffic))
+    # Mail sent to new is kept out of both sides: its copy on old (a two-way sync wrote it
+    # there) is a change of old, never a message missing on new.
+    arrived = frozenset(arrival.message_id for arrival in evidence.arrivals)
+    reference = _without(evidence.old, arrived) if evidence.old_changes_declared else evidence.baseline
     findings = compare(reference, evidence.new, expect.db_changes, evidence.arrivals)
     findings += [Finding(kind="delivery_failed", user=a.user, mailbox="INBOX",
                          detail=f"{a.message_id}, sent to new after the migration, never arrived")
                  for a in evidence.undelivered]
-    if not evidence.old_changes_declared:
-        # the data on old, not its services: a cutover may retire them (compare reads around them)
-        damage = [f for f in compare(evidence.baseline, evidence.old) if f.kind != "service_down"]
-        findings += _summarised(damage, "source_changed", "on old")
+    findings += _summarised(source_damage(evidence), "source_changed", "on old")
     if evidence.converged is not None:
         findings += _summarised(compare(evidence.converged, evidence.new), "not_idempotent", "the rerun changed new")
     findings += [Finding(kind="tls_failed", user="-", mailbox=f"{check.service} {check.name}", detail=check.detail)
@@ -143,8 +144,41 @@ def _without_arrivals(user: UserState, message_ids: set[str], findings: list[Fin
     return stripped
 
 
-def _without_traffic(host: HostState | None, message_ids: frozenset[str]) -> HostState | None:
-    """A host's state minus the cutover's traffic (the ledger judges that mail)."""
+def source_damage(evidence: Evidence) -> list[Finding]:
+    """How old at the end differs from old as the steps were meant to leave it: its baseline
+    with the declared changes (the mail old's own Postfix took in, the flags steps changed, its
+    database when an sql step changed it). The data on old, not its services: a cutover stops
+    them, and the snapshot reads around what stayed down."""
+    expected = _with_flags(_without(evidence.baseline, evidence.old_mail), evidence.old_flags)
+    return [finding for finding in compare(expected, _without(evidence.old, evidence.old_mail))
+            if finding.kind != "service_down" and not (evidence.old_db_declared and finding.kind.startswith("db_"))]
+
+
+def _with_flags(host: HostState, changes: tuple[FlagChange, ...]) -> HostState:
+    """`host` with the declared flag changes made."""
+    users = dict(host.users)
+    for change in changes:
+        user = users.get(change.user)
+        if user is None or change.folder not in user.folders:
+            continue
+        folder, uids = user.folders[change.folder], set(change.uids)
+        messages = [_flagged(m, change) if m.uid in uids else m for m in folder.messages]
+        folders = {**user.folders, change.folder: folder.model_copy(update={"messages": messages})}
+        users[change.user] = user.model_copy(update={"folders": folders})
+    return host.model_copy(update={"users": users})
+
+
+def _flagged(message: MessageState, change: FlagChange) -> MessageState:
+    """The message after `change` (a system flag starts with a backslash, a keyword does not)."""
+    def after(have: tuple[str, ...], system: bool) -> tuple[str, ...]:
+        add, remove = ({f for f in flags if f.startswith("\\") == system} for flags in (change.add, change.remove))
+        return tuple(sorted((set(have) | add) - remove))
+    return replace(message, flags=after(message.flags, True), keywords=after(message.keywords, False))
+
+
+def _without(host: HostState | None, message_ids: frozenset[str]) -> HostState | None:
+    """A host's state minus the messages of `message_ids` (the cutover's traffic, which the
+    ledger judges; mail that arrived during the migration)."""
     if host is None or not message_ids:
         return host
     return host.model_copy(update={"users": {address: _strip(user, message_ids)[0]

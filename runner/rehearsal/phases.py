@@ -18,13 +18,13 @@ from ...lab.errors import EngineGone, LabError
 from ...lab.lab import Lab
 from ...lab.poll import NotYet, poll
 from ..methods import execute
-from ..methods.context import Arrival, Event, MigrationContext, StepResult, Strike
+from ..methods.context import Arrival, Event, FlagChange, MigrationContext, StepResult, Strike
 from ..methods.send_mail import compose_message, wait_for_delivery
 from ..methods.ssh_root_key import trust_each_other
 from ..schema.faults import Fault
 from ..schema.findings import Finding
 from ..schema.scenario import Scenario
-from ..schema.steps import Step
+from ..schema.steps import Sql, Step
 from .compare import judge
 from .inject import Injection, heal
 from .ledger import Ledger
@@ -49,8 +49,10 @@ class Rehearsal:
     strikes: list[Strike] = field(default_factory=list)  # what the scenario's faults did
     events: list[Event] = field(default_factory=list)  # when each step of the first run started
     ran: list[tuple[float, float]] = field(default_factory=list)  # when each command of that run ran
-    baseline: HostState | None = None  # old before the migration
+    baseline: HostState | None = None  # old before the migration (a kept exercise: as the trainee found it)
     old: HostState | None = None  # old at the end
+    old_mail: frozenset[str] = frozenset()  # Message-IDs old's Postfix took in by the end
+    old_flags: list[FlagChange] = field(default_factory=list)  # flags steps changed on old
     converged: HostState | None = None  # new after the first run of the steps
     new: HostState | None = None  # new at the end
     arrivals: list[Arrival] = field(default_factory=list)  # mail steps sent to new: in `new`
@@ -167,9 +169,8 @@ def migrate(lab: Lab, scenario: Scenario, result: Rehearsal, faults: list[Fault]
         with _phase(result, "idempotence"):
             result.converged = snapshot_host(lab["new"], result.passwords)
             converge(scenario, context, result.steps, rerun=True)
-            start_stopped(lab["old"])
-            result.new, result.old = snapshot_hosts([lab["new"], lab["old"]], result.passwords)
-    result.arrivals = list(context.arrivals)
+            _look_at_both(lab, result)
+    result.arrivals, result.old_flags = list(context.arrivals), list(context.old_flags)
     smoke = None
     if converged and (scenario.cutover or scenario.expect.smoke_delivery):
         with _phase(result, "side_effect"):
@@ -190,12 +191,15 @@ def migrate(lab: Lab, scenario: Scenario, result: Rehearsal, faults: list[Fault]
 def _look_at_both(lab: Lab, result: Rehearsal) -> None:
     start_stopped(lab["old"])
     result.new, result.old = snapshot_hosts([lab["new"], lab["old"]], result.passwords)
+    result.old_mail = accepted_message_ids(lab["old"].logs())
 
 
 def _judge(result: Rehearsal) -> None:
     scenario = result.scenario
     evidence = Evidence(baseline=result.baseline, old=result.old, new=result.new, converged=result.converged,
                         old_changes_declared=scenario.changes_old, arrivals=tuple(result.arrivals),
+                        old_mail=result.old_mail, old_flags=tuple(result.old_flags),
+                        old_db_declared=any(isinstance(s, Sql) and s.changes_old for s in scenario.steps),
                         undelivered=tuple(result.undelivered), ledger=result.ledger, tls=tuple(result.tls),
                         traffic=frozenset(m.message_id for m in result.cutover.sent) if result.cutover else frozenset())
     result.findings = judge(evidence, scenario.expect)
@@ -204,7 +208,8 @@ def _judge(result: Rehearsal) -> None:
 def bring_up(scenario: Scenario, setup_steps: int = 0) -> Rehearsal:
     """create, seed and baseline, then the first `setup_steps` steps (an exercise's starting
     point), and keep the lab for a person to work in (`maillab up`). Root on old and new may
-    ssh to the other host by key, as the seeds' admins do. A lab that could not be made up
+    ssh to the other host by key, as the seeds' admins do. After setup steps the baseline is
+    old as the person finds it: what `check` holds old to. A lab that could not be made up
     to there is removed."""
     def phases(lab: Lab, result: Rehearsal, ca: str) -> None:
         prepare(lab, scenario, result, ca)
@@ -216,6 +221,8 @@ def bring_up(scenario: Scenario, setup_steps: int = 0) -> Rehearsal:
                 if not converge(setup, context, result.steps, faults=[]):
                     raise LabError(f"the setup steps of {scenario.name} failed: {result.steps[-1].meaning}")
             result.arrivals = list(context.arrivals)
+            with _phase(result, "baseline"):
+                result.baseline = snapshot_host(lab["old"], result.passwords)
     result = in_a_lab(scenario, phases, keep=True)
     if result.error and result.kept is not None:
         with signals.held():

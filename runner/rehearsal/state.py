@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from ..methods.context import Arrival
+from ..methods.context import Arrival, FlagChange
 from .ledger import Ledger
 
 
@@ -87,8 +87,15 @@ class Evidence:
     old: HostState  # old at the end
     new: HostState  # new at the end (after the idempotence rerun, when there was one)
     converged: HostState | None = None  # new after the first run, when the steps ran twice
-    old_changes_declared: bool = False  # steps are meant to change old's mail (cutover)
+    # steps are meant to change old's mail (cutover): new must hold old as it is at the end
+    old_changes_declared: bool = False
     arrivals: tuple[Arrival, ...] = ()  # sent to new by steps: must be in `new`
+    # What old may show beyond its baseline (the source check): the Message-IDs old's own
+    # Postfix took in (send_mail steps, mail in its queue, the internet's), the flags steps
+    # changed there, and whether an sql step changed its database.
+    old_mail: frozenset[str] = frozenset()
+    old_flags: tuple[FlagChange, ...] = ()
+    old_db_declared: bool = False
     undelivered: tuple[Arrival, ...] = ()  # sent to new after the migration and never delivered
     # A live cutover: the Message-IDs the internet sent (judged by the ledger, not compared)
     traffic: frozenset[str] = frozenset()

@@ -163,6 +163,11 @@ def attempts_from_log(text: str, sent: list[Sent], roles: dict[str, str]) -> lis
     return attempts
 
 
+def accepted_message_ids(text: str) -> frozenset[str]:
+    """The Message-IDs of every message a Postfix log shows taken in (its cleanup lines)."""
+    return frozenset(found["mid"] for found in MESSAGE_ID.finditer(text))
+
+
 def queued_message_ids(text: str, queue: list[dict]) -> set[str]:
     """The Message-IDs of what `postqueue -j` lists, through the log's cleanup lines."""
     message_ids = {found["qid"]: found["mid"] for found in MESSAGE_ID.finditer(text)}

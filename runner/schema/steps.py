@@ -85,6 +85,10 @@ class DoveadmBackup(Step):
     transport: Literal["tcp", "ssh"] = "tcp"
     users: Literal["all", "file"] | list[Address] = "all"
     one_way: bool = False  # sync -1: a backup that keeps what only the destination has
+    # -f, a full sync: without it, when both sides got the same number of messages since
+    # the last sync, dsync was seen to skip the folder (its counters match) and sync -1 to
+    # drop the source's silently (tests/integration/scenarios/negative-delta-sync-without-f)
+    full: bool = False
     desync_retries: int = Field(2, ge=0, le=10)
     mail_fsync: Literal["never", "optimized", "always"] = "never"
     # folders dsync leaves out (-x): a SPECIAL-USE flag or a folder name (seed 002's Gmail
@@ -92,7 +96,7 @@ class DoveadmBackup(Step):
     exclude: list[SpecialUse | FolderName] = []
 
     def describe(self) -> str:
-        command = f"{self.command} -1" if self.one_way else self.command
+        command = self.command + (" -1" if self.one_way else "") + (" -f" if self.full else "")
         command += "".join(f" -x '{mask}'" for mask in self.exclude)
         users = {"all": "-A", "file": "-F users file"}.get(self.users) if isinstance(self.users, str) \
             else " ".join(f"-u {user}" for user in self.users)

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from maillab.runner.methods.context import Arrival
+from maillab.runner.methods.context import Arrival, FlagChange
 from maillab.runner.rehearsal.compare import compare, judge
 from maillab.runner.rehearsal.ledger import Attempt, Sent, account
 from maillab.runner.rehearsal.snapshot import canonical_name
@@ -164,11 +164,73 @@ def test_source_damage_is_one_finding_per_folder_saying_what_changed():
     assert damage.detail.startswith("on old: 3 missing")
 
 
-def test_old_changed_by_declared_steps_is_the_reference_not_damage():
-    """delta-update: mail arrives at old during the cutover; new must hold it, old is not
-    held to its baseline."""
-    grown = evidence("old", lambda s: inbox(s).messages.append(message(4, "z")), old_changes_declared=True)
-    assert {f.kind for f in judge(grown, Expectations())} == {"missing"}
+def arrived(content, message_id=None):
+    """A breakage: one message more in INBOX (mail that arrived), with its POP3 UIDL."""
+    def append(s):
+        inbox(s).messages.append(message(4, content, **({"message_id": message_id} if message_id else {})))
+        user(s).pop3_uidls.append("00000004")
+    return append
+
+
+def flags_changed(s):
+    inbox(s).messages[0].flags, inbox(s).messages[0].keywords = ("\\Flagged",), ("$Important", "Work")
+
+
+FLAGGED = FlagChange(USER, "INBOX", (1,), ("\\Flagged", "$Important"), ("\\Seen",))
+NEW_MAIL = (Arrival(USER, "<n@x>"),)
+
+
+# The source check: old at the end against old as the steps were meant to leave it, its
+# baseline with the declared changes. (case, breakage of old at the end, of new at the end,
+# the evidence's declarations, the classes that must come out)
+SOURCE_CASES = [
+    ("mail old's Postfix took in", arrived("z"), arrived("z"),
+     dict(old_changes_declared=True, old_mail=frozenset({"<z@x>"})), set()),
+    ("old's mail never reached new", arrived("z"), lambda s: None,
+     dict(old_changes_declared=True, old_mail=frozenset({"<z@x>"})), {"missing", "uidl_changed"}),
+    ("a message written into old, not through its Postfix", arrived("z"), arrived("z"),
+     dict(old_changes_declared=True), {"source_changed"}),
+    ("flags a step changed on old", flags_changed, flags_changed, dict(old_changes_declared=True, old_flags=(FLAGGED,)),
+     set()),
+    ("flags changed on old beyond the step's", lambda s: (flags_changed(s), setattr(inbox(s).messages[1], "flags", ())),
+     lambda s: None, dict(old_flags=(FLAGGED,)), {"source_changed"}),
+    ("a declared flag change that did not happen", lambda s: None, lambda s: None, dict(old_flags=(FLAGGED,)),
+     {"source_changed"}),
+    # a two-way sync without -1: new's arrivals written into old (issue 17)
+    ("new's arrivals copied to old", arrived("n"), arrived("n"),
+     dict(old_changes_declared=True, arrivals=NEW_MAIL), {"source_changed"}),
+    ("new's arrivals copied to old, old's reference undeclared", arrived("n"), arrived("n"),
+     dict(arrivals=NEW_MAIL), {"source_changed"}),
+    ("old's database changed by an sql step on old",
+     lambda s: s.user_db["mailserver.virtual_users"]["1"].__setitem__("quota", "5"),
+     lambda s: s.user_db["mailserver.virtual_users"]["1"].__setitem__("quota", "5"),
+     dict(old_changes_declared=True, old_db_declared=True), set()),
+    ("old's database changed with no sql step on old",
+     lambda s: s.user_db["mailserver.virtual_users"]["1"].__setitem__("quota", "5"), lambda s: None,
+     {}, {"source_changed"}),
+]
+
+
+@pytest.mark.parametrize(("case", "old_breakage", "new_breakage", "declared", "expected"), SOURCE_CASES,
+                         ids=[c[0] for c in SOURCE_CASES])
+def test_old_is_held_to_its_baseline_with_the_declared_changes(case, old_breakage, new_breakage, declared, expected):
+    snapshots = {name: state() for name in ("baseline", "old", "new", "converged")}
+    old_breakage(snapshots["old"])
+    for name in ("new", "converged"):
+        new_breakage(snapshots[name])
+    findings = judge(Evidence(**snapshots, **declared), Expectations())
+    assert {f.kind for f in findings} == expected, [f.one_line() for f in findings]
+
+
+def test_mail_on_new_is_never_missing_on_new_when_old_holds_a_copy():
+    """The two-way sync: new's arrival is on both; judged against old at the end, it is old's
+    change (source_changed), not a loss on new."""
+    snapshots = {name: state() for name in ("baseline", "old", "new", "converged")}
+    for name in ("old", "new", "converged"):
+        arrived("n")(snapshots[name])
+    [changed] = judge(Evidence(**snapshots, old_changes_declared=True, arrivals=NEW_MAIL), Expectations())
+    assert (changed.kind, changed.mailbox) == ("source_changed", "INBOX")
+    assert changed.detail.startswith("on old: 1 unexpected") and "<n@x>" in changed.detail
 
 
 def test_a_rerun_diff_names_what_the_rerun_changed():

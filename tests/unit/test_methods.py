@@ -74,6 +74,8 @@ GOLDEN = [
     ("doveadm sync -1, push, listed users, ssh into 2.4", {"method": "doveadm_backup", "command": "sync",
      "one_way": True, "direction": "push", "transport": "ssh", "users": ["-bob@example.org", "a@example.org"]},
      BOOKWORM_TO_TRIXIE, None),
+    ("doveadm sync -1 -f, pull, all users, tcp: a full sync", {"method": "doveadm_backup", "command": "sync",
+     "one_way": True, "full": True}, BULLSEYE_TO_BOOKWORM, None),
     ("doveadm backup, users file", {"method": "doveadm_backup", "users": "file", "mail_fsync": "optimized"},
      BULLSEYE_TO_BOOKWORM, None),
     ("doveadm sync, seed 002's Gmail excludes, and a folder by its Courier-style name",
