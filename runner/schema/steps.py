@@ -85,9 +85,10 @@ class DoveadmBackup(Step):
     transport: Literal["tcp", "ssh"] = "tcp"
     users: Literal["all", "file"] | list[Address] = "all"
     one_way: bool = False  # sync -1: a backup that keeps what only the destination has
-    # -f, a full sync: without it, when both sides got the same number of messages since
-    # the last sync, dsync was seen to skip the folder (its counters match) and sync -1 to
-    # drop the source's silently (tests/integration/scenarios/negative-delta-sync-without-f)
+    # -f, a full sync: without it dsync visits only folders whose UIDVALIDITY, UIDNEXT or
+    # HIGHESTMODSEQ differ, and one that got as many changes on both sides "may get
+    # incorrectly skipped" (Dovecot's dsync-brain.h): sync -1 then drops the source's mail
+    # silently (docs/paths.md, "The secondary-MX cutover waits for the internet")
     full: bool = False
     desync_retries: int = Field(2, ge=0, le=10)
     mail_fsync: Literal["never", "optimized", "always"] = "never"

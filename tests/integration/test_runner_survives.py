@@ -143,7 +143,7 @@ def test_a_lab_whose_real_runner_was_killed_is_named_and_removed_by_down_stale(i
         run = maillab("-q", "run", "scenarios/bullseye-to-bookworm.yaml", "--report-dir", str(tmp_path / "next"))
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr
         [warning] = [line for line in run.stderr.splitlines() if "labs left by runners that are gone: " in line]
-        assert f"{lab_id} (2 containers, started " in warning
+        assert f"{lab_id} (3 containers, started " in warning  # old, new and the forwarder
         down = maillab("down", "--stale")
         assert down.returncode == 0, down.stderr
         assert "removed " in down.stdout
