@@ -195,7 +195,10 @@ class Lab:
         for machine in machines:
             machine.forwarder = self.forwarder
         machines.append(self.forwarder)  # it starts with the others: a lab waits no longer for it
-        _at_once(lambda machine: machine.start(), machines, finish=True)
+        try:
+            _at_once(lambda machine: machine.start(), machines, finish=True)
+        finally:  # the admin's passwords in their own configuration are masked from here on
+            self.secrets.update(*(host.own.secrets for host in self.hosts.values() if host.own))
         _at_once(lambda machine: machine.wait_until_ready(), machines, finish=False)  # they boot at once
 
     def destroy(self) -> None:
