@@ -25,6 +25,11 @@ PROTOCOLS = ("imap", "pop3", "lmtp", "sieve")  # what the verifier and delivery 
 MAX_ERRORS = 20  # doveconf stops at the first error: this many reruns find the others
 # Where a host waits at start for the lab (the entrypoint without its last line, then the admin's
 # files, then the lab's additions): the image's entrypoint ends in supervisord, which this runs.
+# The admin's files from OWN over maillab's: Dovecot's whole configuration, Postfix's files by name
+# (maillab's master.cf stays where the folder has none).
+INSTALL = """rm -rf /etc/dovecot/conf.d /etc/dovecot/maillab.d /etc/dovecot/dovecot.conf
+    cp -R {own}/dovecot/. /etc/dovecot/
+    [ ! -d {own}/postfix ] || cp -R {own}/postfix/. /etc/postfix/""".format(own=OWN)
 SUPERVISORD = "exec /usr/bin/supervisord -c /etc/supervisor/maillab.conf"
 START = f"""set -eu
 own={OWN}
@@ -34,9 +39,7 @@ until [ -e $own/staged ]; do sleep 0.1; done
 head -n -1 $entry > /run/maillab-render
 sh /run/maillab-render
 install_own() {{
-    rm -rf /etc/dovecot/conf.d /etc/dovecot/maillab.d /etc/dovecot/dovecot.conf
-    cp -R $own/dovecot/. /etc/dovecot/
-    [ ! -d $own/postfix ] || cp -R $own/postfix/. /etc/postfix/
+    {INSTALL}
 }}
 install_own
 touch /run/maillab-installed
@@ -44,7 +47,7 @@ until [ -e $own/ready ]; do sleep 0.1; done
 install_own
 [ ! -d $own/lab ] || cp -R $own/lab/. /
 printf '\\n!include_try {LAB_FILE}\\n' >> /etc/dovecot/dovecot.conf
-chown -R root:dovecot /etc/dovecot && chmod -R g+rX,o-rwx /etc/dovecot
+chgrp -R dovecot /etc/dovecot && chmod -R g+rX /etc/dovecot && find /etc/dovecot -name "*.ext" -exec chmod 0640 {{}} +
 for map in /etc/postfix/*.cf; do case $map in */main.cf|*/master.cf) ;; *) chgrp postfix "$map"; chmod 0640 "$map";; esac; done
 {SUPERVISORD}
 """
@@ -347,3 +350,15 @@ def problems(container, timeout: float = 60) -> list[ConfigProblem]:
         found += parse_problems("postfix", postfix.output) or [ConfigProblem("postfix", "postfix/", None,
                                                                             postfix.output[-300:])]
     return found
+
+
+def in_throwaway(container, staged: Staged) -> list[ConfigProblem]:
+    """What the suite's Dovecot and Postfix refuse in the staged files, on a started machine
+    of the host's image without services (maillab validate)."""
+    put_staged(container, staged)
+    container.run_checked(Command.script(INSTALL, display="installing the admin's configuration"),
+                          "installing the admin's configuration")
+    if paths := [f"{named.kind}:{named.path}" for named in named_paths(staged.files)]:
+        container.run_checked(Command.script(MAKE_PATHS, *paths, display="making the paths the configuration names"),
+                              "making the paths the configuration names")
+    return problems(container)
