@@ -296,13 +296,6 @@ def parse_problems(server: str, output: str) -> list[ConfigProblem]:
     return found
 
 
-def commented_out(text: str, line: int) -> str:
-    """`text` with its `line` (1-based) made a comment: doveconf then reads past it."""
-    lines = text.split("\n")
-    lines[line - 1] = "#" + lines[line - 1]
-    return "\n".join(lines)
-
-
 # -- in a container -----------------------------------------------------------------------
 def put_staged(container, staged: Staged) -> None:
     """The admin's files (as staged) into OWN, then the mark that the host waits for."""
@@ -322,29 +315,21 @@ def put_staged(container, staged: Staged) -> None:
 
 def problems(container, timeout: float = 60) -> list[ConfigProblem]:
     """What Dovecot and Postfix refuse in the configuration now in /etc: every error, not
-    only the first. doveconf stops at the first, so each error line is commented out in turn
-    and doveconf runs again (at most MAX_ERRORS times); the files are put back after."""
+    only the first. doveconf stops at the first, so each error's line is commented out in turn
+    and doveconf runs again (at most MAX_ERRORS times). The edits stay: a host puts the admin's
+    files in place again before its services start (START), a throw-away machine is removed."""
     found: list[ConfigProblem] = []
-    edited: dict[str, bytes] = {}
-    try:
-        for _ in range(MAX_ERRORS):
-            result = container.run(Command.of("doveconf", "-n"), timeout=timeout, keep=None)
-            if result.exit_code == 0:
-                break
-            new = [p for p in parse_problems("dovecot", result.stderr or result.output) if p not in found]
-            found += new
-            fixable = [p for p in new if p.line]
-            if not fixable:
-                break
-            problem = fixable[0]
-            path = "/etc/" + problem.file
-            current = container.read_file(path)
-            edited.setdefault(path, current)
-            container.put_file(path, commented_out(current.decode(errors="surrogateescape"),
-                                                   problem.line).encode(errors="surrogateescape"))
-    finally:
-        for path, content in edited.items():
-            container.put_file(path, content)
+    for _ in range(MAX_ERRORS):
+        result = container.run(Command.of("doveconf", "-n"), timeout=timeout, keep=None)
+        if result.exit_code == 0:
+            break
+        new = [p for p in parse_problems("dovecot", result.stderr or result.output) if p not in found]
+        found += new
+        fixable = [p for p in new if p.line and p.file.startswith("dovecot/")]
+        if not fixable:
+            break
+        container.run_checked(Command.of("sed", "-i", f"{fixable[0].line}s/^/#/", "/etc/" + fixable[0].file),
+                              "reading past a refused line")
     postfix = container.run(Command.of("postfix", "check"), timeout=timeout, keep=None)
     if postfix.exit_code != 0:
         found += parse_problems("postfix", postfix.output) or [ConfigProblem("postfix", "postfix/", None,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from maillab.lab.own_config import (
-    ConfigProblem, NamedPath, commented_out, lab_additions, named_paths, parse_problems, stage,
+    ConfigProblem, NamedPath, lab_additions, named_paths, parse_problems, stage,
 )
 from maillab.runner.schema.loader import ScenarioError, load_scenario
 
@@ -106,8 +106,7 @@ def test_refusals_are_read_with_file_and_line(server, output, expected):
     assert parse_problems(server, output) == expected
 
 
-def test_a_refused_line_is_commented_out_for_the_next_run():
-    assert commented_out("a = 1\nmail_locaton = x\nb = 2", 2) == "a = 1\n#mail_locaton = x\nb = 2"
+def test_a_refusal_is_shown_under_the_folder():
     assert ConfigProblem("dovecot", "dovecot/dovecot.conf", 7, "Unknown setting: x").one_line("/srv/cfg") == \
         "/srv/cfg/dovecot/dovecot.conf:7: Unknown setting: x (dovecot)"
 
