@@ -399,11 +399,12 @@ class MailHostContainer(MailServer, LabContainer):
             if self.run(Command.of("test", "-e", "/run/maillab-installed")).exit_code != 0:
                 raise NotYet("the admin's configuration is not in place yet")
         poll(f"host '{self.role}' taking the admin's configuration", installed, timeout=60, interval=0.1)
-        paths = [f"{named.kind}:{named.path}" for named in own_config.named_paths(staged.files)]
-        if paths:
-            own.made = self.run_checked(Command.script(own_config.MAKE_PATHS, *paths,
+        if named := own_config.named_paths(staged.files):
+            made = set(self.run_checked(Command.script(own_config.MAKE_PATHS, *(f"{n.kind}:{n.path}" for n in named),
                                                        display="making the paths the configuration names"),
-                                        "making the paths the configuration names").stdout.split()
+                                        "making the paths the configuration names").stdout.split())
+            first = {n.path: n.where for n in reversed(named)}  # where each path is named first
+            own.made = [f"{path} ({where})" for path, where in reversed(first.items()) if path in made]
         own.problems = own_config.problems(self)
         if own.problems and self.role == "old":
             more = f" (and {len(own.problems) - 1} more)" if len(own.problems) > 1 else ""

@@ -190,7 +190,7 @@ PATHS = [
     # and the admin's database password is nowhere in the reports
     ("scenarios/own-config-bookworm.yaml", 0, set(),
      lambda d: all(any(a.startswith("the doveadm listener on port 12345") for a in own["added"])
-                   and "/etc/dovecot/sieve-before.d/10-spam.sieve" in own["made"]
+                   and "/etc/dovecot/sieve-before.d/10-spam.sieve (dovecot/conf.d/90-sieve.conf:4)" in own["made"]
                    and any("connect: host=127.0.0.1" in c for c in own["changed"]) and not own["refused"]
                    for own in report_of(d)["own_config"].values())
      and not any("Adm1nDbSecret" in path.read_text(errors="replace") for path in d.iterdir() if path.is_file())),
