@@ -2,9 +2,9 @@
 
 The pure parts: the SQL connect strings made to reach the lab's MariaDB with the lab's
 password, the paths the configuration names, what the lab adds to it (one file, in the host's
-Dovecot syntax), and the servers' refusals read as file:line. `install` and `problems` do the
-work in a container through `run`, `put_file` and `read_file` only. No Docker is imported here:
-the comparison imports ConfigProblem.
+Dovecot syntax), and the servers' refusals read as file:line. `put_staged`, `problems` and
+`in_throwaway` do the work on a lab container (a host, or validate's throw-away machine) through
+its `run`. No Docker is imported here: the comparison imports ConfigProblem.
 """
 
 from __future__ import annotations
@@ -23,14 +23,17 @@ DOVEADM_PORT = 12345
 LAB_DB = ("127.0.0.1", "mailserver")  # the lab's MariaDB and its account the mail services use
 PROTOCOLS = ("imap", "pop3", "lmtp", "sieve")  # what the verifier and delivery speak to a host
 MAX_ERRORS = 20  # doveconf stops at the first error: this many reruns find the others
-# Where a host waits at start for the lab (the entrypoint without its last line, then the admin's
-# files, then the lab's additions): the image's entrypoint ends in supervisord, which this runs.
 # The admin's files from OWN over maillab's: Dovecot's whole configuration, Postfix's files by name
 # (maillab's master.cf stays where the folder has none).
 INSTALL = """rm -rf /etc/dovecot/conf.d /etc/dovecot/maillab.d /etc/dovecot/dovecot.conf
     cp -R {own}/dovecot/. /etc/dovecot/
     [ ! -d {own}/postfix ] || cp -R {own}/postfix/. /etc/postfix/""".format(own=OWN)
 SUPERVISORD = "exec /usr/bin/supervisord -c /etc/supervisor/maillab.conf"
+# A host with its own configuration starts with this instead of the image's entrypoint (no
+# image changes): it waits for the admin's files, runs the entrypoint without its last line
+# (supervisord), puts the admin's files in place, waits for the lab's look at them and its
+# additions, puts the files in place again (the look commented refused lines out), and then
+# starts the services. A restart (docker restart) goes through it again without waiting.
 START = f"""set -eu
 own={OWN}
 entry=/usr/local/sbin/maillab-entrypoint
