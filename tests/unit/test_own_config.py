@@ -144,3 +144,17 @@ def test_a_bad_configuration_folder_is_bad_input_naming_the_field(tmp_path, case
         load_scenario(_scenario(tmp_path))
     message = str(raised.value)
     assert message.startswith(f"{tmp_path / 's.yaml'}:7: hosts.new.config: ") and message.endswith(error), message
+
+
+def test_validate_without_an_engine_checks_the_rest_and_says_the_configurations_were_not(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from maillab.runner.entry.cli import app
+
+    shutil.copytree(SHIPPED, tmp_path / "own")
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    shown = CliRunner().invoke(app, ["validate", str(_scenario(tmp_path))])
+    assert shown.exit_code == 0, shown.output
+    assert "valid (1 users" in shown.output
+    assert "warning: hosts' own configurations not checked with doveconf and postconf (cannot reach the Docker " \
+        "engine" in shown.output, shown.output

@@ -108,7 +108,8 @@ def _check_own_config(spec) -> None:
     try:
         docker_client()
     except LabError as error:
-        log.warning("not checked with doveconf and postconf (%s): hosts' own configurations", error)
+        console.print(Text(f"warning: hosts' own configurations not checked with doveconf and postconf ({error})",
+                           style="yellow"))
         return
     for role, host in sorted(hosts.items(), key=lambda item: item[0] != "old"):
         refused = check_own_config(host, role)
