@@ -152,17 +152,18 @@ def _shown(key: str, line: str) -> str:
 
 
 # -- paths the configuration names ----------------------------------------------------------
-# setting -> what the lab makes when the path is not there
+# setting -> what the lab makes when the path is not there (in a live cutover a certificate and
+# its key are always the lab's: clients check the names they use against the lab's CA)
 PATH_SETTINGS = {
     # Dovecot 2.3 (a '<' before the path reads the file) and 2.4
-    "ssl_cert": "cert", "ssl_key": "key", "ssl_ca": "cert", "ssl_dh": "dh",
-    "ssl_server_cert_file": "cert", "ssl_server_key_file": "key", "ssl_server_ca_file": "cert",
+    "ssl_cert": "cert", "ssl_key": "key", "ssl_ca": "ca", "ssl_dh": "dh",
+    "ssl_server_cert_file": "cert", "ssl_server_key_file": "key", "ssl_server_ca_file": "ca",
     "ssl_server_dh_file": "dh",
     "log_path": "log", "info_log_path": "log", "debug_log_path": "log",
     "sieve_before": "sieve", "sieve_before2": "sieve", "sieve_after": "sieve", "sieve_global": "sieve",
     # Postfix main.cf
-    "smtpd_tls_cert_file": "cert", "smtpd_tls_key_file": "key", "smtp_tls_CAfile": "cert",
-    "smtpd_tls_CAfile": "cert",
+    "smtpd_tls_cert_file": "cert", "smtpd_tls_key_file": "key", "smtp_tls_CAfile": "ca",
+    "smtpd_tls_CAfile": "ca",
 }
 UNMADE = ("/dev/", "/proc/", "/sys/", "/run/", "/var/run/")  # the system's own: never made
 
@@ -192,20 +193,20 @@ def named_paths(files: dict[str, bytes]) -> list[NamedPath]:
 
 
 MAKE_PATHS = r"""
-made=
+live=/etc/letsencrypt/live/mail  # the lab's certificate for the names clients use: a live cutover
 for entry; do
     kind=${entry%%:*}; path=${entry#*:}
+    case $kind in cert) lab=$live/fullchain.pem ;; key) lab=$live/privkey.pem ;; *) lab= ;; esac
+    if [ -n "$lab" ] && [ -s "$lab" ] && [ "$path" != "$lab" ]; then  # the admin's certificate is not the lab's
+        mkdir -p "$(dirname "$path")"; rm -f "$path"; cp "$lab" "$path"; chmod go-rwx "$path"; echo "$path"; continue
+    fi
     [ -e "$path" ] && continue
     mkdir -p "$(dirname "$path")"
     case $kind in
-        cert) if [ -s /etc/letsencrypt/live/mail/fullchain.pem ]; then cp /etc/letsencrypt/live/mail/fullchain.pem "$path"
-              else [ -s /run/maillab-self.pem ] || openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$(hostname)" \
-                     -keyout /run/maillab-self.key -out /run/maillab-self.pem 2>/dev/null
-                   cp /run/maillab-self.pem "$path"; fi ;;
-        key) if [ -s /etc/letsencrypt/live/mail/privkey.pem ]; then cp /etc/letsencrypt/live/mail/privkey.pem "$path"
-             else [ -s /run/maillab-self.key ] || openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$(hostname)" \
-                    -keyout /run/maillab-self.key -out /run/maillab-self.pem 2>/dev/null
-                  cp /run/maillab-self.key "$path"; fi; chmod 0600 "$path" ;;
+        cert|key|ca) [ -s /run/maillab-self.key ] || openssl req -x509 -newkey rsa:2048 -nodes -days 30 \
+                         -subj "/CN=$(hostname)" -keyout /run/maillab-self.key -out /run/maillab-self.pem 2>/dev/null
+                     if [ "$kind" = key ]; then cp /run/maillab-self.key "$path"; chmod 0600 "$path"
+                     else cp /run/maillab-self.pem "$path"; fi ;;
         dh) openssl dhparam -dsaparam -out "$path" 2048 2>/dev/null ;;
         log) touch "$path" ;;
         sieve) case $path in *.sieve) : > "$path" ;; *) mkdir -p "$path" ;; esac ;;
