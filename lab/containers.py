@@ -414,6 +414,12 @@ class MailHostContainer(MailServer, LabContainer):
                                                                       "reading the configuration").stdout
         text, own.added = own_config.lab_additions(doveconf, self.dovecot_series, self.secrets.doveadm,
                                                    "/etc/dovecot/maillab-probe.passwd", tls=bool(self.secrets.tls))
+        cert_file = "" if own.refused("postfix") else self.run_checked(
+            Command.of("postconf", "-h", "smtpd_tls_cert_file"), "reading Postfix's configuration").stdout.strip()
+        postfix, added = own_config.postfix_additions(cert_file, tls=bool(self.secrets.tls))
+        own.added += added
+        if postfix:
+            self.put_file(own_config.POSTFIX_LAB, postfix.encode(), mode=0o600)
         directory = f"{own_config.OWN}/lab{own_config.LAB_FILE.rpartition('/')[0]}"
         self.run_checked(Command.of("mkdir", "-p", directory), "making the folder of the lab's additions")
         self.put_file(f"{own_config.OWN}/lab{own_config.LAB_FILE}", text.encode(), mode=0o640)

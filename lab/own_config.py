@@ -19,6 +19,8 @@ from .command import Command
 
 OWN = "/etc/maillab-own"  # the admin's files as the lab staged them (kept for a restart)
 LAB_FILE = "/etc/dovecot/maillab-lab.conf"  # what the lab adds, included at the end of dovecot.conf
+POSTFIX_LAB = f"{OWN}/postfix-lab.cf"  # what the lab adds to main.cf: one `name=value` a line, for postconf -e
+LIVE = "/etc/letsencrypt/live/mail"  # where the host keeps the lab's certificate in a live cutover
 DOVEADM_PORT = 12345
 LAB_DB = ("127.0.0.1", "mailserver")  # the lab's MariaDB and its account the mail services use
 PROTOCOLS = ("imap", "pop3", "lmtp", "sieve")  # what the verifier and delivery speak to a host
@@ -49,6 +51,7 @@ touch /run/maillab-installed
 until [ -e $own/ready ]; do sleep 0.1; done
 install_own
 [ ! -d $own/lab ] || cp -R $own/lab/. /
+[ ! -s {POSTFIX_LAB} ] || while IFS= read -r setting; do postconf -e "$setting"; done < {POSTFIX_LAB}
 printf '\\n!include_try {LAB_FILE}\\n' >> /etc/dovecot/dovecot.conf
 chgrp -R dovecot /etc/dovecot && chmod -R g+rX /etc/dovecot && find /etc/dovecot -name "*.ext" -exec chmod 0640 {{}} +
 for map in /etc/postfix/*.cf; do case $map in */main.cf|*/master.cf) ;; *) chgrp postfix "$map"; chmod 0640 "$map";; esac; done
@@ -193,12 +196,13 @@ def named_paths(files: dict[str, bytes]) -> list[NamedPath]:
 
 
 MAKE_PATHS = r"""
-live=/etc/letsencrypt/live/mail  # the lab's certificate for the names clients use: a live cutover
+live=@LIVE@  # the lab's certificate for the names clients use, in a live cutover
 for entry; do
     kind=${entry%%:*}; path=${entry#*:}
     case $kind in cert) lab=$live/fullchain.pem ;; key) lab=$live/privkey.pem ;; *) lab= ;; esac
+    # a link: the certificates a migration copies into /etc/letsencrypt (seed 003) are what is served
     if [ -n "$lab" ] && [ -s "$lab" ] && [ "$path" != "$lab" ]; then  # the admin's certificate is not the lab's
-        mkdir -p "$(dirname "$path")"; rm -f "$path"; cp "$lab" "$path"; chmod go-rwx "$path"; echo "$path"; continue
+        mkdir -p "$(dirname "$path")"; ln -sfn "$lab" "$path"; echo "$path"; continue
     fi
     [ -e "$path" ] && continue
     mkdir -p "$(dirname "$path")"
@@ -213,7 +217,7 @@ for entry; do
     esac
     echo "$path"
 done
-"""
+""".replace("@LIVE@", LIVE)
 
 
 # -- what the lab adds ----------------------------------------------------------------------
@@ -258,12 +262,12 @@ def lab_additions(doveconf: str, series: str, doveadm_password: str, probe_file:
             "auth_allow_cleartext = yes")
     if setting_of(doveconf, "ssl") == "required":
         add("ssl = yes (not required): the verifier logs in without TLS on the lab network", "ssl = yes")
-    if tls and setting_of(doveconf, "ssl") in (None, "no"):
-        cert = "ssl_cert = </etc/letsencrypt/live/mail/fullchain.pem\nssl_key = </etc/letsencrypt/live/mail/privkey.pem"
+    cert = "ssl_server_cert_file" if series == "2.4" else "ssl_cert"
+    if tls and (setting_of(doveconf, "ssl") == "no" or not setting_of(doveconf, cert)):
+        files = f"ssl_cert = <{LIVE}/fullchain.pem\nssl_key = <{LIVE}/privkey.pem"
         if series == "2.4":
-            cert = ("ssl_server_cert_file = /etc/letsencrypt/live/mail/fullchain.pem\n"
-                    "ssl_server_key_file = /etc/letsencrypt/live/mail/privkey.pem")
-        add("TLS with the lab's certificate for the names clients use (a live cutover)", f"ssl = yes\n{cert}")
+            files = f"ssl_server_cert_file = {LIVE}/fullchain.pem\nssl_server_key_file = {LIVE}/privkey.pem"
+        add("TLS with the lab's certificate for the names clients use (a live cutover)", f"ssl = yes\n{files}")
     if series == "2.4":
         probe = (f"passdb maillab-probe {{\n  driver = passwd-file\n  passwd_file_path = {probe_file}\n"
                  "  default_password_scheme = PLAIN\n}\nuserdb maillab-probe {\n  driver = static\n  fields {\n"
@@ -274,6 +278,17 @@ def lab_additions(doveconf: str, series: str, doveadm_password: str, probe_file:
                  "allow_all_users=no\n}")
     add("the readiness probe's lab-only user maillab-probe (its own passdb and userdb, after the admin's)", probe)
     return "\n".join(lines) + "\n", added
+
+
+def postfix_additions(cert_file: str, tls: bool) -> tuple[str, list[str]]:
+    """What the lab adds to the admin's main.cf (its smtpd_tls_cert_file is `cert_file`), as
+    postconf -e takes it, and one line per addition for the report."""
+    if not tls or cert_file:
+        return "", []
+    lines = [f"smtpd_tls_cert_file={LIVE}/fullchain.pem", f"smtpd_tls_key_file={LIVE}/privkey.pem",
+             "smtpd_tls_security_level=may"]
+    return "\n".join(lines) + "\n", ["Postfix: STARTTLS with the lab's certificate (a live cutover): "
+                                      + ", ".join(lines)]
 
 
 # -- the servers' refusals ------------------------------------------------------------------

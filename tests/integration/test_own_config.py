@@ -69,3 +69,22 @@ def test_a_refused_configuration(images, tmp_path, case, role, typos, exit_code,
     assert validate.returncode == 0, validate.stdout + validate.stderr
     warnings = [line for line in validate.stdout.splitlines() if line.startswith("warning: hosts.new.config:")]
     assert len(warnings) == len(places) and first in warnings[0], validate.stdout
+
+
+def test_a_live_cutover_with_the_admins_configuration_serves_the_labs_certificates(images, tmp_path):
+    """The shipped cutover, both hosts on bookworm with the shipped folder: Dovecot's certificate
+    paths are the admin's (the lab links them to the certificate a migration copies), and
+    Postfix, whose main.cf has no TLS, gets the lab's STARTTLS; clients verify new by its name."""
+    text = (ROOT / "scenarios" / "ispmail-cutover.yaml").read_text()
+    for host in ("old: {suite: bullseye}", "new: {suite: bookworm}"):
+        assert host in text
+        text = text.replace(host, f"{host.split(':')[0]}: {{suite: bookworm, config: {FOLDER}}}")
+    scenario = tmp_path / "cutover.yaml"
+    scenario.write_text(text)
+    run = maillab("run", str(scenario), "--report-dir", str(tmp_path))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["findings"] == []
+    new = report["own_config"]["new"]
+    assert any(added.startswith("Postfix: STARTTLS with the lab's certificate") for added in new["added"])
+    assert "/etc/ssl/mail.example.org/fullchain.pem (dovecot/conf.d/10-ssl.conf:3)" in new["made"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from maillab.lab.own_config import (
-    ConfigProblem, NamedPath, lab_additions, named_paths, parse_problems, stage,
+    ConfigProblem, NamedPath, lab_additions, named_paths, parse_problems, postfix_additions, stage,
 )
 from maillab.runner.schema.loader import ScenarioError, load_scenario
 
@@ -63,7 +63,7 @@ def test_the_paths_a_configuration_names_are_found_with_file_and_line():
 
 DOVECONF_LACKING = "protocols = imap lmtp\nssl = required\n"
 DOVECONF_COMPLETE = ("protocols = imap pop3 lmtp sieve\ndisable_plaintext_auth = no\nauth_allow_cleartext = yes\n"
-                     "ssl = yes\nservice doveadm {\n  inet_listener {\n    port = 12345\n  }\n}\n")
+                     "ssl = yes\nssl_cert = </etc/ssl/mail.pem\nservice doveadm {\n  inet_listener {\n    port = 12345\n  }\n}\n")
 # (doveconf -n, series, a live cutover, the additions' first words)
 ADDITION_CASES = [
     ("lacking, 2.3", DOVECONF_LACKING, "2.3", False,
@@ -83,6 +83,16 @@ def test_the_lab_adds_only_what_the_configuration_lacks(case, doveconf, series, 
     assert len(added) == len(expected) and all(line.startswith(word) for line, word in zip(added, expected)), added
     assert "doveadm_password = DoveadmPw" in text
     assert ("inet_listener maillab {" in text) == (series == "2.4" and "port = 12345" not in doveconf)
+
+
+def test_postfix_gets_the_labs_starttls_only_in_a_cutover_and_where_main_cf_has_no_certificate():
+    assert postfix_additions("", tls=False) == ("", [])
+    assert postfix_additions("/etc/ssl/mail.pem", tls=True) == ("", [])
+    text, [added] = postfix_additions("", tls=True)
+    assert text.split("\n") == ["smtpd_tls_cert_file=/etc/letsencrypt/live/mail/fullchain.pem",
+                                "smtpd_tls_key_file=/etc/letsencrypt/live/mail/privkey.pem",
+                                "smtpd_tls_security_level=may", ""]
+    assert added.startswith("Postfix: STARTTLS with the lab's certificate (a live cutover)")
 
 
 # (server, its output, the problems)
