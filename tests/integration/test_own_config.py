@@ -71,20 +71,30 @@ def test_a_refused_configuration(images, tmp_path, case, role, typos, exit_code,
     assert len(warnings) == len(places) and first in warnings[0], validate.stdout
 
 
-def test_a_live_cutover_with_the_admins_configuration_serves_the_labs_certificates(images, tmp_path):
-    """The shipped cutover, both hosts on bookworm with the shipped folder: Dovecot's certificate
-    paths are the admin's (the lab links them to the certificate a migration copies), and
-    Postfix, whose main.cf has no TLS, gets the lab's STARTTLS; clients verify new by its name."""
-    text = (ROOT / "scenarios" / "ispmail-cutover.yaml").read_text()
-    for host in ("old: {suite: bullseye}", "new: {suite: bookworm}"):
+# Shipped scenarios again with the admin's configuration on their hosts: (scenario, its hosts' lines
+# as shipped, a check of new's own_config in report.json)
+ON_OWN_CONFIG = [
+    # Dovecot's certificate paths are the admin's (linked to the certificate the migration copies),
+    # Postfix's main.cf has no TLS and gets the lab's STARTTLS: clients verify new by its name
+    ("ispmail-cutover", ("old: {suite: bullseye}", "new: {suite: bookworm}"),
+     lambda new: any(added.startswith("Postfix: STARTTLS with the lab's certificate") for added in new["added"])
+     and "/etc/ssl/mail.example.org/fullchain.pem (dovecot/conf.d/10-ssl.conf:3)" in new["made"]),
+    # new restarts during the backup and takes the admin's files again
+    ("new-server-reboots", ("old: {suite: bullseye}", "new: {suite: bookworm, mail_store: disk}"),
+     lambda new: not new["refused"]),
+]
+
+
+@pytest.mark.parametrize(("name", "hosts", "check"), ON_OWN_CONFIG, ids=[c[0] for c in ON_OWN_CONFIG])
+def test_a_shipped_scenario_passes_on_the_admins_configuration(images, tmp_path, name, hosts, check):
+    text = (ROOT / "scenarios" / f"{name}.yaml").read_text()
+    for host in hosts:
         assert host in text
-        text = text.replace(host, f"{host.split(':')[0]}: {{suite: bookworm, config: {FOLDER}}}")
-    scenario = tmp_path / "cutover.yaml"
+        text = text.replace(host, host.replace("bullseye", "bookworm").replace("}", f", config: {FOLDER}}}"))
+    scenario = tmp_path / f"{name}.yaml"
     scenario.write_text(text)
     run = maillab("run", str(scenario), "--report-dir", str(tmp_path))
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["findings"] == []
-    new = report["own_config"]["new"]
-    assert any(added.startswith("Postfix: STARTTLS with the lab's certificate") for added in new["added"])
-    assert "/etc/ssl/mail.example.org/fullchain.pem (dovecot/conf.d/10-ssl.conf:3)" in new["made"]
+    assert report["findings"] == [] and set(report["own_config"]) == {"old", "new"}
+    assert check(report["own_config"]["new"])
