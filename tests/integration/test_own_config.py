@@ -58,7 +58,7 @@ def test_a_refused_configuration(images, tmp_path, case, role, typos, exit_code,
         for command in (run, validate):
             [line] = command.stderr.strip().splitlines()[-1:]
             assert line.startswith(f"maillab: hosts.old.config: {first}"), command.stderr
-        assert validate.returncode == 2
+        assert validate.returncode == 2 and len(validate.stderr.strip().splitlines()) == 1, validate.stderr
         return
     report = json.loads((reports / "report.json").read_text())
     assert {finding["class"] for finding in report["findings"]} == classes
