@@ -23,7 +23,8 @@ import threading
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import docker.errors
 from docker.types import Mount
@@ -34,10 +35,12 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
 from ..runner.schema.scenario import HostSpec
+from ..runner.schema.sources import config_files
+from . import own_config
 from .command import Command
 from .docker_exec import KEEP, exec_output
 from .engine import engine_address
-from .errors import ExecTimeout, HostNotReady, LabError, talking_to_the_engine
+from .errors import ConfigRefused, ExecTimeout, HostNotReady, LabError, talking_to_the_engine
 from .poll import NotYet, poll
 
 log = logging.getLogger(__name__)
@@ -91,6 +94,25 @@ class HostSecrets:
     probe: str
     # a live cutover: the PEM chain and key this host serves TLS with (from the lab's CA)
     tls: tuple[str, str] | None = None
+
+
+@dataclass
+class OwnConfig:
+    """The admin's own configuration on a host, and what the lab did to run it."""
+
+    folder: str
+    changed: list[str] = field(default_factory=list)  # connect strings made to reach the lab's MariaDB
+    made: list[str] = field(default_factory=list)  # paths it names that the lab made
+    added: list[str] = field(default_factory=list)  # what the lab's own file adds
+    problems: list[own_config.ConfigProblem] = field(default_factory=list)  # what the servers refused
+    secrets: set[str] = field(default_factory=set)  # the admin's passwords in it: masked
+
+    def refused(self, server: str) -> bool:
+        return any(problem.server == server for problem in self.problems)
+
+    def report(self) -> dict[str, object]:
+        return {"folder": self.folder, "added": self.added, "changed": self.changed, "made": self.made,
+                "refused": [problem.one_line() for problem in self.problems]}
 
 
 def imap_login(port: int, user: str, password: str) -> IMAPClient:
@@ -331,6 +353,7 @@ class MailHostContainer(MailServer, LabContainer):
         self.spec = spec
         self.secrets = secrets
         self._published: dict[str, int] = {}
+        self.own: OwnConfig | None = None
         self.with_envs(
             MAILLAB_USER_STORE=spec.user_store,
             MAILLAB_MAIL_FORMAT=spec.mail_format,
@@ -353,18 +376,74 @@ class MailHostContainer(MailServer, LabContainer):
             self.tmpfs[VMAIL] = f"mode=0770,uid={VMAIL_UID},gid={VMAIL_UID},size={spec.mail_store_mb}m"
         else:  # a disk of its own: a volume outlives a restart and bypasses the storage driver
             self.with_kwargs(**self._kwargs, mounts=[Mount(VMAIL, None, type="volume", labels=options["labels"])])
+        if spec.config:  # the host waits for the admin's files and the lab's additions (lab/own_config.py)
+            self.with_kwargs(**self._kwargs, entrypoint=["sh", "-c", own_config.START])
+
+    def start(self) -> MailHostContainer:
+        super().start()
+        if self.spec.config:
+            self.own = self._own_config()
+        return self
+
+    def _own_config(self) -> OwnConfig:
+        """Put the admin's configuration in place, make the paths it names, find what Dovecot
+        and Postfix refuse in it, and add what the lab needs; then the host starts its services."""
+        staged = own_config.stage(config_files(Path(self.spec.config)), self.secrets.db)
+        own = OwnConfig(self.spec.config, changed=staged.changed, secrets=staged.secrets)
+        own_config.put_staged(self, staged)
+
+        def installed() -> None:
+            if self.state() != "running":
+                raise HostNotReady(f"host '{self.role}' exited while taking the admin's configuration; "
+                                   f"{self.log_tail()}")
+            if self.run(Command.of("test", "-e", "/run/maillab-installed")).exit_code != 0:
+                raise NotYet("the admin's configuration is not in place yet")
+        poll(f"host '{self.role}' taking the admin's configuration", installed, timeout=60, interval=0.1)
+        if named := own_config.named_paths(staged.files):
+            made = set(self.run_checked(Command.script(own_config.MAKE_PATHS, *(f"{n.kind}:{n.path}" for n in named),
+                                                       display="making the paths the configuration names"),
+                                        "making the paths the configuration names").stdout.split())
+            first = {n.path: n.where for n in reversed(named)}  # where each path is named first
+            own.made = [f"{path} ({where})" for path, where in reversed(first.items()) if path in made]
+        own.problems = own_config.problems(self)
+        if own.problems and self.role == "old":
+            more = f" (and {len(own.problems) - 1} more)" if len(own.problems) > 1 else ""
+            raise ConfigRefused(f"hosts.old.config: {own.problems[0].one_line(own.folder)}{more}: the lab cannot "
+                                "stand in for the admin's old server")
+        doveconf = "" if own.refused("dovecot") else self.run_checked(Command.of("doveconf", "-n"),
+                                                                      "reading the configuration").stdout
+        text, own.added = own_config.lab_additions(doveconf, self.dovecot_series, self.secrets.doveadm,
+                                                   "/etc/dovecot/maillab-probe.passwd", tls=bool(self.secrets.tls))
+        cert_file = "" if own.refused("postfix") else self.run_checked(
+            Command.of("postconf", "-h", "smtpd_tls_cert_file"), "reading Postfix's configuration").stdout.strip()
+        postfix, added = own_config.postfix_additions(cert_file, tls=bool(self.secrets.tls))
+        own.added += added
+        if postfix:
+            self.put_file(own_config.POSTFIX_LAB, postfix.encode(), mode=0o600)
+        directory = f"{own_config.OWN}/lab{own_config.LAB_FILE.rpartition('/')[0]}"
+        self.run_checked(Command.of("mkdir", "-p", directory), "making the folder of the lab's additions")
+        self.put_file(f"{own_config.OWN}/lab{own_config.LAB_FILE}", text.encode(), mode=0o640)
+        self.put_file(f"{own_config.OWN}/ready", b"")
+        return own
 
     def wait_until_ready(self, timeout: float = 90) -> None:
+        # a configuration Dovecot or Postfix refused (on new: the migration's finding) starts
+        # no service to wait for
+        smtp_down = self.own is not None and self.own.refused("postfix")
+        imap_down = self.own is not None and self.own.refused("dovecot")
+
         def ready() -> None:
             if self.state() != "running":
                 raise HostNotReady(f"host '{self.role}' exited during start-up; {self.log_tail()}")
             with self.db() as connection, connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
-            with smtplib.SMTP(engine_address(), self.port("smtp"), timeout=5) as smtp:
-                if smtp.ehlo("maillab")[0] != 250:
-                    raise NotYet("SMTP does not answer EHLO yet")
-            with self.imap(PROBE_USER, self.secrets.probe):
-                pass
+            if not smtp_down:
+                with smtplib.SMTP(engine_address(), self.port("smtp"), timeout=5) as smtp:
+                    if smtp.ehlo("maillab")[0] != 250:
+                        raise NotYet("SMTP does not answer EHLO yet")
+            if not imap_down:
+                with self.imap(PROBE_USER, self.secrets.probe):
+                    pass
         try:
             # polled often: a host is ready ~2 s after it starts, and every rehearsal waits for two
             poll(f"host '{self.role}' (MariaDB query, SMTP EHLO, IMAP LOGIN)", ready, timeout=timeout, interval=0.05)

@@ -9,6 +9,11 @@ class HostNotReady(LabError):
     """A mail host did not pass its readiness checks; the message ends with its log tail."""
 
 
+class ConfigRefused(LabError):
+    """Old's Dovecot or Postfix refuses the admin's own configuration: the lab cannot stand
+    in for the admin's server. Bad input (exit 2), one line with file:line."""
+
+
 class WaitTimeout(LabError):
     """A wait ran past its deadline; the message names what was awaited and the last error."""
 

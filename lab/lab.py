@@ -34,6 +34,7 @@ from testcontainers.core.network import Network  # noqa: E402
 
 from .command import Command  # noqa: E402
 from .containers import PUBLISHED, HostSecrets, LabContainer, MailHostContainer, ToolContainer  # noqa: E402
+from . import own_config  # noqa: E402
 from .engine import engine_client  # noqa: E402
 from .errors import LabError, engine_gone, talking_to_the_engine  # noqa: E402
 from .forwarder import (  # noqa: E402
@@ -43,6 +44,7 @@ from .images import (  # noqa: E402
     ensure_images, ensure_imapsync_image, forwarder_image, internet_image, mailhost_image,
 )
 from ..runner.schema.scenario import HostSpec  # noqa: E402
+from ..runner.schema.sources import config_files  # noqa: E402
 from . import signals  # noqa: E402
 from .internet import SMTP_PORT, DnsServer, SendingMta  # noqa: E402
 
@@ -195,7 +197,10 @@ class Lab:
         for machine in machines:
             machine.forwarder = self.forwarder
         machines.append(self.forwarder)  # it starts with the others: a lab waits no longer for it
-        _at_once(lambda machine: machine.start(), machines, finish=True)
+        try:
+            _at_once(lambda machine: machine.start(), machines, finish=True)
+        finally:  # the admin's passwords in their own configuration are masked from here on
+            self.secrets.update(*(host.own.secrets for host in self.hosts.values() if host.own))
         _at_once(lambda machine: machine.wait_until_ready(), machines, finish=False)  # they boot at once
 
     def destroy(self) -> None:
@@ -256,6 +261,25 @@ class Lab:
 
     def __exit__(self, *exc_info: object) -> None:
         self.destroy()
+
+
+def check_own_config(spec: HostSpec, role: str) -> list[own_config.ConfigProblem]:
+    """What Dovecot and Postfix of the host's suite refuse in its configuration folder, in a
+    throw-away machine of the host's image (no network, labelled like a lab, removed by id)."""
+    client = docker_client()
+    ensure_images(client, (spec.suite,), False)
+    lab_id = new_lab_id()
+    machine = ToolContainer(mailhost_image(spec.suite), role=f"validate-{role}",
+                            labels=_runner_labels(lab_id, False, "validate"), network=None, name=f"{lab_id}-validate")
+    machine.with_kwargs(**machine._kwargs, network_mode="none")
+    try:
+        with signals.deferred():  # the container asked for exists when a signal comes: removed below
+            machine.start()
+        staged = own_config.stage(config_files(Path(spec.config)), "maillab-validate")
+        return own_config.in_throwaway(machine, staged)
+    finally:
+        if machine._container is not None:
+            machine._container.remove(force=True, v=True)
 
 
 def _at_once(work, machines: list, *, finish: bool) -> None:

@@ -43,6 +43,9 @@ def judge(evidence: Evidence, expect: Expectations) -> list[Finding]:
     findings += _summarised(source_damage(evidence), "source_changed", "on old")
     if evidence.converged is not None:
         findings += _summarised(compare(evidence.converged, evidence.new), "not_idempotent", "the rerun changed new")
+    findings += [Finding(kind="config_failed", user="-", mailbox=f"new {problem.file}"
+                         + (f":{problem.line}" if problem.line else ""), detail=f"{problem.server}: {problem.message}")
+                 for problem in evidence.config_refused]
     findings += [Finding(kind="tls_failed", user="-", mailbox=f"{check.service} {check.name}", detail=check.detail)
                  for check in evidence.tls if not check.ok]
     if evidence.ledger is not None:

@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ...lab import signals
-from ...lab.errors import EngineGone, LabError
+from ...lab.errors import ConfigRefused, EngineGone, LabError
 from ...lab.lab import Lab
+from ...lab.own_config import ConfigProblem
 from ...lab.poll import NotYet, poll
 from ..methods import execute
 from ..methods.context import Arrival, Event, FlagChange, MigrationContext, StepResult, Strike
@@ -64,6 +65,9 @@ class Rehearsal:
     tls: list[TlsCheck] = field(default_factory=list)  # clients connecting to new by the name they use
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None  # why the rehearsal could not finish (a lab error, a signal)
+    bad_input: bool = False  # the error is the scenario's (old's own configuration refused): exit 2
+    own_config: dict[str, dict] = field(default_factory=dict)  # per role: what the lab did to the admin's own
+    config_refused: list[ConfigProblem] = field(default_factory=list)  # new's own configuration, refused
     interrupted: signals.Interrupted | None = None
     kept: Lab | None = None
 
@@ -127,6 +131,7 @@ def _recorded(result: Rehearsal) -> Iterator[None]:
     except Exception as error:  # noqa: BLE001  recorded, reported, and turned into exit 3 by the CLI
         log.debug("the rehearsal failed", exc_info=True)
         result.error = one_line(error)
+        result.bad_input = isinstance(error, ConfigRefused)
 
 
 @contextmanager
@@ -142,7 +147,12 @@ def _phase(result: Rehearsal, name: str) -> Iterator[None]:
 def prepare(lab: Lab, scenario: Scenario, result: Rehearsal, ca: str) -> None:
     """create, seed and baseline: old as the migration finds it."""
     with _phase(result, "create"):
-        lab.create()
+        try:
+            lab.create()
+        finally:
+            result.own_config = {role: host.own.report() for role, host in lab.hosts.items() if host.own}
+            new = lab.hosts.get("new")
+            result.config_refused = list(new.own.problems) if new is not None and new.own else []
         if scenario.cutover:
             open_internet(lab, scenario, ca)
     with _phase(result, "seed"):
@@ -201,6 +211,7 @@ def _judge(result: Rehearsal) -> None:
                         old_mail=result.old_mail, old_flags=tuple(result.old_flags),
                         old_db_declared=any(isinstance(s, Sql) and s.changes_old for s in scenario.steps),
                         undelivered=tuple(result.undelivered), ledger=result.ledger, tls=tuple(result.tls),
+                        config_refused=tuple(result.config_refused),
                         traffic=frozenset(m.message_id for m in result.cutover.sent) if result.cutover else frozenset())
     result.findings = judge(evidence, scenario.expect)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from ...lab.own_config import ConfigProblem
 from ..methods.context import Arrival, FlagChange
 from .ledger import Ledger
 
@@ -101,3 +102,5 @@ class Evidence:
     traffic: frozenset[str] = frozenset()
     ledger: Ledger | None = None
     tls: tuple[TlsCheck, ...] = ()
+    # the admin's own configuration on new, as Dovecot and Postfix refused it
+    config_refused: tuple[ConfigProblem, ...] = ()

@@ -41,6 +41,7 @@ def to_json(rehearsal: Rehearsal) -> dict[str, object]:
         "findings": [f.model_dump(by_alias=True) | {"property": f.property} for f in rehearsal.findings],
         "finding_counts": dict(Counter(f.kind for f in rehearsal.findings)),
         "timings_s": rehearsal.timings,
+        "own_config": rehearsal.own_config,
     } | ({"ledger": rehearsal.ledger.summary(), "timeline": cutover_timeline(rehearsal)} if rehearsal.ledger else {})
 
 

@@ -43,6 +43,7 @@ def render(rehearsal: Rehearsal, console: Console) -> None:
                            + (f"\n{step.first_error}" if step.first_error else "")),
                       f"{step.seconds:.1f}", style="" if step.ok else "yellow" if step.resumed else "red")
     console.print(steps)
+    render_own_config(rehearsal.own_config, console)
     for strike in rehearsal.strikes:
         console.print(Text(f"fault: {strike.one_line()}", style="yellow"))
     for step in rehearsal.steps:
@@ -138,3 +139,12 @@ def render_sweep(sweep: Sweep, console: Console) -> None:
         colour = "red"
     console.print(Text(line, style=f"bold {colour}"))
 
+
+
+def render_own_config(own: dict[str, dict], console: Console) -> None:
+    """What the lab did to the admin's own configuration on each host (docs/own-server.md)."""
+    for role, done in own.items():
+        console.print(Text(f"{role} runs the admin's configuration {done['folder']}; the lab", style="bold"))
+        for heading, key in (("added", "added"), ("changed", "changed"), ("made", "made"), ("refused", "refused")):
+            for line in done[key]:
+                console.print(Text(f"  {heading}: {line}", style="red" if key == "refused" else ""))

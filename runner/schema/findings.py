@@ -41,6 +41,7 @@ FINDING_CLASSES: dict[str, Property] = {
     "bounced": "delivery",
     "stranded": "delivery",
     "tls_failed": "tls",
+    "config_failed": "config",  # the admin's own configuration on new, refused by Dovecot or Postfix
 }
 FindingClass = Literal[tuple(FINDING_CLASSES)]  # type: ignore[valid-type]
 

@@ -26,7 +26,7 @@ from ruamel.yaml.tokens import (
 
 from .faults import FAULTS
 from .scenario import FolderSpec, MailSource, RawMessageSpec, Scenario, UserSpec
-from .sources import IrregularFile, check_source, maildir_tree, source_bytes
+from .sources import IrregularFile, check_source, config_files, maildir_tree, source_bytes
 from .steps import METHODS, Imapsync, Script
 
 MAX_BYTES = 4 * 2**20
@@ -55,6 +55,9 @@ def load_scenario(path: Path) -> Scenario:
     document = read_document(path, "scenario", "a scenario is a mapping with name, hosts, users, steps")
     scenario = validated(path, document, Scenario)
     scenario._base_dir = path.resolve().parent
+    for role, host in scenario.hosts.items():
+        if host.config is not None:
+            host.config = str(_config_folder(path, document, scenario.base_dir, role, host.config))
     holds = min(host.mail_store_mb for host in scenario.hosts.values()) * 2**20
     need = sum(folder.bytes_estimate for user in scenario.users for folder in user.folders)
     for index, user in enumerate(scenario.users):
@@ -174,6 +177,22 @@ def _resolve_mail_files(path: Path, document: CommentedMap, base: Path, index: i
                 message.raw_file = str(checked)
                 files += 0 if message.size else checked.stat().st_size  # size: counted by the schema
     return files
+
+
+def _config_folder(path: Path, document: CommentedMap, base: Path, role: str, written: str) -> Path:
+    """hosts.<role>.config as an absolute path, once its files are checked (sources.config_files)."""
+    loc = ("hosts", role, "config")
+
+    def fail(problem: str) -> None:
+        raise ScenarioError(_printable(f"{path}:{line_of(document, loc)}: {field_path(loc)}: {problem}"))
+    folder = _checked_path(base, written, "directory", fail)
+    try:
+        config_files(folder)
+    except (IrregularFile, ValueError) as error:
+        fail(str(error))
+    except OSError as error:
+        fail(f"{written}: {error.strerror}")
+    return folder
 
 
 def _checked_path(base: Path, written: str, kind: str, fail) -> Path:

@@ -73,6 +73,10 @@ class HostSpec(Model):
     # 2.4: how names that cannot be shown reversibly (a remote's broken mUTF-7, its separator
     # inside a name) appear to clients; nothing on disk changes (2.3: mail_location's BROKENCHAR).
     mailbox_list_visible_escape_char: EscapeChar | None = None
+    # The admin's own configuration (docs/own-server.md): a folder, relative to the scenario,
+    # holding dovecot/ (dovecot.conf, conf.d/, *.conf.ext) and optionally postfix/ (main.cf,
+    # master.cf, maps, mysql-*.cf). The host runs it instead of maillab's; the loader checks it.
+    config: SourcePath | None = None
 
     @field_validator("layout")
     @classmethod

@@ -50,7 +50,7 @@ class IrregularFile(Exception):
     """A file a source would read is not a regular file: one line naming it."""
 
 
-def irregular(path: Path) -> str | None:
+def irregular(path: Path, read_from: str = "mail files") -> str | None:
     """What `path` is, when it is not a regular file (not followed if it is a link)."""
     mode = os.lstat(path).st_mode
     if stat.S_ISREG(mode):
@@ -58,7 +58,7 @@ def irregular(path: Path) -> str | None:
     kind = ("a symbolic link" if stat.S_ISLNK(mode) else "a FIFO" if stat.S_ISFIFO(mode)
             else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a directory" if stat.S_ISDIR(mode)
             else "a socket")
-    return f"{path}: {kind}; only regular files are read from mail files"
+    return f"{path}: {kind}; only regular files are read from {read_from}"
 
 
 def check_source(kind: str, path: Path) -> None:
@@ -251,3 +251,41 @@ def _header_date(headers) -> dt.datetime | None:
 
 def _mtime(path: Path) -> dt.datetime:
     return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+
+
+# An admin's configuration folder (hosts.<role>.config, docs/own-server.md): what it may hold.
+CONFIG_PARTS = {"dovecot": "dovecot.conf", "postfix": "main.cf"}  # folder -> the file it must hold
+CONFIG_MAX_FILES = 500
+CONFIG_MAX_BYTES = 4 * 2**20
+
+
+def config_files(root: Path) -> dict[str, bytes]:
+    """The files of a configuration folder by their path in it ('dovecot/conf.d/10-mail.conf'):
+    dovecot/ with dovecot.conf, and optionally postfix/ with main.cf; regular files and real
+    directories only, bounded. Raises IrregularFile or ValueError with one line."""
+    if not (root / "dovecot" / "dovecot.conf").is_file():
+        raise ValueError(f"{root}: no dovecot/dovecot.conf in it (a folder holding dovecot/ and optionally postfix/)")
+    files: dict[str, bytes] = {}
+    for part, required in CONFIG_PARTS.items():
+        top = root / part
+        if not os.path.lexists(top):
+            continue
+        if not stat.S_ISDIR(os.lstat(top).st_mode):
+            raise IrregularFile(f"{top}: not a directory (a symbolic link?)")
+        if not (top / required).is_file():
+            raise ValueError(f"{top}: no {required} in it")
+        for directory, subdirectories, names in os.walk(top):
+            for name in sorted([*names, *subdirectories]):
+                path = Path(directory) / name
+                if stat.S_ISDIR(os.lstat(path).st_mode):
+                    continue
+                if problem := irregular(path, "a configuration folder"):
+                    raise IrregularFile(problem)
+                files[path.relative_to(root).as_posix()] = read_regular(path, follow=False)
+                if len(files) > CONFIG_MAX_FILES or sum(map(len, files.values())) > CONFIG_MAX_BYTES:
+                    raise ValueError(f"{root}: more than {CONFIG_MAX_FILES} files or {CONFIG_MAX_BYTES} bytes; "
+                                     "a server's configuration is far smaller")
+    unknown = sorted(p.name for p in root.iterdir() if p.name not in CONFIG_PARTS)
+    if unknown:
+        raise ValueError(f"{root}: {', '.join(unknown)}: a configuration folder holds dovecot/ and postfix/ only")
+    return dict(sorted(files.items()))

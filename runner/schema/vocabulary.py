@@ -50,7 +50,7 @@ MAILDIR_KEYWORD_LETTERS = ascii_lowercase
 Property = Literal[
     "source", "services", "logins", "idempotence", "folders", "messages", "content", "flags",
     "keywords", "dates", "guids", "uids", "uidvalidity", "subscriptions", "sieve", "pop3_uidls",
-    "db_rows", "delivery", "tls",
+    "db_rows", "delivery", "tls", "config",
 ]
 PROPERTIES: tuple[str, ...] = get_args(Property)
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from maillab.lab.own_config import ConfigProblem
 from maillab.runner.methods.context import Arrival, FlagChange
 from maillab.runner.rehearsal.compare import compare, judge
 from maillab.runner.rehearsal.ledger import Attempt, Sent, account
@@ -136,6 +137,15 @@ def test_a_client_that_cannot_verify_new_by_the_name_it_uses_is_a_finding():
                                                               "Verification error: hostname mismatch")
 
 
+def test_each_refusal_of_news_own_configuration_is_a_finding_naming_file_and_line():
+    refused = (ConfigProblem("dovecot", "dovecot/dovecot.conf", 7, "Unknown setting: mail_locaton"),
+               ConfigProblem("postfix", "postfix/main.cf", 3, "missing '=' after attribute name"))
+    findings = judge(evidence("new", lambda s: None, config_refused=refused), Expectations())
+    assert [(f.kind, f.property, f.mailbox, f.detail) for f in findings] == [
+        ("config_failed", "config", "new dovecot/dovecot.conf:7", "dovecot: Unknown setting: mail_locaton"),
+        ("config_failed", "config", "new postfix/main.cf:3", "postfix: missing '=' after attribute name")]
+
+
 def test_the_internets_mail_is_judged_by_the_ledger_not_by_the_comparison():
     """Traffic lands on old (before the last sync) and on new: neither is a message of the
     baseline, neither counts as unexpected, damage to old or a POP3 UIDL change."""
@@ -150,7 +160,8 @@ def test_the_internets_mail_is_judged_by_the_ledger_not_by_the_comparison():
 
 
 def test_every_finding_class_has_a_case():
-    covered = set().union(*(expected for *_, expected in CASES + LEDGER_CASES)) | {"delivery_failed", "tls_failed"}
+    covered = set().union(*(expected for *_, expected in CASES + LEDGER_CASES)) | {"delivery_failed", "tls_failed",
+                                                                                  "config_failed"}
     assert covered == set(FINDING_CLASSES)
 
 

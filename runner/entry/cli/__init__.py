@@ -124,7 +124,9 @@ def _exit(rehearsal, passed: bool, keep: bool = False) -> NoReturn:
             f"interrupted; the lab {rehearsal.lab_id} was kept" if keep
             else "interrupted; the lab was removed" if removed else rehearsal.error))
         raise SystemExit(rehearsal.interrupted.exit_code)
-    raise SystemExit(EXIT_LAB if rehearsal.error else EXIT_PASS if passed else EXIT_FAIL)
+    if rehearsal.error:
+        raise SystemExit(EXIT_BAD_INPUT if rehearsal.bad_input else EXIT_LAB)
+    raise SystemExit(EXIT_PASS if passed else EXIT_FAIL)
 
 
 def _print_connection(rehearsal) -> None:

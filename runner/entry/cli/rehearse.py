@@ -13,7 +13,7 @@ from ...schema.faults import SweepFault
 from ...schema.loader import files_outside
 from ...schema.sources import source_messages
 from . import (
-    SCENARIO, SCENARIOS, _exit, _load, _print_connection, _quiet, _report_directory, app, console, errors, log,
+    EXIT_BAD_INPUT, SCENARIO, SCENARIOS, _exit, fail, _load, _print_connection, _quiet, _report_directory, app, console, errors, log,
     verbosity,
 )
 
@@ -83,7 +83,8 @@ def _interrupt_sweep(spec, points: int, fault: str, report_dir: Path | None) -> 
 @SCENARIO
 @verbosity
 def validate(scenario: Path) -> None:
-    """Check a scenario file against the schema (needs no Docker engine)."""
+    """Check a scenario file against the schema, and hosts' own configurations with their suite's
+    doveconf and postconf (needs a Docker engine only for those)."""
     spec = _load(scenario)
     from_files = sum(len(source_messages(f.source)) for user in spec.users for f in user.folders if f.source)
     files = f" ({from_files} from mail files)" if from_files else ""
@@ -91,6 +92,36 @@ def validate(scenario: Path) -> None:
                        f"{len(spec.steps)} steps)"))
     for path in files_outside(spec):
         console.print(Text(f"reads files outside the scenario's folder: {path}"))
+    _check_own_config(spec)
+
+
+def _check_own_config(spec) -> None:
+    """Each host's own configuration, as its suite's doveconf and postconf read it (in a
+    throw-away machine): old's refusal is bad input, new's a warning (run reports it as the
+    migration's config_failed). Without a Docker engine this check is skipped with a warning."""
+    hosts = {role: host for role, host in spec.hosts.items() if host.config}
+    if not hosts:
+        return
+    from ....lab.errors import LabError  # noqa: PLC0415  (Docker, only for an own configuration)
+    from ....lab.lab import check_own_config, docker_client  # noqa: PLC0415
+
+    try:
+        docker_client()
+    except LabError as error:
+        console.print(Text(f"warning: hosts' own configurations not checked with doveconf and postconf ({error})",
+                           style="yellow"))
+        return
+    for role, host in sorted(hosts.items(), key=lambda item: item[0] != "old"):
+        refused = check_own_config(host, role)
+        if refused and role == "old":
+            more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+            fail(f"hosts.old.config: {refused[0].one_line(host.config)}{more}: the lab cannot stand in for the "
+                 "admin's old server", EXIT_BAD_INPUT)
+        for problem in refused:
+            console.print(Text(f"warning: hosts.{role}.config: {problem.one_line(host.config)}: run reports "
+                               "config_failed", style="yellow"))
+        if not refused:
+            console.print(Text(f"hosts.{role}.config: {host.config}: Dovecot and Postfix of {host.suite} take it"))
 
 
 @app.command("list")

@@ -1,0 +1,368 @@
+"""The admin's own Dovecot and Postfix configuration on a lab host (docs/own-server.md).
+
+The pure parts: the SQL connect strings made to reach the lab's MariaDB with the lab's
+password, the paths the configuration names, what the lab adds to it (one file, in the host's
+Dovecot syntax), and the servers' refusals read as file:line. `put_staged`, `problems` and
+`in_throwaway` do the work on a lab container (a host, or validate's throw-away machine) through
+its `run`. No Docker is imported here: the comparison imports ConfigProblem.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+import time
+from dataclasses import dataclass, field
+
+from .command import Command
+
+OWN = "/etc/maillab-own"  # the admin's files as the lab staged them (kept for a restart)
+LAB_FILE = "/etc/dovecot/maillab-lab.conf"  # what the lab adds, included at the end of dovecot.conf
+POSTFIX_LAB = f"{OWN}/postfix-lab.cf"  # what the lab adds to main.cf: one `name=value` a line, for postconf -e
+LIVE = "/etc/letsencrypt/live/mail"  # where the host keeps the lab's certificate in a live cutover
+DOVEADM_PORT = 12345
+LAB_DB = ("127.0.0.1", "mailserver")  # the lab's MariaDB and its account the mail services use
+PROTOCOLS = ("imap", "pop3", "lmtp", "sieve")  # what the verifier and delivery speak to a host
+MAX_ERRORS = 20  # doveconf stops at the first error: this many reruns find the others
+# The admin's files from OWN over maillab's: Dovecot's whole configuration, Postfix's files by name
+# (maillab's master.cf stays where the folder has none).
+INSTALL = """rm -rf /etc/dovecot/conf.d /etc/dovecot/maillab.d /etc/dovecot/dovecot.conf
+    cp -R {own}/dovecot/. /etc/dovecot/
+    [ ! -d {own}/postfix ] || cp -R {own}/postfix/. /etc/postfix/""".format(own=OWN)
+SUPERVISORD = "exec /usr/bin/supervisord -c /etc/supervisor/maillab.conf"
+# A host with its own configuration starts with this instead of the image's entrypoint (no
+# image changes): it waits for the admin's files, runs the entrypoint without its last line
+# (supervisord), puts the admin's files in place, waits for the lab's look at them and its
+# additions, puts the files in place again (the look commented refused lines out), and then
+# starts the services. A restart (docker restart) goes through it again without waiting.
+START = f"""set -eu
+own={OWN}
+entry=/usr/local/sbin/maillab-entrypoint
+until [ -e $own/staged ]; do sleep 0.1; done
+[ "$(tail -n 1 $entry)" = "{SUPERVISORD}" ] || {{ echo "maillab: $entry does not end in supervisord" >&2; exit 70; }}
+head -n -1 $entry > /run/maillab-render
+sh /run/maillab-render
+install_own() {{
+    {INSTALL}
+}}
+install_own
+touch /run/maillab-installed
+until [ -e $own/ready ]; do sleep 0.1; done
+install_own
+[ ! -d $own/lab ] || cp -R $own/lab/. /
+[ ! -s {POSTFIX_LAB} ] || while IFS= read -r setting; do postconf -e "$setting"; done < {POSTFIX_LAB}
+printf '\\n!include_try {LAB_FILE}\\n' >> /etc/dovecot/dovecot.conf
+chgrp -R dovecot /etc/dovecot && chmod -R g+rX /etc/dovecot && find /etc/dovecot -name "*.ext" -exec chmod 0640 {{}} +
+for map in /etc/postfix/*.cf; do case $map in */main.cf|*/master.cf) ;; *) chgrp postfix "$map"; chmod 0640 "$map";; esac; done
+{SUPERVISORD}
+"""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One refusal of the admin's configuration, as the server said it."""
+
+    server: str  # dovecot or postfix
+    file: str  # its path in the configuration folder (dovecot/conf.d/10-mail.conf)
+    line: int | None
+    message: str
+
+    def one_line(self, folder: str = "") -> str:
+        """file:line: message (server), the file under `folder` when given."""
+        where = f"{folder}/{self.file}" if folder else self.file
+        return f"{where}{f':{self.line}' if self.line else ''}: {self.message} ({self.server})"
+
+
+@dataclass
+class Staged:
+    """The admin's files as the lab puts them on a host, and what it changed in them."""
+
+    files: dict[str, bytes]
+    changed: list[str] = field(default_factory=list)  # one line each, for the report
+    secrets: set[str] = field(default_factory=set)  # the admin's passwords found in them
+
+
+# -- SQL connect strings ------------------------------------------------------------------
+CONNECT = re.compile(r"^(\s*connect\s*=\s*)(.*)$")  # Dovecot 2.3's dovecot-sql.conf.ext
+SQL_SECTION = re.compile(r"^(\s*)(mysql)\s+(\S+)(\s*\{\s*)$")  # Dovecot 2.4: mysql <host> { ... }
+SETTING = re.compile(r"^(\s*)([A-Za-z_]+)(\s*=\s*)(.*?)\s*$")
+
+
+def stage(files: dict[str, bytes], db_password: str) -> Staged:
+    """The folder's files with every SQL connect string made to reach the lab's MariaDB
+    (host, port, account) with the lab's password; the admin's passwords are collected."""
+    staged = Staged(files=dict(files))
+    for path, content in files.items():
+        text = content.decode("utf-8", errors="surrogateescape")
+        if path.startswith("dovecot/"):
+            lines = _dovecot_sql(path, text.split("\n"), db_password, staged)
+        elif path.startswith("postfix/") and path not in ("postfix/main.cf", "postfix/master.cf"):
+            lines = _postfix_sql(path, text.split("\n"), db_password, staged)
+        else:
+            continue
+        staged.files[path] = "\n".join(lines).encode("utf-8", errors="surrogateescape")
+    return staged
+
+
+def _dovecot_sql(path: str, lines: list[str], password: str, staged: Staged) -> list[str]:
+    host, account = LAB_DB
+    out, in_section = [], False
+    for number, line in enumerate(lines, 1):
+        if match := CONNECT.match(line):
+            words = match.group(2).strip().strip('"').split()
+            values = dict(word.split("=", 1) for word in words if "=" in word)
+            staged.secrets.update(v for k, v in values.items() if k == "password" and v)
+            values.pop("port", None)
+            values.update(host=host, user=account, password=password)
+            line = match.group(1) + " ".join(f"{key}={value}" for key, value in values.items())
+            staged.changed.append(f"{path}:{number}: connect: host={host} user={account} password=(the lab's)")
+        elif match := SQL_SECTION.match(line):
+            in_section = True
+            line = f"{match.group(1)}{match.group(2)} {host}{match.group(4)}"
+            staged.changed.append(f"{path}:{number}: {match.group(2)} {match.group(3)} -> {host}")
+        elif in_section and line.strip() == "}":
+            in_section = False
+        elif in_section and (match := SETTING.match(line)) and match.group(2) in ("host", "port", "user", "password"):
+            line = _replaced(match, {"host": host, "port": "3306", "user": account, "password": password}, staged)
+            staged.changed.append(f"{path}:{number}: {match.group(2)} -> {_shown(match.group(2), line)}")
+        out.append(line)
+    return out
+
+
+def _postfix_sql(path: str, lines: list[str], password: str, staged: Staged) -> list[str]:
+    if not any(re.match(r"\s*dbname\s*=", line) for line in lines):
+        return lines  # not a mysql: map (a hash map's source, an LDAP map: the user stores' round)
+    host, account = LAB_DB
+    out = []
+    for number, line in enumerate(lines, 1):
+        if (match := SETTING.match(line)) and match.group(2) in ("hosts", "user", "password", "port"):
+            line = _replaced(match, {"hosts": host, "port": "3306", "user": account, "password": password}, staged)
+            staged.changed.append(f"{path}:{number}: {match.group(2)} -> {_shown(match.group(2), line)}")
+        out.append(line)
+    return out
+
+
+def _replaced(match: re.Match, values: dict[str, str], staged: Staged) -> str:
+    key = match.group(2)
+    if key == "password" and match.group(4):
+        staged.secrets.add(match.group(4).strip('"'))
+    return f"{match.group(1)}{key}{match.group(3)}{values[key]}"
+
+
+def _shown(key: str, line: str) -> str:
+    return "(the lab's)" if key == "password" else line.split("=", 1)[1].strip()
+
+
+# -- paths the configuration names ----------------------------------------------------------
+# setting -> what the lab makes when the path is not there (in a live cutover a certificate and
+# its key are always the lab's: clients check the names they use against the lab's CA)
+PATH_SETTINGS = {
+    # Dovecot 2.3 (a '<' before the path reads the file) and 2.4
+    "ssl_cert": "cert", "ssl_key": "key", "ssl_ca": "ca", "ssl_dh": "dh",
+    "ssl_server_cert_file": "cert", "ssl_server_key_file": "key", "ssl_server_ca_file": "ca",
+    "ssl_server_dh_file": "dh",
+    "log_path": "log", "info_log_path": "log", "debug_log_path": "log",
+    "sieve_before": "sieve", "sieve_before2": "sieve", "sieve_after": "sieve", "sieve_global": "sieve",
+    # Postfix main.cf
+    "smtpd_tls_cert_file": "cert", "smtpd_tls_key_file": "key", "smtp_tls_CAfile": "ca",
+    "smtpd_tls_CAfile": "ca",
+}
+UNMADE = ("/dev/", "/proc/", "/sys/", "/run/", "/var/run/")  # the system's own: never made
+
+
+@dataclass(frozen=True)
+class NamedPath:
+    kind: str  # cert, key, dh, log, sieve
+    path: str
+    where: str  # file:line in the configuration folder
+
+
+def named_paths(files: dict[str, bytes]) -> list[NamedPath]:
+    """The absolute paths the configuration names that the lab can make (PATH_SETTINGS)."""
+    found = []
+    for name, content in files.items():
+        if not name.endswith((".conf", ".ext", "main.cf")):
+            continue
+        for number, line in enumerate(content.decode("utf-8", errors="replace").split("\n"), 1):
+            match = SETTING.match(line)
+            if not match or match.group(2) not in PATH_SETTINGS:
+                continue
+            value = match.group(4).strip().strip('"').removeprefix("<").strip()
+            value = value.removeprefix("file:").split(";")[0]
+            if value.startswith("/") and not value.startswith(UNMADE):
+                found.append(NamedPath(PATH_SETTINGS[match.group(2)], value, f"{name}:{number}"))
+    return found
+
+
+MAKE_PATHS = r"""
+live=@LIVE@  # the lab's certificate for the names clients use, in a live cutover
+for entry; do
+    kind=${entry%%:*}; path=${entry#*:}
+    case $kind in cert) lab=$live/fullchain.pem ;; key) lab=$live/privkey.pem ;; *) lab= ;; esac
+    # a link: the certificates a migration copies into /etc/letsencrypt (seed 003) are what is served
+    if [ -n "$lab" ] && [ -s "$lab" ] && [ "$path" != "$lab" ]; then  # the admin's certificate is not the lab's
+        mkdir -p "$(dirname "$path")"; ln -sfn "$lab" "$path"; echo "$path"; continue
+    fi
+    [ -e "$path" ] && continue
+    mkdir -p "$(dirname "$path")"
+    case $kind in
+        cert|key|ca) [ -s /run/maillab-self.key ] || openssl req -x509 -newkey rsa:2048 -nodes -days 30 \
+                         -subj "/CN=$(hostname)" -keyout /run/maillab-self.key -out /run/maillab-self.pem 2>/dev/null
+                     if [ "$kind" = key ]; then cp /run/maillab-self.key "$path"; chmod 0600 "$path"
+                     else cp /run/maillab-self.pem "$path"; fi ;;
+        dh) openssl dhparam -dsaparam -out "$path" 2048 2>/dev/null ;;
+        log) touch "$path" ;;
+        sieve) case $path in *.sieve) : > "$path" ;; *) mkdir -p "$path" ;; esac ;;
+    esac
+    echo "$path"
+done
+""".replace("@LIVE@", LIVE)
+
+
+# -- what the lab adds ----------------------------------------------------------------------
+def block_of(doveconf: str, header: str) -> str:
+    """The text of the first top-level `header {` block in `doveconf -n` output."""
+    match = re.search(rf"^{re.escape(header)}\s*\{{\n(.*?)^\}}", doveconf, re.M | re.S)
+    return match.group(1) if match else ""
+
+
+def setting_of(doveconf: str, name: str) -> str | None:
+    """A top-level setting's value in `doveconf -n` output (None: Dovecot's default)."""
+    match = re.search(rf"^{re.escape(name)} = (.*)$", doveconf, re.M)
+    return match.group(1).strip() if match else None
+
+
+def lab_additions(doveconf: str, series: str, doveadm_password: str, probe_file: str,
+                  tls: bool) -> tuple[str, list[str]]:
+    """The file the lab adds to the admin's Dovecot configuration (`doveconf -n` of it, in
+    `series` syntax), and one line per addition for the report."""
+    lines, added = [f"# Added by maillab to the admin's configuration (docs/own-server.md): only what the lab",
+                     "# needs and the configuration lacks."], []
+
+    def add(why: str, text: str) -> None:
+        lines.extend(["", f"# {why}", *text.strip("\n").split("\n")])
+        added.append(why)
+
+    add("doveadm_password: the lab's, for the tcp methods (doveadm sync over tcp:HOST:12345)",
+        f"doveadm_password = {doveadm_password}")
+    if not re.search(rf"^\s*port = {DOVEADM_PORT}$", block_of(doveconf, "service doveadm"), re.M):
+        name = " maillab" if series == "2.4" else ""
+        add(f"the doveadm listener on port {DOVEADM_PORT} (the tcp methods)",
+            f"service doveadm {{\n  inet_listener{name} {{\n    port = {DOVEADM_PORT}\n  }}\n}}")
+    have = (setting_of(doveconf, "protocols") or "imap pop3 lmtp").split()
+    if missing := [p for p in PROTOCOLS if p not in have]:
+        add(f"protocols {' '.join(missing)}: the verifier reads IMAP, POP3 and ManageSieve, Postfix delivers by LMTP",
+            f"protocols = {' '.join([*have, *missing])}")
+    if series == "2.3" and setting_of(doveconf, "disable_plaintext_auth") != "no":
+        add("disable_plaintext_auth = no: the verifier logs in without TLS on the lab network",
+            "disable_plaintext_auth = no")
+    if series == "2.4" and setting_of(doveconf, "auth_allow_cleartext") != "yes":
+        add("auth_allow_cleartext = yes: the verifier logs in without TLS on the lab network",
+            "auth_allow_cleartext = yes")
+    if setting_of(doveconf, "ssl") == "required":
+        add("ssl = yes (not required): the verifier logs in without TLS on the lab network", "ssl = yes")
+    cert = "ssl_server_cert_file" if series == "2.4" else "ssl_cert"
+    if tls and (setting_of(doveconf, "ssl") == "no" or not setting_of(doveconf, cert)):
+        files = f"ssl_cert = <{LIVE}/fullchain.pem\nssl_key = <{LIVE}/privkey.pem"
+        if series == "2.4":
+            files = f"ssl_server_cert_file = {LIVE}/fullchain.pem\nssl_server_key_file = {LIVE}/privkey.pem"
+        add("TLS with the lab's certificate for the names clients use (a live cutover)", f"ssl = yes\n{files}")
+    if series == "2.4":
+        probe = (f"passdb maillab-probe {{\n  driver = passwd-file\n  passwd_file_path = {probe_file}\n"
+                 "  default_password_scheme = PLAIN\n}\nuserdb maillab-probe {\n  driver = static\n  fields {\n"
+                 "    uid = vmail\n    gid = vmail\n    home = /var/lib/maillab-probe/%{user}\n  }\n}")
+    else:
+        probe = (f"passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {probe_file}\n}}\n"
+                 "userdb {\n  driver = static\n  args = uid=vmail gid=vmail home=/var/lib/maillab-probe/%u "
+                 "allow_all_users=no\n}")
+    add("the readiness probe's lab-only user maillab-probe (its own passdb and userdb, after the admin's)", probe)
+    return "\n".join(lines) + "\n", added
+
+
+def postfix_additions(cert_file: str, tls: bool) -> tuple[str, list[str]]:
+    """What the lab adds to the admin's main.cf (its smtpd_tls_cert_file is `cert_file`), as
+    postconf -e takes it, and one line per addition for the report."""
+    if not tls or cert_file:
+        return "", []
+    lines = [f"smtpd_tls_cert_file={LIVE}/fullchain.pem", f"smtpd_tls_key_file={LIVE}/privkey.pem",
+             "smtpd_tls_security_level=may"]
+    return "\n".join(lines) + "\n", ["Postfix: STARTTLS with the lab's certificate (a live cutover): "
+                                      + ", ".join(lines)]
+
+
+# -- the servers' refusals ------------------------------------------------------------------
+DOVECOT_ERROR = re.compile(r"Error in configuration file (?P<file>/\S+) line (?P<line>\d+): (?P<message>.*)")
+POSTFIX_ERROR = re.compile(r"fatal: (?P<file>/etc/postfix/\S+), line (?P<line>\d+): (?P<message>.*)")
+OTHER_FATAL = re.compile(r"(?:doveconf|postconf|postfix): [Ff]atal: (?P<message>.*)")
+
+
+def parse_problems(server: str, output: str) -> list[ConfigProblem]:
+    """The refusals in doveconf's or postconf's output, each once, by file and line in the
+    configuration folder; a fatal error without a line is kept with the file unknown."""
+    pattern = DOVECOT_ERROR if server == "dovecot" else POSTFIX_ERROR
+    found: list[ConfigProblem] = []
+    for line in output.splitlines():
+        if match := pattern.search(line):
+            file = re.sub(r"^/etc/(dovecot|postfix)/", r"\1/", match.group("file"))
+            problem = ConfigProblem(server, file, int(match.group("line")), match.group("message").strip())
+        elif match := OTHER_FATAL.search(line):
+            problem = ConfigProblem(server, f"{server}/", None, match.group("message").strip())
+        else:
+            continue
+        if problem not in found:
+            found.append(problem)
+    return found
+
+
+# -- in a container -----------------------------------------------------------------------
+def put_staged(container, staged: Staged) -> None:
+    """The admin's files (as staged) into OWN, then the mark that the host waits for."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path, content in staged.files.items():
+            info = tarfile.TarInfo(path)
+            info.size, info.mode, info.mtime = len(content), 0o644, time.time()
+            tar.addfile(info, io.BytesIO(content))
+        mark = tarfile.TarInfo("staged")  # last: the host sees the files complete
+        mark.mtime = time.time()
+        tar.addfile(mark, io.BytesIO(b""))
+    container.run_checked(Command.of("mkdir", "-p", OWN), "making the folder of the admin's configuration")
+    if not container.get_wrapped_container().put_archive(OWN, buffer.getvalue()):
+        raise OSError(f"copying the admin's configuration into '{container.role}' failed")
+
+
+def problems(container, timeout: float = 60) -> list[ConfigProblem]:
+    """What Dovecot and Postfix refuse in the configuration now in /etc: every error, not
+    only the first. doveconf stops at the first, so each error's line is commented out in turn
+    and doveconf runs again (at most MAX_ERRORS times). The edits stay: a host puts the admin's
+    files in place again before its services start (START), a throw-away machine is removed."""
+    found: list[ConfigProblem] = []
+    for _ in range(MAX_ERRORS):
+        result = container.run(Command.of("doveconf", "-n"), timeout=timeout, keep=None)
+        if result.exit_code == 0:
+            break
+        new = [p for p in parse_problems("dovecot", result.stderr or result.output) if p not in found]
+        found += new
+        fixable = [p for p in new if p.line and p.file.startswith("dovecot/")]
+        if not fixable:
+            break
+        container.run_checked(Command.of("sed", "-i", f"{fixable[0].line}s/^/#/", "/etc/" + fixable[0].file),
+                              "reading past a refused line")
+    postfix = container.run(Command.of("postfix", "check"), timeout=timeout, keep=None)
+    if postfix.exit_code != 0:
+        found += parse_problems("postfix", postfix.output) or [ConfigProblem("postfix", "postfix/", None,
+                                                                            postfix.output[-300:])]
+    return found
+
+
+def in_throwaway(container, staged: Staged) -> list[ConfigProblem]:
+    """What the suite's Dovecot and Postfix refuse in the staged files, on a started machine
+    of the host's image without services (maillab validate)."""
+    put_staged(container, staged)
+    container.run_checked(Command.script(INSTALL, display="installing the admin's configuration"),
+                          "installing the admin's configuration")
+    if paths := [f"{named.kind}:{named.path}" for named in named_paths(staged.files)]:
+        container.run_checked(Command.script(MAKE_PATHS, *paths, display="making the paths the configuration names"),
+                              "making the paths the configuration names")
+    return problems(container)
