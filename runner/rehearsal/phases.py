@@ -151,6 +151,10 @@ def prepare(lab: Lab, scenario: Scenario, result: Rehearsal, ca: str) -> None:
         log.info("%d messages written on old", written)
     with _phase(result, "baseline"):
         result.baseline = snapshot_host(lab["old"], result.passwords)
+        # a user old refuses would be left out of every comparison: the lab failed to make old
+        if refused := [user for user in result.baseline.users.values() if user.login_error]:
+            raise LabError(f"old refuses {len(refused)} of the seeded users' logins, e.g. {refused[0].address}: "
+                           f"{refused[0].login_error}")
 
 
 def migrate(lab: Lab, scenario: Scenario, result: Rehearsal, faults: list[Fault] | None = None) -> None:
