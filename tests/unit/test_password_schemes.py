@@ -13,10 +13,13 @@ from maillab.runner.schema.scenario import HostSpec
 
 from .states import state
 
-WEAK = ("Dec 04 23:37:50 auth(md5@example.org,172.18.0.1,sasl:plain,<Ab1>): Error: sql: Invalid password in passdb: "
-        "Weak password scheme 'MD5-CRYPT' used and refused")
-LOGIN_24 = ("Dec 04 23:37:52 imap-login: Login aborted: Logged out (auth failed, 1 attempts in 2 secs) "
-            "(auth_failed): user=<md5@example.org>, method=PLAIN, rip=172.18.0.1, lip=172.18.0.3, session=<Ab1>")
+WEAK = ("Dec 04 23:55:31 auth-worker(md5@example.org,172.18.0.1)<239><Eo2BnNdh6N5/AAAB>: request [1]: Error: sql: "
+        "Invalid password in passdb: Weak password scheme 'MD5-CRYPT' used and refused")
+WEAK_PASSWD_FILE = ("Dec 04 23:37:50 auth(md5@example.org,sasl:plain): Error: passwd-file: Invalid password in passdb: "
+                    "Weak password scheme 'MD5-CRYPT' used and refused")
+LOGIN_24 = ("Dec 04 23:55:34 imap-login: Info: Login aborted: Logged out (auth service reported temporary failure, "
+            "1 attempts in 3 secs) (temp_fail): user=<md5@example.org>, method=PLAIN, rip=172.18.0.1, "
+            "lip=172.18.0.3, secured, session=<Eo2BnNdh6N5/AAAB>")
 LOGIN_23 = ("Dec 04 23:37:52 imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<b@example.org>, "
             "method=PLAIN, rip=172.18.0.1, lip=172.18.0.3, session=<Cd2>")
 MISMATCH_23 = "Dec 04 23:37:52 auth: Info: passwd-file(b@example.org,172.18.0.1,<Cd2>): Password mismatch"
@@ -27,6 +30,9 @@ SUPERVISOR = "2026-12-04 23:37:50,770 INFO spawned: 'dovecot' with pid 67"
 CASES = [
     ("2.4's weak-scheme refusal wins over the login process's line", [WEAK, LOGIN_24],
      ["md5@example.org"], {"md5@example.org": WEAK[16:]}),
+    ("2.4's refusal of a passwd-file user", [WEAK_PASSWD_FILE, LOGIN_24],
+     ["md5@example.org"], {"md5@example.org": WEAK_PASSWD_FILE[16:]}),
+    ("2.4's login process alone", [LOGIN_24], ["md5@example.org"], {"md5@example.org": LOGIN_24[16:]}),
     ("2.3 without auth_verbose: only the login process says it", [SUPERVISOR, LOGIN_23],
      ["b@example.org"], {"b@example.org": LOGIN_23[16:]}),
     ("2.3 with auth_verbose: the auth service's line", [MISMATCH_23, LOGIN_23],
@@ -62,9 +68,10 @@ def test_every_failed_login_carries_what_the_log_says_and_every_user_is_a_findin
     host = LoggingHost(log)
     users = _with_reasons(host, {a: UserState(address=a, login_error=refused) for a in addresses}, started=100.0)
     assert host.since == [99.0]
-    assert users["u0@example.org"].login_error == (f"{refused}; new's log: auth(u0@example.org,172.18.0.1,sasl:plain,"
-                                                    "<Ab1>): Error: sql: Invalid password in passdb: Weak password "
-                                                    "scheme 'MD5-CRYPT' used and refused")
+    assert users["u0@example.org"].login_error == (f"{refused}; new's log: auth-worker(u0@example.org,172.18.0.1)"
+                                                    "<239><Eo2BnNdh6N5/AAAB>: request [1]: Error: sql: Invalid "
+                                                    "password in passdb: Weak password scheme 'MD5-CRYPT' used and "
+                                                    "refused")
     assert users["u4@example.org"].login_error == f"{refused}; new's log: no line about this user"
     old = HostState(role="old", users={a: state().users["a@example.org"].model_copy(update={"address": a})
                                        for a in addresses}, user_db={})
