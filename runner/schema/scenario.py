@@ -80,7 +80,7 @@ class HostSpec(Model):
     # default scheme then reads (the lab's: SHA512-CRYPT). docs/password-schemes.md
     password_scheme: PasswordScheme = DEFAULT_PASSWORD_SCHEME
     password_prefix: bool = True
-    # 2.4: auth_allow_weak_schemes = yes (2.4 refuses MD5-CRYPT, DES-CRYPT, SHA1, ... without it)
+    # 2.4: auth_allow_weak_schemes = yes (without it 2.4 refuses MD5-CRYPT and the other WEAK_SCHEMES_24)
     allow_weak_schemes: bool = False
 
     @field_validator("password_scheme")
