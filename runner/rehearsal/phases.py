@@ -32,7 +32,7 @@ from .seed import seed_host
 from .snapshot import snapshot_host, snapshot_hosts
 from .state import Evidence, HostState, TlsCheck
 from .tls import check_names, make_certificates
-from .traffic import CutoverRecord, ledger_of, open_internet, while_the_internet_sends
+from .traffic import CutoverRecord, accepted_message_ids, ledger_of, open_internet, while_the_internet_sends
 
 log = logging.getLogger(__name__)
 # Old's services a snapshot reads; a migration may leave them stopped (old is retired), and
