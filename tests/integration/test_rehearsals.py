@@ -526,3 +526,16 @@ def test_a_lab_whose_runner_was_killed_is_stale(images, docker):
         runner.kill()
         maillab("down", "--lab", lab_id)
     assert not lab_objects(docker, lab_id)
+
+
+def test_a_user_old_refuses_ends_the_run_as_a_lab_error(images):
+    """A seeded user whom old itself refuses would be left out of every comparison: the run stops
+    at the baseline, naming the user and old's log line. (The loader refuses such a scenario: a
+    weak scheme on a 2.4 old; here the schema is used directly.)"""
+    scenario = load_scenario(ROOT / "scenarios/md5-crypt-to-trixie.yaml")
+    scenario = scenario.model_copy(update={"hosts": {"old": HostSpec(suite="trixie", password_scheme="MD5-CRYPT"),
+                                                     "new": scenario.hosts["new"]}})
+    result = rehearse(scenario)
+    assert result.error is not None and result.error.startswith("old refuses 2 of the seeded users' logins"), result.error
+    assert "old's log: auth-worker(" in result.error and "Weak password scheme 'MD5-CRYPT' used and refused" in result.error
+    assert not result.steps  # no migration ran
