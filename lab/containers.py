@@ -37,6 +37,7 @@ from testcontainers.core.network import Network
 from ..runner.schema.scenario import HostSpec
 from ..runner.schema.sources import config_files
 from . import own_config
+from ..runner.schema.vocabulary import DEFAULT_PASSWORD_SCHEME
 from .command import Command
 from .docker_exec import KEEP, exec_output
 from .engine import engine_address
@@ -302,18 +303,20 @@ class MailServer:
         """'2.3' or '2.4': which configuration language this host's Dovecot speaks."""
         return self.read_file("/etc/dovecot/maillab-series").decode().strip()
 
-    def password_hashes(self, passwords: list[str]) -> list[str]:
-        """SHA512-CRYPT hashes made by this host's own `doveadm pw`. The passwords come in the
-        environment, one a line, and reach doveadm on its stdin (it asks twice when not given
-        -p) through the shell's own printf: no command line holds one (`ps` shows those)."""
+    def password_hashes(self, passwords: list[str], schemes: list[str] | None = None) -> list[str]:
+        """Hashes made by this host's own `doveadm pw -s SCHEME` (SHA512-CRYPT unless `schemes`
+        names one per password), as Dovecot writes them: `{SCHEME}hash`. The passwords come in
+        the environment, one a line, and reach doveadm on its stdin (it asks twice when not
+        given -p) through the shell's own printf: no command line holds one (`ps` shows those)."""
         if not passwords:
             return []
         assert not any("\n" in password for password in passwords)  # the lab makes them URL-safe
-        command = Command.script('printf "%s\\n" "$MAILLAB_PASSWORDS" | while IFS= read -r p; do '
-                                 'printf "%s\\n%s\\n" "$p" "$p" | doveadm pw -s SHA512-CRYPT; done',
-                                 secrets=passwords, display="doveadm pw -s SHA512-CRYPT (each password)")
+        schemes = schemes or [DEFAULT_PASSWORD_SCHEME] * len(passwords)
+        command = Command.script('printf "%s\\n" "$MAILLAB_PASSWORDS" | for scheme; do IFS= read -r p; '
+                                 'printf "%s\\n%s\\n" "$p" "$p" | doveadm pw -s "$scheme" || exit; done', *schemes,
+                                 secrets=passwords, display=f"doveadm pw -s SCHEME (each of {len(passwords)} passwords)")
         hashed = self.run_checked(command, "hashing passwords", env={"MAILLAB_PASSWORDS": "\n".join(passwords)})
-        return hashed.stdout.split()
+        return hashed.stdout.splitlines()
 
     def wait_for_users(self, addresses: list[str], timeout: float = 10) -> None:
         """Wait until Dovecot's userdb knows every one of `addresses` (one `doveadm user` for
@@ -347,6 +350,18 @@ class MailServer:
         return self.run(Command.of("supervisorctl", "status", service)).exit_code == 0
 
 
+# Host settings the image's entrypoint does not render go into a drop-in written at start, before
+# the entrypoint runs: the mail host images (shared by parallel labs) stay as built.
+SETTINGS_DROP_IN = "/etc/dovecot/maillab.d/25-host-settings.conf"
+WRITE_SETTINGS_THEN_START = ('install -d -m 0755 "${1%/*}" && printf "%s\\n" "$MAILLAB_DOVECOT_SETTINGS" > "$1" '
+                             '&& exec /usr/local/sbin/maillab-entrypoint')
+
+
+def dovecot_settings(spec: HostSpec) -> list[str]:
+    """The drop-in's lines for a host of `spec` (the schema lets each only where it applies)."""
+    return ["auth_allow_weak_schemes = yes"] if spec.allow_weak_schemes else []
+
+
 class MailHostContainer(MailServer, LabContainer):
     def __init__(self, image: str, *, spec: HostSpec, secrets: HostSecrets, **options) -> None:
         super().__init__(image, **options)
@@ -378,6 +393,9 @@ class MailHostContainer(MailServer, LabContainer):
             self.with_kwargs(**self._kwargs, mounts=[Mount(VMAIL, None, type="volume", labels=options["labels"])])
         if spec.config:  # the host waits for the admin's files and the lab's additions (lab/own_config.py)
             self.with_kwargs(**self._kwargs, entrypoint=["sh", "-c", own_config.START])
+        elif settings := dovecot_settings(spec):  # maillab's own configuration, with a host's knobs
+            self.with_envs(MAILLAB_DOVECOT_SETTINGS="\n".join(settings))
+            self.with_kwargs(**self._kwargs, entrypoint=["sh", "-c", WRITE_SETTINGS_THEN_START, "sh", SETTINGS_DROP_IN])
 
     def start(self) -> MailHostContainer:
         super().start()

@@ -161,6 +161,10 @@ def prepare(lab: Lab, scenario: Scenario, result: Rehearsal, ca: str) -> None:
         log.info("%d messages written on old", written)
     with _phase(result, "baseline"):
         result.baseline = snapshot_host(lab["old"], result.passwords)
+        # a user old refuses would be left out of every comparison: the lab failed to make old
+        if refused := [user for user in result.baseline.users.values() if user.login_error]:
+            raise LabError(f"old refuses {len(refused)} of the seeded users' logins, e.g. {refused[0].address}: "
+                           f"{refused[0].login_error}")
 
 
 def migrate(lab: Lab, scenario: Scenario, result: Rehearsal, faults: list[Fault] | None = None) -> None:
@@ -256,12 +260,19 @@ def check_kept(scenario: Scenario, lab: Lab, baseline: HostState, passwords: dic
 
 
 def _smoke(lab: Lab, scenario: Scenario, result: Rehearsal) -> Arrival | None:
-    """The smoke message, unless new does not answer SMTP or IMAP (service_down says why)."""
+    """The smoke message, unless new does not answer SMTP or IMAP (service_down says why) or
+    no user can log in on new (login_failed says why)."""
     down = {"SMTP", "IMAP"} & set(result.new.unanswered if result.new else lab["new"].probe())
     if down:
         log.info("no smoke delivery: new does not answer %s", " or ".join(sorted(down)))
         return None
-    smoke, delivered = smoke_delivery(lab, scenario.users[0].address, result.passwords)
+    # to a user who can log in on new to see it (login_failed names the others)
+    refused = {address for address, user in result.new.users.items() if user.login_error} if result.new else set()
+    address = next((user.address for user in scenario.users if user.address not in refused), None)
+    if address is None:
+        log.info("no smoke delivery: no user can log in on new")
+        return None
+    smoke, delivered = smoke_delivery(lab, address, result.passwords)
     result.undelivered = [] if delivered else [smoke]
     return smoke
 

@@ -118,8 +118,9 @@ def set_keywords_by_guid(host, address: str, mailbox: str, keywords: dict[str, l
 
 
 def write_user_store(host, users: list[UserSpec], passwords: dict[str, str]) -> None:
-    hashes = dict(zip((u.address for u in users), host.password_hashes([passwords[u.address] for u in users]),
-                      strict=True))
+    made = host.password_hashes([passwords[u.address] for u in users],
+                                [u.password_scheme or host.spec.password_scheme for u in users])
+    hashes = {user.address: stored_hash(host.spec, hashed) for user, hashed in zip(users, made, strict=True)}
     if host.spec.user_store == "sql":
         domains, rows, aliases = user_rows(users, hashes)
         with host.db("mailserver") as db, db.cursor() as cursor:
@@ -128,6 +129,11 @@ def write_user_store(host, users: list[UserSpec], passwords: dict[str, str]) -> 
     else:
         host.install_users_file("".join(f"{u.address}:{hashes[u.address]}::::::\n" for u in users).encode())
     host.wait_for_users([user.address for user in users])
+
+
+def stored_hash(spec: HostSpec, hashed: str) -> str:
+    """A hash as `doveadm pw` wrote it (`{SCHEME}hash`), or bare with password_prefix: false."""
+    return hashed if spec.password_prefix else hashed.split("}", 1)[1]
 
 
 # ISPmail's tables in the mailserver database, for user_rows' domains, users and aliases

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from functools import lru_cache
@@ -53,6 +54,7 @@ def snapshot_hosts(hosts: list, passwords: dict[str, str]) -> list[HostState]:
     """What each user's clients see on each host, the database rows, and which services did
     not answer (what they serve is then left out, and the verdict says so). Users and hosts
     are read at once: most of the time goes to waiting for the servers."""
+    started = time.time()
     unanswered = {host.role: host.probe() for host in hosts}
     present = {host.role: host.homes_present(list(passwords)) for host in hosts}
     with ThreadPoolExecutor(SESSIONS) as pool:
@@ -61,9 +63,50 @@ def snapshot_hosts(hosts: list, passwords: dict[str, str]) -> list[HostState]:
                              for address, password in passwords.items()} for host in hosts}
         user_db = {host.role: pool.submit(snapshot_user_db, host) for host in hosts
                    if "MariaDB" not in unanswered[host.role]}
-        return [HostState(role=host.role, users={a: f.result() for a, f in users[host.role].items()},
+        return [HostState(role=host.role, users=_with_reasons(host, {a: f.result() for a, f in users[host.role].items()},
+                                                              started),
                           user_db=user_db[host.role].result() if host.role in user_db else {},
                           unanswered=unanswered[host.role]) for host in hosts]
+
+
+def _with_reasons(host, users: dict[str, UserState], started: float) -> dict[str, UserState]:
+    """The users, each failed login with what the server logged about it (read from the
+    container's log since the snapshot began, a second early: Docker counts whole seconds)."""
+    failed = [address for address, user in users.items() if user.login_error]
+    if not failed:
+        return users
+    reasons = login_reasons(host.logs(since=started - 1), failed)
+    for address in failed:
+        said = reasons.get(address, "no line about this user")
+        users[address] = users[address].model_copy(
+            update={"login_error": f"{users[address].login_error}; {host.role}'s log: {said}"})
+    return users
+
+
+# Dovecot's own time stamp on its lines in the container log ('Dec 04 23:37:50 ').
+LOG_TIME = re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ")
+# Where a line names a user: 2.4 'auth(user,...)', 2.3 'passwd-file(user,...)', a login
+# process's 'user=<user>'.
+NAMED_USER = re.compile(r"[(<]([^\s(),<>]+@[^\s(),<>]+)[,)>]")
+
+
+def login_reasons(log: str, addresses: list[str]) -> dict[str, str]:
+    """Per user among `addresses` whom the log names: why its login failed, as the server
+    said it. The auth service's lines (its error, e.g. 2.4's weak-scheme refusal) win over
+    the login process's ('Disconnected (auth failed, ...)'); each distinct line once, in order."""
+    wanted = set(addresses)
+    auth: dict[str, list[str]] = {}
+    login: dict[str, list[str]] = {}
+    for line in log.splitlines():
+        text = LOG_TIME.sub("", line.strip())
+        said = auth if text.startswith("auth") else login if text.split(":", 1)[0].endswith("-login") else None
+        if said is None:
+            continue
+        for address in wanted.intersection(NAMED_USER.findall(text)):
+            if text not in said.setdefault(address, []):
+                said[address].append(text)
+    return {address: " | ".join(auth.get(address) or login[address]) for address in addresses
+            if address in auth or address in login}
 
 
 def _nothing_yet(host, address: str) -> Future:

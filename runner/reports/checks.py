@@ -95,6 +95,8 @@ def not_checked(rehearsal: Rehearsal) -> dict[str, str]:
         reasons["idempotence"] = "the steps did not run twice"
     if not expect.smoke_delivery and not rehearsal.arrivals and not rehearsal.ledger:
         reasons["delivery"] = "no mail was sent to new"
+    if new and new.users and all(user.login_error for user in new.users.values()) and not rehearsal.arrivals:
+        reasons["delivery"] = "no user can log in on new to see the smoke message"
     if not rehearsal.tls:
         reasons["tls"] = "no live cutover: the lab serves no TLS"
     # a service old did not answer in the baseline left nothing to compare with, either

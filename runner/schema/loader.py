@@ -71,6 +71,18 @@ def load_scenario(path: Path) -> Scenario:
             if problem := spec.problem_with(scenario):
                 raise ScenarioError(f"{path}:{line_of(document, (field, index))}: {field}[{index}]: {problem}")
     old = scenario.hosts["old"]  # seeded as it is: its layout must hold every name
+    new = scenario.hosts["new"]
+    for field in sorted({"password_scheme", "password_prefix"} & new.model_fields_set):
+        loc = ("hosts", "new", field)
+        raise ScenarioError(f"{path}:{line_of(document, loc)}: {field_path(loc)}: hashes are made on old when it is "
+                            "seeded; new gets them from the migration (set it on hosts.old)")
+    if problem := old.password_problem(old.password_scheme):
+        loc = ("hosts", "old", "password_scheme")
+        raise ScenarioError(f"{path}:{line_of(document, loc)}: {field_path(loc)}: {problem}")
+    for index, user in enumerate(scenario.users):
+        if user.password_scheme and (problem := old.password_problem(user.password_scheme)):
+            loc = ("users", index, "password_scheme")
+            raise ScenarioError(f"{path}:{line_of(document, loc)}: {field_path(loc)}: hosts.old ({old.suite}): {problem}")
     for user_index, user in enumerate(scenario.users):
         for folder_index, folder in enumerate(user.folders):
             if problem := old.folder_problem(folder.name):

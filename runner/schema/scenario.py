@@ -18,6 +18,7 @@ from pydantic import ValidationInfo
 from .faults import FaultSpec, Resume
 from .steps import StepSpec
 from .vocabulary import DOVECOT_SERIES, NAME_MAX, EscapeChar, Layout, maildir_folder_path
+from .vocabulary import CRYPT_SCHEMES, DEFAULT_PASSWORD_SCHEME, SUITE_SCHEMES, WEAK_SCHEMES_24, PasswordScheme
 from .vocabulary import (
     DATABASES, MAIL_STORE_BYTES, MESSAGE_MAX, NAMESPACES, QUOTA_MAX, Address, ArgText, Compression,
     ContentType, FileName, FolderName, HeaderText, Keyword, MailFormat, MessageId, Namespace, PlainName,
@@ -77,6 +78,46 @@ class HostSpec(Model):
     # holding dovecot/ (dovecot.conf, conf.d/, *.conf.ext) and optionally postfix/ (main.cf,
     # master.cf, maps, mysql-*.cf). The host runs it instead of maillab's; the loader checks it.
     config: SourcePath | None = None
+    # The scheme old's own `doveadm pw -s` hashes the users' passwords with (a user's
+    # password_scheme overrides it); stored as Dovecot writes it, `{SCHEME}hash`, or with
+    # password_prefix: false the bare hash (postfixadmin's MD5-CRYPT), which the passdb's
+    # default scheme then reads (the lab's: SHA512-CRYPT). docs/password-schemes.md
+    password_scheme: PasswordScheme = DEFAULT_PASSWORD_SCHEME
+    password_prefix: bool = True
+    # 2.4: auth_allow_weak_schemes = yes (without it 2.4 refuses MD5-CRYPT and the other WEAK_SCHEMES_24)
+    allow_weak_schemes: bool = False
+
+    @field_validator("password_scheme")
+    @classmethod
+    def _scheme_made_by_suite(cls, scheme: str, info: ValidationInfo) -> str:
+        if (suite := info.data.get("suite")) and (problem := scheme_problem(suite, scheme)):
+            raise ValueError(problem)
+        return scheme
+
+    @field_validator("allow_weak_schemes")
+    @classmethod
+    def _weak_schemes_on_24(cls, allow: bool, info: ValidationInfo) -> bool:
+        if allow and info.data.get("config"):
+            raise ValueError("the host runs the admin's own configuration (config): set "
+                             "auth_allow_weak_schemes = yes there, as on the real server")
+        if allow and (suite := info.data.get("suite")) and DOVECOT_SERIES[suite] == "2.3":
+            raise ValueError(f"auth_allow_weak_schemes is a Dovecot 2.4 setting; {suite} has 2.3, which refuses "
+                             "no scheme as weak ('Unknown setting')")
+        return allow
+
+    def password_problem(self, scheme: str) -> str | None:
+        """Why this host cannot make or verify a user's hash of `scheme` (at seeding), or None."""
+        if problem := scheme_problem(self.suite, scheme):
+            return problem
+        if DOVECOT_SERIES[self.suite] == "2.4" and scheme in WEAK_SCHEMES_24 and not self.allow_weak_schemes:
+            return (f"{self.suite}'s Dovecot 2.4 refuses {scheme} as a weak scheme, so no user could log in "
+                    "on it: set allow_weak_schemes: true (auth_allow_weak_schemes = yes)")
+        # a bare hash is read with the passdb's default scheme: maillab's is known, an admin's own is theirs
+        if not self.password_prefix and scheme not in CRYPT_SCHEMES and not self.config:
+            return (f"stored without {{{scheme}}} (password_prefix: false), the hash is read with the passdb's "
+                    f"default scheme {DEFAULT_PASSWORD_SCHEME} and never matches: only crypt(3) hashes "
+                    f"({', '.join(sorted(CRYPT_SCHEMES))}) are told apart by their own look")
+        return None
 
     @field_validator("layout")
     @classmethod
@@ -148,6 +189,14 @@ class HostSpec(Model):
             return folder
         prefix, separator = NAMESPACES[self.namespace]
         return prefix + folder.replace("/", separator)
+
+
+def scheme_problem(suite: str, scheme: str) -> str | None:
+    """Why `suite`'s `doveadm pw` cannot make a hash of `scheme`, or None."""
+    if scheme in SUITE_SCHEMES[suite]:
+        return None
+    return (f"{suite}'s Dovecot {DOVECOT_SERIES[suite]} has no {scheme} in `doveadm pw -l`"
+            + (": write ARGON2ID, the same hash" if scheme == "ARGON2" else ""))
 
 
 class Attachment(Model):
@@ -319,6 +368,8 @@ class UserSpec(Model):
     sieve: SieveSpec | None = None
     # a Maildir++ tree whose folders the loader adds to `folders`
     import_: MaildirImport | None = Field(None, alias="import")
+    # this user's hash scheme on old, instead of hosts.old.password_scheme
+    password_scheme: PasswordScheme | None = None
 
     @property
     def domain(self) -> str:

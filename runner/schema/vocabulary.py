@@ -37,6 +37,31 @@ DOVECOT_SERIES: dict[str, str] = {"bullseye": "2.3", "bookworm": "2.3", "trixie"
 # The personal namespace's prefix and separator, by style: Dovecot's default, or Courier's
 # `INBOX.` prefix with `.` (what many old servers show their clients).
 NAMESPACES: dict[str, tuple[str, str]] = {"dovecot": ("", "/"), "courier": ("INBOX.", ".")}
+# Password schemes a host's users may have (docs/password-schemes.md): every one `doveadm pw -l`
+# lists in the lab's images whose hash `doveadm pw -s` makes from the password alone and
+# `doveadm pw -t` verifies (not DIGEST-MD5: it needs the user name; not PLAIN-TRUNC: a length).
+PasswordScheme = Literal[
+    "SHA512-CRYPT", "SHA256-CRYPT", "BLF-CRYPT", "MD5-CRYPT", "DES-CRYPT", "CRYPT", "MD5", "ARGON2I", "ARGON2ID",
+    "ARGON2", "PBKDF2", "SCRAM-SHA-1", "SCRAM-SHA-256", "SSHA512", "SSHA256", "SSHA", "SMD5", "SHA512", "SHA256",
+    "SHA1", "SHA", "PLAIN-MD5", "PLAIN-MD4", "LDAP-MD5", "CRAM-MD5", "HMAC-MD5", "OTP", "PLAIN", "CLEAR", "CLEARTEXT",
+]
+DEFAULT_PASSWORD_SCHEME = "SHA512-CRYPT"  # what the lab's hosts have always used
+# The schemes each suite's `doveadm pw` makes (measured in the lab's images: `doveadm pw -l`,
+# then -s and -t of each): all of them but ARGON2, 2.4's own name for ARGON2ID.
+SUITE_SCHEMES: dict[str, frozenset[str]] = {
+    "bullseye": frozenset(get_args(PasswordScheme)) - {"ARGON2"},
+    "bookworm": frozenset(get_args(PasswordScheme)) - {"ARGON2"},
+    "trixie": frozenset(get_args(PasswordScheme)),
+}
+# Hashes that crypt(3) tells apart by their own look ($1$, $2y$, $5$, $6$, none for DES): stored
+# without `{SCHEME}`, the lab's passdb (default scheme SHA512-CRYPT) still verifies them
+# (measured with `doveadm auth test`; 2.4 still refuses the weak ones among them). A bare hash
+# of any other scheme is read as SHA512-CRYPT and never matches.
+# What Dovecot 2.4 refuses as weak unless auth_allow_weak_schemes = yes (measured on trixie:
+# `doveadm auth test` of a user of each scheme; SHA1, SHA and CRAM-MD5 pass). A bare DES or $1$
+# hash is refused under the name of the scheme crypt(3) sees (DES-CRYPT, MD5-CRYPT).
+WEAK_SCHEMES_24 = frozenset({"MD5-CRYPT", "DES-CRYPT", "MD5", "SMD5", "PLAIN-MD5", "PLAIN-MD4", "LDAP-MD5", "HMAC-MD5"})
+CRYPT_SCHEMES = frozenset({"SHA512-CRYPT", "SHA256-CRYPT", "BLF-CRYPT", "MD5-CRYPT", "DES-CRYPT", "CRYPT", "MD5"})
 Database = Literal["mailserver", "roundcube"]
 DATABASES: tuple[str, ...] = get_args(Database)
 SystemFlag = Literal["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"]

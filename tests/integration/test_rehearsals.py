@@ -156,6 +156,14 @@ def seeded_byte_for_byte(scenario: str):
     return check
 
 
+def refused_as_weak(directory: Path) -> bool:
+    """Every user has login_failed, and its detail carries new's own log line: 2.4's refusal."""
+    report = report_of(directory)
+    failed = {f["user"]: f["detail"] for f in report["findings"] if f["class"] == "login_failed"}
+    return (set(failed) == set(snapshot_of(directory, "old")["users"])
+            and all("Weak password scheme 'MD5-CRYPT' used and refused" in detail for detail in failed.values()))
+
+
 # Each migration path's scenario and what its run must show: the exit code, exactly the
 # finding classes that come out (tolerated ones included: a declared loss must be seen), and
 # a further check on the report directory where the path promises something particular.
@@ -174,6 +182,9 @@ PATHS = [
     ("tests/integration/scenarios/negative-roundcube-mail-host-not-updated.yaml", 1, {"db_row_changed"},
      lambda d: "mail_host is 'old', expected 'new'" in report_of(d)["findings"][0]["detail"]),
     ("scenarios/bookworm-to-trixie.yaml", 0, set(), None),
+    ("scenarios/md5-crypt-to-trixie.yaml", 0, set(), None),
+    ("tests/integration/scenarios/negative-md5-crypt-to-trixie-refused.yaml", 1, {"login_failed"}, refused_as_weak),
+    ("scenarios/mixed-password-schemes.yaml", 0, set(), None),
     # old shows every dotted name as written (seeding wrote the directories listescape reads), and so does new
     ("scenarios/dotted-folders-2.3-to-2.4.yaml", 0, set(),
      lambda d: all({"Mr. Smith", "v1.2", "Projects/v2.0", "Ünïcode. names", "trailing."}
@@ -519,3 +530,16 @@ def test_a_lab_whose_runner_was_killed_is_stale(images, docker):
         runner.kill()
         maillab("down", "--lab", lab_id)
     assert not lab_objects(docker, lab_id)
+
+
+def test_a_user_old_refuses_ends_the_run_as_a_lab_error(images):
+    """A seeded user whom old itself refuses would be left out of every comparison: the run stops
+    at the baseline, naming the user and old's log line. (The loader refuses such a scenario: a
+    weak scheme on a 2.4 old; here the schema is used directly.)"""
+    scenario = load_scenario(ROOT / "scenarios/md5-crypt-to-trixie.yaml")
+    scenario = scenario.model_copy(update={"hosts": {"old": HostSpec(suite="trixie", password_scheme="MD5-CRYPT"),
+                                                     "new": scenario.hosts["new"]}})
+    result = rehearse(scenario)
+    assert result.error is not None and result.error.startswith("old refuses 2 of the seeded users' logins"), result.error
+    assert "old's log: auth-worker(" in result.error and "Weak password scheme 'MD5-CRYPT' used and refused" in result.error
+    assert not result.steps  # no migration ran
