@@ -203,7 +203,7 @@ def capture_config(source) -> ConfigCapture:
              Reference(f"{POSTFIX_DIR}/main.cf", "main.cf", "the start"),
              Reference(f"{POSTFIX_DIR}/master.cf", "master.cf", "the start")]
     # what the running configuration names, besides what the files name
-    queue += dovecot_references(outputs.get("doveconf-n.txt", ""), main)
+    queue += dovecot_references(outputs.get("doveconf-n.txt", ""), main, "doveconf -n")
     queue += postfix_references(outputs.get("postconf-n.txt", ""), "postconf -n")
     queue += postfix_references(outputs.get("postconf-M.txt", ""), "master (postconf -M)")
     seen: set[str] = set()
@@ -223,12 +223,12 @@ def capture_config(source) -> ConfigCapture:
         seen.add(reference.path)
         if "%" in reference.path or "*" in reference.path:
             continue  # a path per user or a pattern of the server: no file of the configuration
-        if not _bound(reference.path):
-            captured.skipped.append(f"{reference.path} ({reference.by}): outside {DOVECOT_DIR} and {POSTFIX_DIR}")
-            continue
         if reference.kind in ("secret", "private-key"):
             what = "a secret" if reference.kind == "secret" else "a private key"
             captured.skipped.append(f"{reference.path} ({reference.by}): {what}, never copied")
+            continue
+        if not _bound(reference.path):
+            captured.skipped.append(f"{reference.path} ({reference.by}): outside {DOVECOT_DIR} and {POSTFIX_DIR}")
             continue
         if len(captured.files) >= MAX_FILES:
             captured.skipped.append(f"{reference.path} ({reference.by}): more than {MAX_FILES} files")

@@ -113,10 +113,11 @@ def looks_like_passwd_file(text: str) -> bool:
     return any(PASSWD_LINE.match(line) for line in text.splitlines())
 
 
-def dovecot_references(text: str, path: str) -> list[Reference]:
-    """The files a Dovecot configuration file (or `doveconf -n`) at `path` names."""
+def dovecot_references(text: str, path: str, name: str | None = None) -> list[Reference]:
+    """The files a Dovecot configuration file at `path` names (or `doveconf -n` of the
+    configuration at `path`, `name` saying so in the notes)."""
     directory = posixpath.dirname(path)
-    name = posixpath.basename(path)
+    name = name or posixpath.basename(path)
     found: list[Reference] = []
     sections: list[dict] = []  # the open sections: their settings (for a passdb's driver)
     pending: list[tuple[dict, int, str, str]] = []  # (section, line, key, value) decided at its close
