@@ -108,10 +108,18 @@ class SshSource:
         self.where = f"{login.host}:{login.port}"
         self.loop = asyncio.new_event_loop()
         self.connection = self._sync(self._connect())
-        self.sftp = self._sync(self.connection.start_sftp_client())
+        try:
+            self.sftp = self._sync(self.connection.start_sftp_client())
+        except asyncssh.Error as error:
+            self.connection.close()
+            raise CaptureError(f"{self.where}: no SFTP: {_said(error)}") from None
 
     def _sync(self, coroutine):
-        return self.loop.run_until_complete(coroutine)
+        """Run one step of the session, within the network timeout."""
+        try:
+            return self.loop.run_until_complete(asyncio.wait_for(coroutine, NETWORK_TIMEOUT + 5))
+        except asyncio.TimeoutError:
+            raise CaptureError(f"{self.where}: no answer over ssh in {NETWORK_TIMEOUT} s") from None
 
     async def _connect(self):
         asyncssh, login = self.asyncssh, self.login
