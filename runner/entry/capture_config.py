@@ -229,8 +229,8 @@ def capture_config(source) -> ConfigCapture:
         if reference.path in seen:
             continue
         seen.add(reference.path)
-        if "%" in reference.path or "*" in reference.path:
-            continue  # a path per user or a pattern of the server: no file of the configuration
+        if "%" in reference.path or "*" in reference.path or not reference.path.startswith("/etc/"):
+            continue  # a path per user, a pattern, a log or a socket: no file of the configuration
         if reference.kind in ("secret", "private-key"):
             what = "a secret" if reference.kind == "secret" else "a private key"
             captured.skipped.append(f"{reference.path} ({reference.by}): {what}, never copied")

@@ -177,7 +177,8 @@ TREE = {
     "dovecot/conf.d/notincluded.txt": "password = db-s3cret\n",
     "postfix/main.cf": "virtual_mailbox_domains = proxy:mysql:/etc/postfix/mysql-domains.cf\n"
                        "smtp_sasl_password_maps = hash:/etc/postfix/sasl_passwd\n"
-                       "header_checks = regexp:/etc/postfix/big\n",
+                       "header_checks = regexp:/etc/postfix/big\n"
+                       "maillog_file = /dev/stdout\n",  # no file of the configuration: not even noted
     "postfix/master.cf": "smtp inet n - y - - smtpd\n",
     "postfix/mysql-domains.cf": "user = mail\npassword = db-s3cret\nhosts = 127.0.0.1\n",
     "postfix/sasl_passwd": "[relay.example.net]:587 me@example.org:sasl-s3cret\n",
