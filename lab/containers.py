@@ -49,9 +49,10 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", "Credentials are sent over an unencrypted connection", UserWarning)
 
 # What the runner reaches from outside, through the lab's forwarder (lab/forwarder.py), whose
-# ports are published on the engine's address only (lab/engine.py). doveadm (12345) and ssh
-# (22) serve the other lab machines and stay on the lab network.
-PUBLISHED = {"smtp": 25, "pop3": 110, "imap": 143, "sieve": 4190, "mysql": 3306}
+# ports are published on the engine's address only (lab/engine.py). ssh (root by key only) is
+# for `capture --config` against a kept lab's host; doveadm (12345) serves the other lab
+# machines and stays on the lab network.
+PUBLISHED = {"smtp": 25, "pop3": 110, "imap": 143, "sieve": 4190, "mysql": 3306, "ssh": 22}
 PROBE_USER = "maillab-probe"  # a lab-only Dovecot user that no userdb iteration lists
 DB_USER = "maillab"  # the lab's own MariaDB account (dockerfiles/mailhost/maillab-entrypoint)
 VMAIL_UID = 5000

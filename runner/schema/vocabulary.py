@@ -206,3 +206,8 @@ FileName = checked_str(shaped(r"(?!\.\.?$)[^/\\\x00-\x1f\x7f]{1,200}", "a file n
 # A path to the admin's own mail files (relative to the scenario file); it never reaches a
 # shell, and the loader checks that it is there and readable.
 SourcePath = checked_str(lambda v: _reject_control(v, "a path"), Field(min_length=1, max_length=4096))
+
+# What `capture --config` writes in place of each secret of the admin's configuration (a
+# password in a connect string or a map, doveadm_password, a password hash): one constant,
+# for the lab to replace with its own.
+SECRET_PLACEHOLDER = "@MAILLAB_SECRET@"

@@ -1,7 +1,9 @@
 """`maillab capture` against a real lab host: capture its users over the published IMAP and
 ManageSieve ports, rehearse the captured scenario, and compare shapes (folders, hierarchy,
 counts, flag and keyword shares, subscriptions, Sieve names); the host is unchanged by the
-capture, down to \\Seen and \\Recent. One host (scenarios/capture-source.yaml) serves every test."""
+capture, down to \\Seen and \\Recent. `capture --config` reads its configuration over the
+published ssh port (the fixture `captured_config` is the folder it writes). One host
+(scenarios/capture-source.yaml) serves every test."""
 
 from __future__ import annotations
 
@@ -11,12 +13,16 @@ import math
 from collections import Counter
 from pathlib import Path
 
+import asyncssh
 import pytest
 import trustme
 
+from maillab.lab.command import Command
+from maillab.lab.engine import engine_address
 from maillab.lab.lab import Lab
 from maillab.runner.methods import imapc
 from maillab.runner.methods.context import MigrationContext
+from maillab.runner.methods.ssh_root_key import KeyPair, authorize_key
 from maillab.runner.rehearsal.phases import Rehearsal, prepare
 from maillab.runner.rehearsal.snapshot import snapshot_host
 from maillab.runner.rehearsal.state import HostState, UserState
@@ -268,3 +274,88 @@ def test_what_the_lab_cannot_hold_is_written_and_named(captured, tmp_path):
         f"maillab: the lab cannot rehearse it as written: {tmp_path / 'c.yaml'}:{line}: "
         "users[0].sieve.scripts.my filter: 'my filter' is not a plain name (letters, digits, '.', '_', '-'; "
         "at most 64; no '..')")
+
+
+# -- capture --config: the host's Dovecot and Postfix configuration over ssh ------------------
+class Ssh:
+    """Root's ssh on the captured host, as an admin has it: a key the host trusts and a
+    known_hosts with the host's key, for the address and port the forwarder publishes."""
+
+    def __init__(self, captured: Captured, directory: Path) -> None:
+        key = asyncssh.generate_private_key("ssh-ed25519", comment="maillab-capture-test")
+        authorize_key(captured.host, KeyPair(key.export_public_key().decode().strip(), key.export_private_key()))
+        self.key, self.known_hosts = directory / "id_ed25519", directory / "known_hosts"
+        self.key.write_bytes(key.export_private_key())
+        self.key.chmod(0o600)
+        self.address, self.port = engine_address(), captured.host.port("ssh")
+        host_key = " ".join(captured.host.read_file("/etc/ssh/ssh_host_ed25519_key.pub").decode().split()[:2])
+        self.known_hosts.write_text(f"[{self.address}]:{self.port} {host_key}\n")
+
+    def capture(self, out: Path, *args: str, known_hosts: Path | None = None, key: Path | None = None):
+        return maillab("capture", "--config", "--ssh-key", str(key or self.key), "--known-hosts",
+                       str(known_hosts or self.known_hosts), "--out", str(out), *args, f"{self.address}:{self.port}")
+
+
+def config_files(host) -> str:
+    """Every file under the host's /etc/dovecot and /etc/postfix with its checksum and mtime."""
+    return host.run_checked(Command.of("find", "/etc/dovecot", "/etc/postfix", "-type", "f", "-printf", "%p %T@\\n",
+                                       "-exec", "sha256sum", "{}", "+"), "listing the configuration").stdout
+
+
+@pytest.fixture(scope="module")
+def ssh(captured, tmp_path_factory):
+    return Ssh(captured, tmp_path_factory.mktemp("ssh"))
+
+
+@pytest.fixture(scope="module")
+def captured_config(captured, ssh, tmp_path_factory) -> Path:
+    """The config folder `capture --config` writes of the kept lab's old host (the folder a
+    rehearsal with `hosts.old.config` takes), after checking the host was not changed."""
+    before = config_files(captured.host)
+    out = tmp_path_factory.mktemp("config") / "old"
+    run = ssh.capture(out)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"from {ssh.address}:{ssh.port} (read-only; secrets replaced by @MAILLAB_SECRET@)" in run.stdout
+    assert config_files(captured.host) == before
+    return out
+
+
+def test_capture_config_writes_the_hosts_configuration(captured_config):
+    written = {str(path.relative_to(captured_config)) for path in captured_config.rglob("*") if path.is_file()}
+    # the lab's host: dovecot.conf includes maillab.d/*.conf (its conf.d); 2.3's SQL user store
+    assert {"dovecot/dovecot.conf", "dovecot/maillab.d/20-userstore.conf", "dovecot/maillab.d/90-secrets.conf",
+            "dovecot/dovecot-sql.conf.ext", "dovecot/maillab-probe.passwd", "postfix/main.cf", "postfix/master.cf",
+            "postfix/mysql-virtual-mailbox-domains.cf", "postfix/mysql-email2email.cf", "doveconf-n.txt",
+            "postconf-n.txt", "postconf-M.txt"} <= written, sorted(written)
+    assert "password=@MAILLAB_SECRET@" in (captured_config / "dovecot/dovecot-sql.conf.ext").read_text()
+    assert (captured_config / "dovecot/maillab.d/90-secrets.conf").read_text() == "doveadm_password = @MAILLAB_SECRET@\n"
+    skipped = (captured_config / "skipped.txt").read_text()
+    # named by Dovecot's ssl_key and Postfix's smtpd_tls_key_file; listed once, by the first
+    [key] = [line for line in skipped.splitlines() if line.startswith("/etc/letsencrypt/live/mail/privkey.pem ")]
+    assert key.endswith("): a private key, never copied"), skipped
+
+
+def test_the_captured_folder_holds_no_password_of_the_host(captured, captured_config):
+    secrets = captured.host.secrets
+    tls_key = captured.host.read_file("/etc/letsencrypt/live/mail/privkey.pem").decode().splitlines()[1]
+    everything = b"".join(path.read_bytes() for path in captured_config.rglob("*") if path.is_file())
+    assert everything and [name for name, secret in (("doveadm", secrets.doveadm), ("database", secrets.db),
+                                                     ("probe", secrets.probe), ("TLS key", tls_key),
+                                                     ("master user", captured.master_password))
+                           if secret.encode() in everything] == []
+
+
+def test_an_unknown_host_key_a_refused_key_and_no_sshd_are_exit_3(captured, ssh, tmp_path):
+    stranger = asyncssh.generate_private_key("ssh-ed25519")
+    (tmp_path / "known_hosts").write_text(f"[{ssh.address}]:{ssh.port} {stranger.export_public_key().decode()}")
+    (tmp_path / "key").write_bytes(stranger.export_private_key())
+    (tmp_path / "key").chmod(0o600)
+    cases = [(ssh.capture(tmp_path / "a", known_hosts=tmp_path / "known_hosts"),
+              f"maillab: {ssh.address}:{ssh.port}: the host key is not trusted by {tmp_path / 'known_hosts'}: "),
+             (ssh.capture(tmp_path / "b", key=tmp_path / "key"), f"maillab: {ssh.address} refused the ssh login of root: "),
+             (maillab("capture", "--config", "--ssh-key", str(ssh.key), "--known-hosts", str(ssh.known_hosts),
+                      "--out", str(tmp_path / "c"), "127.0.0.1:9"), "maillab: cannot reach 127.0.0.1:9 over ssh: ")]
+    for run, said in cases:
+        assert run.returncode == 3, run.stdout + run.stderr
+        assert run.stderr.startswith(said) and len(run.stderr.splitlines()) == 1, run.stderr
+    assert not any((tmp_path / name).exists() for name in "abc")

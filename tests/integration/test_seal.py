@@ -107,7 +107,7 @@ def test_only_the_forwarder_publishes_and_only_it_is_outside_the_lab_network(lab
         networks = set(container.attrs["NetworkSettings"]["Networks"])
         published = {port: bound for port, bound in (container.ports or {}).items() if bound}
         if machine is lab.forwarder:
-            assert networks == {lab.network.name, lab.outside.name} and len(published) == 2 * 5 + 1
+            assert networks == {lab.network.name, lab.outside.name} and len(published) == 2 * 6 + 1
         else:
             assert networks == {lab.network.name} and not published, machine.role
     network = lab.client.networks.get(lab.network.id)
