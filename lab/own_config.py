@@ -237,7 +237,7 @@ def lab_additions(doveconf: str, series: str, doveadm_password: str, probe_file:
                   tls: bool) -> tuple[str, list[str]]:
     """The file the lab adds to the admin's Dovecot configuration (`doveconf -n` of it, in
     `series` syntax), and one line per addition for the report."""
-    lines, added = [f"# Added by maillab to the admin's configuration (docs/own-server.md): only what the lab",
+    lines, added = ["# Added by maillab to the admin's configuration (docs/own-server.md): only what the lab",
                      "# needs and the configuration lacks."], []
 
     def add(why: str, text: str) -> None:

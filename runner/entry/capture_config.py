@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...lab.command import Command
-from ..schema.sources import IrregularFile, read_regular
+from ..schema.sources import DOVECONF_N, POSTCONF_M, POSTCONF_N, SKIPPED, IrregularFile, read_regular
 from .capture import CaptureError, _private_dir, _private_file, _said
 from .config_files import (
     DOVECOT_DIR, POSTFIX_DIR, Kind, Reference, dovecot_references, doveconf_config_path, holds_private_key,
@@ -33,11 +33,10 @@ from .config_files import (
 MAX_FILE_BYTES = 1024 * 1024  # a configuration file, a map's source: more is no configuration
 MAX_FILES = 1000
 NETWORK_TIMEOUT = 60  # seconds: the ssh connection, each command
-COMMANDS = {"doveconf-n.txt": Command.of("doveconf", "-n"), "postconf-n.txt": Command.of("postconf", "-n"),
-            "postconf-M.txt": Command.of("postconf", "-M")}
+COMMANDS = {DOVECONF_N: Command.of("doveconf", "-n"), POSTCONF_N: Command.of("postconf", "-n"),
+            POSTCONF_M: Command.of("postconf", "-M")}
 # the reference files' own kinds
-REFERENCE_KINDS: dict[str, Kind] = {"doveconf-n.txt": "dovecot", "postconf-n.txt": "main.cf",
-                                    "postconf-M.txt": "master.cf"}
+REFERENCE_KINDS: dict[str, Kind] = {DOVECONF_N: "dovecot", POSTCONF_N: "main.cf", POSTCONF_M: "master.cf"}
 ROOTS = {DOVECOT_DIR: "dovecot", POSTFIX_DIR: "postfix"}
 
 
@@ -206,14 +205,14 @@ def capture_config(source) -> ConfigCapture:
         if output is not None:
             outputs[name] = output
             captured.files[name] = redact(REFERENCE_KINDS[name], output).encode()
-    main = doveconf_config_path(outputs.get("doveconf-n.txt", "")) or f"{DOVECOT_DIR}/dovecot.conf"
+    main = doveconf_config_path(outputs.get(DOVECONF_N, "")) or f"{DOVECOT_DIR}/dovecot.conf"
     queue = [Reference(main, "dovecot", "the start", required=True),
              Reference(f"{POSTFIX_DIR}/main.cf", "main.cf", "the start"),
              Reference(f"{POSTFIX_DIR}/master.cf", "master.cf", "the start")]
     # what the running configuration names, besides what the files name
-    queue += dovecot_references(outputs.get("doveconf-n.txt", ""), main, "doveconf -n")
-    queue += postfix_references(outputs.get("postconf-n.txt", ""), "postconf -n")
-    queue += postfix_references(outputs.get("postconf-M.txt", ""), "master (postconf -M)")
+    queue += dovecot_references(outputs.get(DOVECONF_N, ""), main, "doveconf -n")
+    queue += postfix_references(outputs.get(POSTCONF_N, ""), "postconf -n")
+    queue += postfix_references(outputs.get(POSTCONF_M, ""), "master (postconf -M)")
     seen: set[str] = set()
     while queue:
         reference = queue.pop(0)
@@ -275,4 +274,4 @@ def write_folder(captured: ConfigCapture, out: Path) -> None:
         _private_dir(path.parent)
         _private_file(path, data)
     if captured.skipped:
-        _private_file(out / "skipped.txt", "".join(f"{line}\n" for line in captured.skipped).encode())
+        _private_file(out / SKIPPED, "".join(f"{line}\n" for line in captured.skipped).encode())

@@ -259,6 +259,12 @@ CONFIG_MAX_FILES = 500
 CONFIG_MAX_BYTES = 4 * 2**20
 
 
+# What `maillab capture --config` writes beside dovecot/ and postfix/ for the admin to read
+# (what doveconf -n, postconf -n and postconf -M said, and what it skipped): a host ignores them.
+DOVECONF_N, POSTCONF_N, POSTCONF_M, SKIPPED = CAPTURE_NOTES = (
+    "doveconf-n.txt", "postconf-n.txt", "postconf-M.txt", "skipped.txt")
+
+
 def config_files(root: Path) -> dict[str, bytes]:
     """The files of a configuration folder by their path in it ('dovecot/conf.d/10-mail.conf'):
     dovecot/ with dovecot.conf, and optionally postfix/ with main.cf; regular files and real
@@ -285,7 +291,8 @@ def config_files(root: Path) -> dict[str, bytes]:
                 if len(files) > CONFIG_MAX_FILES or sum(map(len, files.values())) > CONFIG_MAX_BYTES:
                     raise ValueError(f"{root}: more than {CONFIG_MAX_FILES} files or {CONFIG_MAX_BYTES} bytes; "
                                      "a server's configuration is far smaller")
-    unknown = sorted(p.name for p in root.iterdir() if p.name not in CONFIG_PARTS)
+    unknown = sorted(p.name for p in root.iterdir() if p.name not in CONFIG_PARTS and p.name not in CAPTURE_NOTES)
     if unknown:
-        raise ValueError(f"{root}: {', '.join(unknown)}: a configuration folder holds dovecot/ and postfix/ only")
+        raise ValueError(f"{root}: {', '.join(unknown)}: a configuration folder holds dovecot/ and postfix/ only "
+                         f"(and the notes capture --config writes: {', '.join(CAPTURE_NOTES)})")
     return dict(sorted(files.items()))

@@ -345,6 +345,23 @@ def test_the_captured_folder_holds_no_password_of_the_host(captured, captured_co
                            if secret.encode() in everything] == []
 
 
+def test_a_rehearsal_on_the_captured_configuration_serves_the_same(captured, captured_config, tmp_path):
+    """The captured folder as `hosts.old.config`: old runs the captured configuration (its
+    placeholders given the lab's own secrets) and serves the same folders and counts."""
+    scenario = SOURCE.read_text().replace("old: {suite: bookworm, namespace: courier}",
+                                          f"old: {{suite: bookworm, namespace: courier, config: {captured_config}}}")
+    assert str(captured_config) in scenario
+    (tmp_path / "s.yaml").write_text(scenario)
+    run = maillab("run", str(tmp_path / "s.yaml"), "--report-dir", str(tmp_path / "report"))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    served = HostState.model_validate(json.loads((tmp_path / "report" / "snapshot-old.json").read_text()))
+
+    def folders_and_counts(host: HostState) -> dict:
+        return {address: {name: len(folder.messages) for name, folder in user.folders.items()}
+                for address, user in host.users.items()}
+    assert folders_and_counts(served) == folders_and_counts(captured.before)
+
+
 def test_an_unknown_host_key_a_refused_key_and_no_sshd_are_exit_3(captured, ssh, tmp_path):
     stranger = asyncssh.generate_private_key("ssh-ed25519")
     (tmp_path / "known_hosts").write_text(f"[{ssh.address}]:{ssh.port} {stranger.export_public_key().decode()}")

@@ -13,6 +13,7 @@ from maillab.lab.own_config import (
     ConfigProblem, NamedPath, lab_additions, named_paths, parse_problems, postfix_additions, stage,
 )
 from maillab.runner.schema.loader import ScenarioError, load_scenario
+from maillab.runner.schema.sources import CAPTURE_NOTES, config_files
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "scenarios/own-config/bookworm"
@@ -133,6 +134,13 @@ def test_the_shipped_folder_loads_as_an_absolute_path(tmp_path):
     assert load_scenario(_scenario(tmp_path)).hosts["new"].config == str(tmp_path / "own")
 
 
+def test_the_notes_capture_config_writes_beside_the_configuration_are_left_alone(tmp_path):
+    shutil.copytree(SHIPPED, tmp_path / "own")
+    for note in CAPTURE_NOTES:
+        (tmp_path / "own" / note).write_text("what the server said\n")
+    assert not any(note in path for path in config_files(tmp_path / "own") for note in CAPTURE_NOTES)
+
+
 # (what is done to a copy of the shipped folder, the error's end)
 FOLDER_CASES = [
     ("missing", lambda own: shutil.rmtree(own), "own: No such file or directory"),
@@ -142,7 +150,8 @@ FOLDER_CASES = [
      "99-x.conf: a symbolic link; only regular files are read from a configuration folder"),
     ("a FIFO", lambda own: os.mkfifo(own / "postfix/virtual"),
      "virtual: a FIFO; only regular files are read from a configuration folder"),
-    ("something else", lambda own: (own / "sieve").mkdir(), "sieve: a configuration folder holds dovecot/ and postfix/ only"),
+    ("something else", lambda own: (own / "sieve").mkdir(), "sieve: a configuration folder holds dovecot/ and postfix/ only (and the notes capture --config "
+     "writes: doveconf-n.txt, postconf-n.txt, postconf-M.txt, skipped.txt)"),
 ]
 
 

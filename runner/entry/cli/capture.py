@@ -13,6 +13,7 @@ from ruamel.yaml import YAML
 
 from ...schema.loader import ScenarioError, load_scenario
 from ...schema.shape import generated_address, scenario_document
+from ...schema.sources import SKIPPED
 from . import EXIT_BAD_INPUT, EXIT_LAB, _count, app, console, errors, fail, log, verbosity
 
 CAPTURE_HELP = """Write a scenario with the shape of a real IMAP server's mailboxes: folders
@@ -116,7 +117,7 @@ def _capture_config(host: str | None, from_dir: Path | None, out: Path, ssh: dic
     console.print(Text(f"captured {_count(len(files), 'configuration file')} from {source.where} "
                        f"(read-only; secrets replaced by @MAILLAB_SECRET@), "
                        f"{_count(len(captured.skipped), 'file')} skipped" +
-                       (f" (listed in {out / 'skipped.txt'})" if captured.skipped else "")))
+                       (f" (listed in {out / SKIPPED})" if captured.skipped else "")))
     console.print(Text(f"wrote {out}"))
 
 
