@@ -432,7 +432,7 @@ class MailHostContainer(MailServer, LabContainer):
         doveconf = "" if own.refused("dovecot") else self.run_checked(Command.of("doveconf", "-n"),
                                                                       "reading the configuration").stdout
         text, own.added = own_config.lab_additions(doveconf, self.dovecot_series, self.secrets.doveadm,
-                                                   "/etc/dovecot/maillab-probe.passwd", tls=bool(self.secrets.tls))
+                                                   own_config.PROBE_FILE, tls=bool(self.secrets.tls))
         cert_file = "" if own.refused("postfix") else self.run_checked(
             Command.of("postconf", "-h", "smtpd_tls_cert_file"), "reading Postfix's configuration").stdout.strip()
         postfix, added = own_config.postfix_additions(cert_file, tls=bool(self.secrets.tls))

@@ -89,11 +89,20 @@ SQL_SECTION = re.compile(r"^(\s*)(mysql)\s+(\S+)(\s*\{\s*)$")  # Dovecot 2.4: my
 SETTING = re.compile(r"^(\s*)([A-Za-z_]+)(\s*=\s*)(.*?)\s*$")
 
 
+# The readiness probe's passwd-file: the entrypoint writes it with the lab's probe password. A
+# configuration captured from a maillab host holds it too, its password a placeholder.
+PROBE_FILE = "/etc/dovecot/maillab-probe.passwd"
+
+
 def stage(files: dict[str, bytes], db_password: str) -> Staged:
     """The folder's files with every SQL connect string made to reach the lab's MariaDB
-    (host, port, account) with the lab's password; the admin's passwords are collected."""
-    staged = Staged(files=dict(files))
-    for path, content in files.items():
+    (host, port, account) with the lab's password; the admin's passwords are collected. The
+    lab's own probe file is never taken from the folder."""
+    probe = "dovecot/" + PROBE_FILE.removeprefix("/etc/dovecot/")
+    staged = Staged(files={path: content for path, content in files.items() if path != probe})
+    if probe in files:
+        staged.changed.append(f"{probe}: the lab's own file (a capture of a maillab host?): the lab's is used")
+    for path, content in list(staged.files.items()):
         text = content.decode("utf-8", errors="surrogateescape")
         if path.startswith("dovecot/"):
             lines = _dovecot_sql(path, text.split("\n"), db_password, staged)

@@ -345,6 +345,8 @@ def test_the_captured_folder_holds_no_password_of_the_host(captured, captured_co
                            if secret.encode() in everything] == []
 
 
+@pytest.mark.xfail(strict=True, reason="open (issue 18): old on the captured configuration starts, but "
+                   "`doveadm backup -R -A tcp:old:12345` exits 65, 'INBOX can't be deleted', for every user")
 def test_a_rehearsal_on_the_captured_configuration_serves_the_same(captured, captured_config, tmp_path):
     """The captured folder as `hosts.old.config`: old runs the captured configuration (its
     placeholders given the lab's own secrets) and serves the same folders and counts."""

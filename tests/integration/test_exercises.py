@@ -30,7 +30,9 @@ def test_the_reference_passes_and_the_wrong_solution_fails_for_its_reason(images
     assert rehearsal.error is None, rehearsal.error
     broken = {finding.kind for finding in rehearsal.findings if not finding.tolerated}
     if solution == "solution.sh":
-        assert rehearsal.passed, verdict_line(rehearsal)
+        failed = [f"{step.command} (exit {step.exit_shown}): {step.output[-1500:]}" for step in rehearsal.steps
+                  if not step.ok]
+        assert rehearsal.passed, "\n".join([verdict_line(rehearsal), *failed])
         assert broken == set()
     else:
         assert not rehearsal.passed, f"{name}: wrong.sh passed ({exercise.spec.wrong.reason})"
