@@ -41,7 +41,7 @@ from ..runner.schema.vocabulary import DEFAULT_PASSWORD_SCHEME
 from .command import Command
 from .docker_exec import KEEP, exec_output
 from .engine import engine_address
-from .errors import ConfigRefused, ExecTimeout, HostNotReady, LabError, talking_to_the_engine
+from .errors import ConfigRefused, ExecTimeout, HostNotReady, LabError, WaitTimeout, talking_to_the_engine
 from .poll import NotYet, poll
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,10 @@ def vmail_home(address: str) -> str:
 
 PASSWD_FILE = "/etc/dovecot/users"  # Dovecot's passwd-file user store
 HOUSEKEEPING_TIMEOUT = 120  # seconds for the lab's own commands (a step sets its own)
+# seconds a service that does not answer is asked again before it counts as down: a step's
+# `doveadm reload` restarts Dovecot's services, and a snapshot right after it met IMAP
+# refusing for a moment (recorded as not answering: 0 messages, then not_idempotent)
+PROBE_SETTLE = 5.0
 KILL_AFTER = 5  # seconds between a command's TERM and its KILL
 NETWORK_TIMEOUT = 60  # seconds a protocol client waits for an answer
 
@@ -363,6 +367,17 @@ def dovecot_settings(spec: HostSpec) -> list[str]:
     return ["auth_allow_weak_schemes = yes"] if spec.allow_weak_schemes else []
 
 
+def _failing(checks: dict) -> dict[str, str]:
+    """Each check that fails, with what the client saw."""
+    failures = {}
+    for name, check in checks.items():
+        try:
+            check()
+        except Exception as error:  # noqa: BLE001  whatever the client saw is the answer
+            failures[name] = str(error) or type(error).__name__
+    return failures
+
+
 class MailHostContainer(MailServer, LabContainer):
     def __init__(self, image: str, *, spec: HostSpec, secrets: HostSecrets, **options) -> None:
         super().__init__(image, **options)
@@ -513,7 +528,8 @@ class MailHostContainer(MailServer, LabContainer):
 
     def probe(self) -> dict[str, str]:
         """Which of IMAP, POP3, ManageSieve, SMTP and MariaDB do not answer a login (EHLO, a
-        query), with what the client saw; empty when all of them work."""
+        query), with what the client saw; empty when all of them work. One that fails is asked
+        again for PROBE_SETTLE seconds before it counts."""
         def imap() -> None:
             with self.imap(PROBE_USER, self.secrets.probe):
                 pass
@@ -532,11 +548,17 @@ class MailHostContainer(MailServer, LabContainer):
         def mariadb() -> None:
             with self.db() as connection, connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
-        failures = {}
-        for name, check in (("IMAP", imap), ("POP3", pop3), ("ManageSieve", managesieve), ("SMTP", smtp),
-                            ("MariaDB", mariadb)):
+        checks = {"IMAP": imap, "POP3": pop3, "ManageSieve": managesieve, "SMTP": smtp, "MariaDB": mariadb}
+        failing = _failing(checks)
+
+        def answered() -> None:
+            nonlocal failing
+            failing = _failing({name: checks[name] for name in failing})
+            if failing:
+                raise NotYet(", ".join(failing))
+        if failing:
             try:
-                check()
-            except Exception as error:  # noqa: BLE001  whatever the client saw is the answer
-                failures[name] = str(error) or type(error).__name__
-        return failures
+                poll(f"the services of {self.role} to answer", answered, timeout=PROBE_SETTLE, interval=0.5)
+            except WaitTimeout:
+                pass  # still not answering: that is the answer
+        return failing
