@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from maillab.lab.own_config import (
-    ConfigProblem, NamedPath, lab_additions, named_paths, parse_problems, postfix_additions, stage,
+    PROBE_FILE, ConfigProblem, NamedPath, lab_additions, named_paths, parse_problems, postfix_additions, stage,
 )
 from maillab.runner.schema.loader import ScenarioError, load_scenario
 from maillab.runner.schema.sources import CAPTURE_NOTES, config_files
@@ -177,3 +177,15 @@ def test_validate_without_an_engine_checks_the_rest_and_says_the_configurations_
     assert "valid (1 users" in shown.output
     assert "warning: hosts' own configurations not checked with doveconf and postconf (cannot reach the Docker " \
         "engine" in shown.output, shown.output
+
+
+# The file the lab adds is shown whole where users read about it: the README (2.3) and
+# docs/own-server.md (2.3 and 2.4), as lab_additions writes it for a live cutover on a
+# configuration that has none of it.
+SHOWN_WHOLE = [("README.md", "2.3"), ("docs/own-server.md", "2.3"), ("docs/own-server.md", "2.4")]
+
+
+@pytest.mark.parametrize(("page", "series"), SHOWN_WHOLE)
+def test_the_file_the_lab_adds_is_shown_whole(page, series):
+    text, _ = lab_additions("", series, "<the lab's doveadm password>", PROBE_FILE, tls=True)
+    assert f"```\n{text}```\n" in (ROOT / page).read_text()
