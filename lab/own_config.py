@@ -302,8 +302,13 @@ def postfix_additions(cert_file: str, tls: bool) -> tuple[str, list[str]]:
 
 # -- the servers' refusals ------------------------------------------------------------------
 DOVECOT_ERROR = re.compile(r"Error in configuration file (?P<file>/\S+) line (?P<line>\d+): (?P<message>.*)")
-POSTFIX_ERROR = re.compile(r"fatal: (?P<file>/etc/postfix/\S+), line (?P<line>\d+): (?P<message>.*)")
+# main.cf and maps: "fatal: /etc/postfix/main.cf, line 15: ..."; master.cf: "fatal: file
+# /etc/postfix/master.cf: line 140: ..." (Postfix 3.5, 3.7, 3.10, measured)
+POSTFIX_ERROR = re.compile(r"fatal: (?:file )?(?P<file>/etc/postfix/[^\s,:]+)[,:] line (?P<line>\d+): (?P<message>.*)")
 OTHER_FATAL = re.compile(r"(?:doveconf|postconf|postfix): [Ff]atal: (?P<message>.*)")
+# postfix(1) says why it refuses main.cf only to a terminal, else to syslog, which a host lacks
+# (without one `postfix check` exits 1 and prints nothing): it runs under script(1)'s terminal.
+POSTFIX_CHECK = Command.of("script", "-qec", "postfix check", "/dev/null")
 
 
 def parse_problems(server: str, output: str) -> list[ConfigProblem]:
@@ -358,7 +363,7 @@ def problems(container, timeout: float = 60) -> list[ConfigProblem]:
             break
         container.run_checked(Command.of("sed", "-i", f"{fixable[0].line}s/^/#/", "/etc/" + fixable[0].file),
                               "reading past a refused line")
-    postfix = container.run(Command.of("postfix", "check"), timeout=timeout, keep=None)
+    postfix = container.run(POSTFIX_CHECK, timeout=timeout, keep=None)
     if postfix.exit_code != 0:
         found += parse_problems("postfix", postfix.output) or [ConfigProblem("postfix", "postfix/", None,
                                                                             postfix.output[-300:])]

@@ -108,6 +108,20 @@ ERROR_CASES = [
      [ConfigProblem("dovecot", "dovecot/", None, "ssl_cert: Can't open file /x: No such file or directory")]),
     ("postfix", "postconf: fatal: /etc/postfix/main.cf, line 15: missing '=' after attribute name: \"bad line\"\n",
      [ConfigProblem("postfix", "postfix/main.cf", 15, "missing '=' after attribute name: \"bad line\"")]),
+    # `postfix check` under script(1), as bookworm's Postfix 3.7 said it (a terminal's line ends)
+    ("postfix", "postfix: fatal: /etc/postfix/main.cf, line 7: missing '=' after attribute name: "
+                "\"inet_interfaces all\"\r\n",
+     [ConfigProblem("postfix", "postfix/main.cf", 7, "missing '=' after attribute name: \"inet_interfaces all\"")]),
+    ("postfix", "/usr/sbin/postconf: fatal: file /etc/postfix/master.cf: line 140: bad field count\r\n"
+                "postfix/postfix-script: fatal: cannot execute /usr/sbin/postconf!\r\n",
+     [ConfigProblem("postfix", "postfix/master.cf", 140, "bad field count")]),
+    ("postfix", "/usr/sbin/postconf: fatal: /etc/postfix/mysql-virtual-alias-maps.cf, line 1: missing '=' after "
+                "attribute name: \"hosts 127.0.0.1\"\r\n" * 3
+                + "postfix/postfix-script: fatal: cannot execute /usr/sbin/postconf!\r\n",
+     [ConfigProblem("postfix", "postfix/mysql-virtual-alias-maps.cf", 1,
+                    "missing '=' after attribute name: \"hosts 127.0.0.1\"")]),
+    ("postfix", "postfix: fatal: bad numerical configuration: message_size_limit = lots\r\n",
+     [ConfigProblem("postfix", "postfix/", None, "bad numerical configuration: message_size_limit = lots")]),
     ("dovecot", "doveconf: Warning: something\n", []),
 ]
 
