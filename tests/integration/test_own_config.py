@@ -20,6 +20,7 @@ FOLDER = ROOT / "scenarios" / "own-config" / "bookworm"
 MAIL_LOCATION = {"dovecot/dovecot.conf": (14, "mail_locaton = maildir:~/Maildir")}
 TWO = MAIL_LOCATION | {"dovecot/conf.d/10-mail.conf": (21, "mail_pluginz = $mail_plugins quota")}
 MAIN_CF = {"postfix/main.cf": (7, "inet_interfaces all")}
+SIZE = {"postfix/main.cf": (5, "message_size_limit = 50M")}  # bytes, no unit
 MAP = {"postfix/mysql-virtual-mailbox-maps.cf": (5, "query SELECT 1 FROM virtual_users WHERE email='%s'")}
 # the first refusal as `validate` and `run` say it, under the folder with the typos
 UNKNOWN_SETTING = "dovecot/dovecot.conf:14: Unknown setting: mail_locaton (dovecot)"
@@ -35,6 +36,9 @@ CASES = [
     # postfix(1) names main.cf's line only to a terminal (lab/own_config.py POSTFIX_CHECK)
     ("a typo in new's main.cf", "new", MAIN_CF, 1, {"config_failed", "service_down"},
      ["new postfix/main.cf:7"], "postfix/main.cf:7: " + NO_EQUALS.format("inet_interfaces all")),
+    # a refused value: Postfix names the setting, the lab finds its line
+    ("a bad value in new's main.cf", "new", SIZE, 1, {"config_failed", "service_down"}, ["new postfix/main.cf:5"],
+     "postfix/main.cf:5: bad numerical configuration: message_size_limit = 50M (postfix)"),
     ("a typo in new's mysql map", "new", MAP, 1, {"config_failed", "service_down"},
      ["new postfix/mysql-virtual-mailbox-maps.cf:5"],
      "postfix/mysql-virtual-mailbox-maps.cf:5: "

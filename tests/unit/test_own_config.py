@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from maillab.lab.own_config import (
-    ConfigProblem, NamedPath, lab_additions, named_paths, parse_problems, postfix_additions, stage,
+    ConfigProblem, NamedPath, lab_additions, located, named_paths, parse_problems, postfix_additions, stage,
 )
 from maillab.runner.schema.loader import ScenarioError, load_scenario
 from maillab.runner.schema.sources import CAPTURE_NOTES, config_files
@@ -129,6 +129,24 @@ ERROR_CASES = [
 @pytest.mark.parametrize(("server", "output", "expected"), ERROR_CASES, ids=range(len(ERROR_CASES)))
 def test_refusals_are_read_with_file_and_line(server, output, expected):
     assert parse_problems(server, output) == expected
+
+
+MAIN_CF = "# mine\nmessage_size_limit = 10240000\nmyhostname = mx\nmessage_size_limit=50M\n"
+BAD_VALUE = ConfigProblem("postfix", "postfix/", None, "bad numerical configuration: message_size_limit = 50M")
+# (a refusal, main.cf) -> where it is put: a refused value at the line that sets it last, anything else as it was
+LOCATED = [
+    (BAD_VALUE, MAIN_CF, ConfigProblem("postfix", "postfix/main.cf", 4, BAD_VALUE.message)),
+    (BAD_VALUE, "myhostname = mx\n", BAD_VALUE),  # set elsewhere (master.cf's -o): no line to name
+    (ConfigProblem("postfix", "postfix/main.cf", 2, BAD_VALUE.message), MAIN_CF,
+     ConfigProblem("postfix", "postfix/main.cf", 2, BAD_VALUE.message)),
+    (ConfigProblem("postfix", "postfix/", None, "cannot execute /usr/sbin/postconf!"), MAIN_CF,
+     ConfigProblem("postfix", "postfix/", None, "cannot execute /usr/sbin/postconf!")),
+]
+
+
+@pytest.mark.parametrize(("problem", "main_cf", "expected"), LOCATED, ids=range(len(LOCATED)))
+def test_a_value_postfix_refuses_is_put_at_its_line_in_main_cf(problem, main_cf, expected):
+    assert located(problem, main_cf) == expected
 
 
 def test_a_refusal_is_shown_under_the_folder():
