@@ -439,7 +439,7 @@ class MailHostContainer(MailServer, LabContainer):
                                         "making the paths the configuration names").stdout.split())
             first = {n.path: n.where for n in reversed(named)}  # where each path is named first
             own.made = [f"{path} ({where})" for path, where in reversed(first.items()) if path in made]
-        own.problems = own_config.problems(self)
+        own.problems = own_config.problems(self, staged)
         if own.problems and self.role == "old":
             more = f" (and {len(own.problems) - 1} more)" if len(own.problems) > 1 else ""
             raise ConfigRefused(f"hosts.old.config: {own.problems[0].one_line(own.folder)}{more}: the lab cannot "

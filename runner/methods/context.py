@@ -33,7 +33,8 @@ DOVEADM_EXIT_MEANINGS = {
     1: "failed",
     2: "mailbox changes caused a desync: run it again until it exits 0",
     64: "usage error",
-    65: "data error (e.g. the target INBOX exists with another GUID: never touch targets before the first sync)",
+    65: "data error (e.g. the target INBOX exists with another GUID: never touch targets before the first sync; "
+        "Dovecot 2.3.15-2.3.19 makes one itself in an INBOX. namespace: docs/own-server.md)",
     67: "unknown user",
     68: "not found (mailbox, namespace or host)",
     73: "cannot create: out of quota",

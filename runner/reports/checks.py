@@ -23,6 +23,11 @@ PROPERTY_PART = {"folders": "folders", "messages": "folders", "content": "folder
                  "pop3_uidls": "uidls", "db_rows": "db_rows"}
 
 
+# What the lab did to an admin's own configuration on a host, as report.json's own_config lists
+# it (lab/containers.py's OwnConfig.report), in the order the reports show it.
+OWN_CONFIG_KINDS = ("added", "changed", "made", "refused")
+
+
 def redownload(rehearsal: Rehearsal) -> dict[str, list[dict[str, object]]]:
     """Where clients would re-download: IMAP per user and folder, POP3 per user."""
     old_sizes = {

@@ -10,6 +10,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from ..rehearsal.ledger import FATES
+from .checks import OWN_CONFIG_KINDS
 
 TEMPLATE = "report.html.j2"
 # autoescape on: a scenario's text (a step name, a folder, a detail) is shown, never run
@@ -20,7 +21,8 @@ ENVIRONMENT = Environment(loader=FileSystemLoader(Path(__file__).resolve().paren
 def render_html(report: dict, timeline_png: bytes | None = None) -> str:
     """The page for `report` (json_report.py's to_json), with the timeline picture if one was drawn."""
     picture = f"data:image/png;base64,{base64.b64encode(timeline_png).decode()}" if timeline_png else None
-    return ENVIRONMENT.get_template(TEMPLATE).render(report=report, picture=picture, fates=FATES)
+    return ENVIRONMENT.get_template(TEMPLATE).render(report=report, picture=picture, fates=FATES,
+                                                        own_config_kinds=OWN_CONFIG_KINDS)
 
 
 def write_html(report: dict, path: Path, timeline: Path | None = None) -> None:

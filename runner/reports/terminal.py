@@ -10,7 +10,7 @@ from rich.text import Text
 from ..rehearsal.ledger import FATES
 from ..rehearsal.phases import Rehearsal
 from ..rehearsal.sweep import Sweep
-from .checks import check_rows, copies_on_new, messages_per_user, redownload, sweep_rows
+from .checks import OWN_CONFIG_KINDS, check_rows, copies_on_new, messages_per_user, redownload, sweep_rows
 
 def verdict_line(rehearsal: Rehearsal) -> str:
     name = rehearsal.scenario.name
@@ -145,6 +145,6 @@ def render_own_config(own: dict[str, dict], console: Console) -> None:
     """What the lab did to the admin's own configuration on each host (docs/own-server.md)."""
     for role, done in own.items():
         console.print(Text(f"{role} runs the admin's configuration {done['folder']}; the lab", style="bold"))
-        for heading, key in (("added", "added"), ("changed", "changed"), ("made", "made"), ("refused", "refused")):
-            for line in done[key]:
-                console.print(Text(f"  {heading}: {line}", style="red" if key == "refused" else ""))
+        for kind in OWN_CONFIG_KINDS:
+            for line in done[kind]:
+                console.print(Text(f"  {kind}: {line}", style="red" if kind == "refused" else ""))

@@ -36,9 +36,10 @@ class Migration:
 
 
 # By the namespace old shows: the default rehearsal's doveadm backup; from a Courier-style
-# server that fails in the lab (to a Courier-style new: 65, "INBOX can't be deleted"; to
-# Dovecot's namespace the rerun ends in 75 and folders go missing), so it is moved over IMAP
-# as scenarios/imapc-courier.yaml does, which loses Sieve and GUIDs (Dovecot's docs).
+# server that fails (into a Courier-style bookworm, Dovecot 2.3.19: 65, "INBOX can't be
+# deleted", docs/own-server.md; to Dovecot's namespace the rerun ends in 75 and folders go
+# missing), so it is moved over IMAP as scenarios/imapc-courier.yaml does, which loses Sieve
+# and GUIDs (Dovecot's docs).
 MIGRATIONS = {
     "dovecot": Migration("bullseye-to-bookworm", "dovecot",
                          [{"method": "copy_userdb"}, {"method": "doveadm_backup", "direction": "pull", "users": "all"}],

@@ -10,9 +10,12 @@ import json
 from html.parser import HTMLParser
 
 import pytest
+from rich.console import Console
 
 from maillab.runner.rehearsal.phases import Rehearsal
+from maillab.runner.reports.checks import OWN_CONFIG_KINDS
 from maillab.runner.reports.json_report import write_reports
+from maillab.runner.reports.terminal import render_own_config
 
 from .reports import HOSTILE, OTHER, SCENARIO, STEP, cutover, failing, passing
 from .states import USER
@@ -41,6 +44,11 @@ class Page(HTMLParser):
     def rows(self) -> list[tuple[str, str]]:
         return [(attrs["data-class"], attrs["data-user"]) for tag, attrs in self.elements
                 if tag == "tr" and "data-class" in attrs]
+
+    def own_config_rows(self) -> list[tuple[str, str, str]]:
+        """(host, kind, class) of each row of the admin's own configuration."""
+        return [(attrs["data-role"], attrs["data-kind"], attrs["class"]) for tag, attrs in self.elements
+                if tag == "tr" and "data-kind" in attrs]
 
     def options(self, select: str) -> list[str]:
         """The values of the options of the select whose id is `select`."""
@@ -118,3 +126,36 @@ def test_a_rehearsal_that_could_not_finish_still_gets_its_page(tmp_path):
     assert data["verdict"] == "error" and SECTIONS <= page.ids()
     assert "The rehearsal did not finish, so nothing was judged: " + error in "".join(page.text)
     assert page.rows() == []
+
+
+# what a lab did to the admin's configuration on each host (report.json's own_config)
+OWN_CONFIG = {
+    "old": {"folder": "/srv/own/old", "added": ["the readiness probe's lab-only user maillab-probe"],
+            "changed": ["dovecot/dovecot-sql.conf.ext:2: connect: host=127.0.0.1 user=mailserver password=(the lab's)"],
+            "made": [], "refused": []},
+    "new": {"folder": f"/srv/own/{HOSTILE}", "added": [], "changed": [],
+            "made": ["/etc/dovecot/private/mail.key (dovecot/conf.d/10-ssl.conf:4)"],
+            "refused": ["postfix/main.cf:7: missing '=' after attribute name: \"inet_interfaces all\" (postfix)",
+                        f"dovecot/dovecot.conf:14: Unknown setting: {HOSTILE} (dovecot)"]},
+}
+
+
+def test_the_admins_own_configuration_is_listed_per_host_as_the_terminal_lists_it(tmp_path):
+    rehearsal = failing()
+    rehearsal.own_config = OWN_CONFIG
+    page, data, html = report(rehearsal, tmp_path)
+    assert "own-config" in page.ids() and data["own_config"] == OWN_CONFIG
+    assert page.own_config_rows() == [("old", "added", ""), ("old", "changed", ""), ("new", "made", ""),
+                                      ("new", "refused", "bad"), ("new", "refused", "bad")]
+    console = Console(record=True, width=400)
+    render_own_config(OWN_CONFIG, console)
+    text = " ".join(" ".join(page.text).split())  # (a space between cells)
+    for line in console.export_text().splitlines():  # "new runs the admin's ...", "  refused: postfix/...: ..."
+        kind, _, said = line.strip().partition(": ")
+        assert " ".join((f"{kind} {said}" if kind in OWN_CONFIG_KINDS else line).split()) in text, line
+    assert HOSTILE not in html  # the folder and a refusal are shown as text
+
+
+def test_a_report_without_an_own_configuration_has_no_such_section(tmp_path):
+    page, _, _ = report(failing(), tmp_path)
+    assert "own-config" not in page.ids() and page.own_config_rows() == []

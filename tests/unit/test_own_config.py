@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from maillab.lab.own_config import (
-    PROBE_FILE, ConfigProblem, NamedPath, lab_additions, named_paths, parse_problems, postfix_additions, stage,
+    PROBE_FILE, ConfigProblem, NamedPath, lab_additions, located, named_paths, parse_problems, postfix_additions,
+    stage,
 )
 from maillab.runner.schema.loader import ScenarioError, load_scenario
 from maillab.runner.schema.sources import CAPTURE_NOTES, config_files
@@ -108,6 +109,20 @@ ERROR_CASES = [
      [ConfigProblem("dovecot", "dovecot/", None, "ssl_cert: Can't open file /x: No such file or directory")]),
     ("postfix", "postconf: fatal: /etc/postfix/main.cf, line 15: missing '=' after attribute name: \"bad line\"\n",
      [ConfigProblem("postfix", "postfix/main.cf", 15, "missing '=' after attribute name: \"bad line\"")]),
+    # `postfix check` under script(1), as bookworm's Postfix 3.7 said it (a terminal's line ends)
+    ("postfix", "postfix: fatal: /etc/postfix/main.cf, line 7: missing '=' after attribute name: "
+                "\"inet_interfaces all\"\r\n",
+     [ConfigProblem("postfix", "postfix/main.cf", 7, "missing '=' after attribute name: \"inet_interfaces all\"")]),
+    ("postfix", "/usr/sbin/postconf: fatal: file /etc/postfix/master.cf: line 140: bad field count\r\n"
+                "postfix/postfix-script: fatal: cannot execute /usr/sbin/postconf!\r\n",
+     [ConfigProblem("postfix", "postfix/master.cf", 140, "bad field count")]),
+    ("postfix", "/usr/sbin/postconf: fatal: /etc/postfix/mysql-virtual-alias-maps.cf, line 1: missing '=' after "
+                "attribute name: \"hosts 127.0.0.1\"\r\n" * 3
+                + "postfix/postfix-script: fatal: cannot execute /usr/sbin/postconf!\r\n",
+     [ConfigProblem("postfix", "postfix/mysql-virtual-alias-maps.cf", 1,
+                    "missing '=' after attribute name: \"hosts 127.0.0.1\"")]),
+    ("postfix", "postfix: fatal: bad numerical configuration: message_size_limit = lots\r\n",
+     [ConfigProblem("postfix", "postfix/", None, "bad numerical configuration: message_size_limit = lots")]),
     ("dovecot", "doveconf: Warning: something\n", []),
 ]
 
@@ -115,6 +130,24 @@ ERROR_CASES = [
 @pytest.mark.parametrize(("server", "output", "expected"), ERROR_CASES, ids=range(len(ERROR_CASES)))
 def test_refusals_are_read_with_file_and_line(server, output, expected):
     assert parse_problems(server, output) == expected
+
+
+MAIN_CF = "# mine\nmessage_size_limit = 10240000\nmyhostname = mx\nmessage_size_limit=50M\n"
+BAD_VALUE = ConfigProblem("postfix", "postfix/", None, "bad numerical configuration: message_size_limit = 50M")
+# (a refusal, main.cf) -> where it is put: a refused value at the line that sets it last, anything else as it was
+LOCATED = [
+    (BAD_VALUE, MAIN_CF, ConfigProblem("postfix", "postfix/main.cf", 4, BAD_VALUE.message)),
+    (BAD_VALUE, "myhostname = mx\n", BAD_VALUE),  # set elsewhere (master.cf's -o): no line to name
+    (ConfigProblem("postfix", "postfix/main.cf", 2, BAD_VALUE.message), MAIN_CF,
+     ConfigProblem("postfix", "postfix/main.cf", 2, BAD_VALUE.message)),
+    (ConfigProblem("postfix", "postfix/", None, "cannot execute /usr/sbin/postconf!"), MAIN_CF,
+     ConfigProblem("postfix", "postfix/", None, "cannot execute /usr/sbin/postconf!")),
+]
+
+
+@pytest.mark.parametrize(("problem", "main_cf", "expected"), LOCATED, ids=range(len(LOCATED)))
+def test_a_value_postfix_refuses_is_put_at_its_line_in_main_cf(problem, main_cf, expected):
+    assert located(problem, main_cf) == expected
 
 
 def test_a_refusal_is_shown_under_the_folder():
