@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ...runner.schema.stores import UserStoreSpec
+from ..errors import LabError
 
 # what `rows` returns: table (or LDAP branch) -> key -> row (column -> value)
 StoreRows = dict[str, dict[str, dict[str, str | None]]]
@@ -89,4 +90,6 @@ def stores() -> dict[str, type]:
 
 def store_of(spec: UserStoreSpec) -> UserStore:
     """The store that keeps a host's users of `spec.kind`."""
+    if spec.kind not in stores():
+        raise LabError(f"this maillab has no {spec.kind} user store (lab/stores/{spec.kind}.py)")
     return stores()[spec.kind]()
