@@ -17,8 +17,10 @@ from ..errors import ConfigRefused, LabError
 from ..poll import NotYet, poll
 from . import StoreRows, UserStore, hidden, user_store
 
-SCHEMA_FILE = "/tmp/maillab-store-schema.sql"  # read by psql as postgres
-DUMP_FILE = "/tmp/maillab-store.sql"
+SCHEMA_FILE = "/root/maillab-store-schema.sql"  # root's: psql (as postgres) reads it on its stdin
+DUMP_FILE = "/root/maillab-store.sql"
+# psql as postgres on database $1 with the file $2 (root's) on its stdin
+PSQL_FILE = 'runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d "$1" -f - < "$2"'
 ROWS_PER_CALL = 200  # users' rows per psql: each row's values are arguments
 # Before the services start: Debian's first cluster, whatever its version (pg_lsclusters: "15
 # main 5432 down ..."), started unless it runs (status: 0 running, 3 down); then the role
@@ -74,9 +76,9 @@ class PostgreSqlStore(UserStore):
                 what="looking for the schema").strip():
             return  # loaded before this reboot
         with open(spec.schema_file, "rb") as schema:
-            host.put_file(SCHEMA_FILE, schema.read(), mode=0o644)
-        loaded = host.run(Command.of("runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
-                                     "-d", spec.database, "-f", SCHEMA_FILE), keep=None)
+            host.put_file(SCHEMA_FILE, schema.read(), mode=0o600)
+        loaded = host.run(Command.script(PSQL_FILE, spec.database, SCHEMA_FILE,
+                                         display=f"psql -d {spec.database} < {SCHEMA_FILE}"), keep=None)
         if loaded.exit_code != 0:
             raise ConfigRefused(f"hosts.{host.role}.user_store.schema: {spec.schema_file}: PostgreSQL refuses it: "
                                 f"{loaded.output[-300:]}")
@@ -95,14 +97,16 @@ class PostgreSqlStore(UserStore):
             psql(host, spec.database, "\n".join(statements), variables, f"writing {len(statements) - 2} rows")
 
     def dump(self, host, spec: UserStoreSpec) -> bytes:
-        host.run_checked(Command.of("runuser", "-u", "postgres", "--", "pg_dump", "--clean", "--if-exists",
-                                    "-f", DUMP_FILE, spec.database), f"pg_dump {spec.database}")
+        host.run_checked(Command.script('umask 077; runuser -u postgres -- pg_dump --clean --if-exists "$1" > "$2"',
+                                        spec.database, DUMP_FILE,
+                                        display=f"pg_dump --clean --if-exists {spec.database} > {DUMP_FILE}"),
+                         f"pg_dump {spec.database}")
         return host.read_file(DUMP_FILE)
 
     def load(self, host, spec: UserStoreSpec, data: bytes) -> None:
-        host.put_file(DUMP_FILE, data, mode=0o644)
-        host.run_checked(Command.of("runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
-                                    "-d", spec.database, "-f", DUMP_FILE), f"psql {spec.database} < dump")
+        host.put_file(DUMP_FILE, data, mode=0o600)
+        host.run_checked(Command.script(PSQL_FILE, spec.database, DUMP_FILE,
+                                        display=f"psql -d {spec.database} < {DUMP_FILE}"), f"psql {spec.database} < dump")
 
     def rows(self, host, spec: UserStoreSpec) -> StoreRows:
         tables = psql(host, spec.database, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
