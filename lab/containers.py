@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import poplib
 import smtplib
+import shlex
 import socket
 import tarfile
 import threading
@@ -35,8 +36,10 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
 from ..runner.schema.scenario import HostSpec
+from ..runner.schema.stores import SQL_KINDS
 from ..runner.schema.sources import config_files
 from . import own_config
+from .stores import store_of
 from ..runner.schema.vocabulary import DEFAULT_PASSWORD_SCHEME
 from .command import Command
 from .docker_exec import KEEP, exec_output
@@ -386,7 +389,8 @@ class MailHostContainer(MailServer, LabContainer):
         self._published: dict[str, int] = {}
         self.own: OwnConfig | None = None
         self.with_envs(
-            MAILLAB_USER_STORE=spec.user_store,
+            # the admin's own store comes with their own configuration, which replaces maillab's
+            MAILLAB_USER_STORE="sql" if spec.own_store else spec.user_store,
             MAILLAB_MAIL_FORMAT=spec.mail_format,
             MAILLAB_NAMESPACE=spec.namespace,
             MAILLAB_SPECIAL_FOLDERS=spec.special_folders,
@@ -424,6 +428,9 @@ class MailHostContainer(MailServer, LabContainer):
         and Postfix refuse in it, and add what the lab needs; then the host starts its services."""
         staged = own_config.stage(config_files(Path(self.spec.config)), self.secrets.db)
         own = OwnConfig(self.spec.config, changed=staged.changed, secrets=staged.secrets)
+        if (store := self.spec.own_store) and store.kind in SQL_KINDS and \
+                (mismatch := own_config.database_mismatch(staged, store.database)):
+            raise ConfigRefused(f"hosts.{self.role}.user_store.database: {mismatch} (in {self.spec.config})")
         own_config.put_staged(self, staged)
 
         def installed() -> None:
@@ -457,6 +464,10 @@ class MailHostContainer(MailServer, LabContainer):
         directory = f"{own_config.OWN}/lab{own_config.LAB_FILE.rpartition('/')[0]}"
         self.run_checked(Command.of("mkdir", "-p", directory), "making the folder of the lab's additions")
         self.put_file(f"{own_config.OWN}/lab{own_config.LAB_FILE}", text.encode(), mode=0o640)
+        if (store := self.spec.own_store) and (boot := store_of(store).boot_script):
+            # the database is a checked name (UserStoreSpec): quoted, it is one word to the script
+            self.put_file(own_config.STORE_BOOT, f"set -- {shlex.quote(store.database)}\n{boot}".encode(), mode=0o700)
+            self.run_checked(Command.of("sh", own_config.STORE_BOOT), f"making the {store.kind} user store")
         self.put_file(f"{own_config.OWN}/ready", b"")
         return own
 
@@ -481,7 +492,9 @@ class MailHostContainer(MailServer, LabContainer):
         try:
             # polled often: a host is ready ~2 s after it starts, and every rehearsal waits for two
             poll(f"host '{self.role}' (MariaDB query, SMTP EHLO, IMAP LOGIN)", ready, timeout=timeout, interval=0.05)
-        except HostNotReady:
+            if store := self.spec.own_store:  # the admin's own user store: its schema, once
+                store_of(store).start(self, store, self.secrets.db)
+        except (HostNotReady, ConfigRefused):
             raise
         except LabError as error:
             raise HostNotReady(f"{error}; {self.log_tail()}") from None

@@ -42,6 +42,9 @@ FAULTS = [
     ("scenarios/new-server-reboots.yaml", 0, set(),
      # the shutdown's SIGTERM: doveadm stops as for a temporary failure (75)
      lambda d: interrupted(d, {75, 137, 143}) and "answered again" in struck(d)[0]["detail"]),
+    # the same with the admin's own store in PostgreSQL, which the host starts again before its services
+    ("tests/integration/scenarios/fault-new-reboots-with-pgsql-store.yaml", 0, set(),
+     lambda d: interrupted(d, {75, 137, 143}) and "answered again" in struck(d)[0]["detail"]),
     ("scenarios/disk-full-then-freed.yaml", 0, set(),
      lambda d: interrupted(d, {75})
      and any("No space left on device" in s["first_error"] + s["output"] for s in steps_of(d) if s["resumed"])),

@@ -164,6 +164,25 @@ def refused_as_weak(directory: Path) -> bool:
             and all("Weak password scheme 'MD5-CRYPT' used and refused" in detail for detail in failed.values()))
 
 
+def own_store_rows(table: str, users: int):
+    """Both hosts' user_db holds the admin's own table with a row per user, its hashes masked,
+    the same on new as on old (copy_userdb moved it)."""
+    def check(directory: Path) -> bool:
+        rows = {role: snapshot_of(directory, role)["user_db"].get(table, {}) for role in ("old", "new")}
+        return (len(rows["old"]) == users and rows["old"] == rows["new"]
+                and all(re.fullmatch(r"hmac-sha256:[0-9a-f]{32}", row["password"]) for row in rows["new"].values()))
+    return check
+
+
+def refused_on_new(reason: str):
+    """Every user is login_failed on new, each detail quoting new's log with `reason`."""
+    def check(directory: Path) -> bool:
+        failed = {f["user"]: f["detail"] for f in report_of(directory)["findings"] if f["class"] == "login_failed"}
+        return (len(report_of(directory)["findings"]) == len(failed) == len(snapshot_of(directory, "old")["users"])
+                and all("new's log: " in detail and reason in detail for detail in failed.values()))
+    return check
+
+
 # Each migration path's scenario and what its run must show: the exit code, exactly the
 # finding classes that come out (tolerated ones included: a declared loss must be seen), and
 # a further check on the report directory where the path promises something particular.
@@ -205,6 +224,26 @@ PATHS = [
                    and any("connect: host=127.0.0.1" in c for c in own["changed"]) and not own["refused"]
                    for own in report_of(d)["own_config"].values())
      and not any("Adm1nDbSecret" in path.read_text(errors="replace") for path in d.iterdir() if path.is_file())),
+    # the admin's own user store (issue 18, section 2): Postfix Admin's tables read by their own configuration
+    ("scenarios/postfixadmin-2.3.yaml", 0, set(), own_store_rows("postfix.mailbox", 2)),
+    ("tests/integration/scenarios/variant-postfixadmin-bare-md5-crypt.yaml", 0, set(), own_store_rows("postfix.mailbox", 2)),
+    # bare $1$ hashes under default_password_scheme = SHA512-CRYPT: 2.4 reads them as MD5-CRYPT and refuses them
+    ("tests/integration/scenarios/negative-postfixadmin-bare-md5-crypt-to-trixie.yaml", 1, {"login_failed"},
+     refused_on_new("sql: Invalid password in passdb: Weak password scheme 'MD5-CRYPT' used and refused")),
+    # ViMbAdmin's mail locations with LAYOUT=fs: the nested folders reach new, and without LAYOUT=fs on new
+    # only INBOX and the folders new makes itself are seen
+    ("scenarios/vimbadmin-fs-layout.yaml", 0, set(),
+     lambda d: own_store_rows("vimbadmin.mailbox", 2)(d)
+     and len(snapshot_of(d, "new")["users"]["ada@example.org"]["folders"]["Archive/2024/Projects"]["messages"]) == 8),
+    ("tests/integration/scenarios/negative-vimbadmin-without-layout-fs.yaml", 1,
+     {"folder_missing", "missing", "uidvalidity_changed"},
+     lambda d: {(f["user"], f["mailbox"]) for f in report_of(d)["findings"] if f["class"] == "folder_missing"}
+     == {("ada@example.org", "Archive"), ("ada@example.org", "Archive/2024"), ("ada@example.org", "Archive/2024/Projects"),
+         ("ben@example.com", "Lists"), ("ben@example.com", "Lists/dovecot")}
+     and {f["mailbox"] for f in report_of(d)["findings"] if f["class"] == "missing"} == {"Sent"}
+     and report_of(d)["messages_per_user"] == {"ada@example.org": {"old": 27, "new": 10},
+                                               "ben@example.com": {"old": 9, "new": 6}}),
+    ("tests/integration/scenarios/variant-postfixadmin-pgsql.yaml", 0, set(), own_store_rows("postfix.mailbox", 2)),
     ("scenarios/own-script.yaml", 0, set(),
      lambda d: "migrating cem@example.org" in report_of(d)["steps"][-1]["output"]),
     ("scenarios/negative-own-script-subtly-wrong.yaml", 1,

@@ -76,3 +76,15 @@ def test_seeding_writes_each_folder_where_the_hosts_dovecot_reads_it():
     archive = user_archive(1, user, home="d/a", maildir_parent="d/a", folder_directory=host.folder_directory)
     names = tarfile.open(fileobj=io.BytesIO(archive.tar)).getnames()
     assert sum(name.startswith("d/a/Maildir/.Projects.v2\\2e0/cur/") for name in names) == 2
+
+
+def test_seeding_writes_the_maildir_where_the_admins_userdb_puts_it():
+    """ViMbAdmin's mail location maildir:/var/vmail/d/a/mail:LAYOUT=fs: the Maildir is `mail`
+    under the home (seed.mail_places asks old's Dovecot), its folders as directories."""
+    user = UserSpec(address="a@example.org", folders=[FolderSpec(name="Archive/2024", count=2)])
+    host = HostSpec(suite="bookworm", layout="fs")
+    archive = user_archive(1, user, home="d/a", maildir_parent="d/a", maildir_name="mail",
+                           folder_directory=host.folder_directory)
+    names = tarfile.open(fileobj=io.BytesIO(archive.tar)).getnames()
+    assert sum(name.startswith("d/a/mail/Archive/2024/cur/") for name in names) == 2
+    assert not any("Maildir" in name for name in names)

@@ -68,6 +68,14 @@ GOLDEN = [
     ("copy_userdb, passwd-file", {"method": "copy_userdb"},
      {"old": {"suite": "bullseye", "user_store": "passwd-file"}, "new": {"suite": "bookworm", "user_store": "passwd-file"}},
      None),
+    ("copy_userdb, the admin's own store in MariaDB", {"method": "copy_userdb"}, {
+        role: {"suite": "bookworm", "config": "own", "user_store": {"preset": "postfixadmin"}} for role in ("old", "new")},
+     None),
+    ("copy_userdb, the admin's own store in PostgreSQL", {"method": "copy_userdb"}, {
+        role: {"suite": "bookworm", "config": "own", "user_store": {
+            "kind": "postgresql", "schema": "s.sql", "database": "postfix",
+            "templates": {"user": "INSERT INTO mailbox (username) VALUES ({address})"}}} for role in ("old", "new")},
+     None),
     ("doveadm backup, pull, all users, tcp", {"method": "doveadm_backup"}, BULLSEYE_TO_BOOKWORM, None),
     ("doveadm backup, a desync (exit 2) is run again", {"method": "doveadm_backup", "desync_retries": 1},
      BULLSEYE_TO_BOOKWORM, {"doveadm -o mail_fsync=never backup": [2, 0]}),
