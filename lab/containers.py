@@ -37,6 +37,7 @@ from testcontainers.core.network import Network
 from ..runner.schema.scenario import HostSpec
 from ..runner.schema.sources import config_files
 from . import own_config
+from .stores import store_of
 from ..runner.schema.vocabulary import DEFAULT_PASSWORD_SCHEME
 from .command import Command
 from .docker_exec import KEEP, exec_output
@@ -386,7 +387,8 @@ class MailHostContainer(MailServer, LabContainer):
         self._published: dict[str, int] = {}
         self.own: OwnConfig | None = None
         self.with_envs(
-            MAILLAB_USER_STORE=spec.user_store,
+            # the admin's own store comes with their own configuration, which replaces maillab's
+            MAILLAB_USER_STORE="sql" if spec.own_store else spec.user_store,
             MAILLAB_MAIL_FORMAT=spec.mail_format,
             MAILLAB_NAMESPACE=spec.namespace,
             MAILLAB_SPECIAL_FOLDERS=spec.special_folders,
@@ -481,6 +483,8 @@ class MailHostContainer(MailServer, LabContainer):
         try:
             # polled often: a host is ready ~2 s after it starts, and every rehearsal waits for two
             poll(f"host '{self.role}' (MariaDB query, SMTP EHLO, IMAP LOGIN)", ready, timeout=timeout, interval=0.05)
+            if store := self.spec.own_store:  # the admin's own user store (again after a reboot)
+                store_of(store).start(self, store, self.secrets.db)
         except HostNotReady:
             raise
         except LabError as error:

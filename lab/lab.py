@@ -179,7 +179,7 @@ class Lab:
         self.network, self.outside = sealed_networks(self.id, self.labels)
         for role, spec in self.specs.items():
             log.info("starting host '%s' (Debian %s, %s, users in %s)", role, spec.suite, spec.mail_format,
-                     spec.user_store)
+                     spec.own_store.kind if spec.own_store else spec.user_store)
             host_secrets = HostSecrets(doveadm=self.doveadm_password, db=self.new_secret(), probe=self.new_secret(),
                                        tls=self.tls.get(role))
             self.hosts[role] = MailHostContainer(mailhost_image(spec.suite), role=role, labels=self.labels,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from ...lab.command import Command
 from ...lab.containers import VMAIL, VMAIL_UID, vmail_home
+from ...lab.stores import store_of
 from ..schema.scenario import HostSpec, RoundcubeSpec, Scenario, UserSpec
 from ..schema.vocabulary import MAILDIR_FLAG_LETTERS, maildir_folder_path
 from ..schema.vocabulary import MAILDIR_KEYWORD_LETTERS as KEYWORD_LETTERS
@@ -121,7 +122,10 @@ def write_user_store(host, users: list[UserSpec], passwords: dict[str, str]) -> 
     made = host.password_hashes([passwords[u.address] for u in users],
                                 [u.password_scheme or host.spec.password_scheme for u in users])
     hashes = {user.address: stored_hash(host.spec, hashed) for user, hashed in zip(users, made, strict=True)}
-    if host.spec.user_store == "sql":
+    if spec := host.spec.own_store:
+        store_of(spec).write_users(host, spec, spec.rows([(user.address, hashes[user.address], user.quota,
+                                                             user.aliases) for user in users]))
+    elif host.spec.user_store == "sql":
         domains, rows, aliases = user_rows(users, hashes)
         with host.db("mailserver") as db, db.cursor() as cursor:
             for insert, values in zip(USER_INSERTS, (domains, rows, aliases), strict=True):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import imaplib
 import logging
 import multiprocessing
@@ -23,6 +22,8 @@ from imapclient.exceptions import LoginError
 
 from ...lab.containers import PASSWD_FILE, imap_login
 from ...lab.errors import LabError
+from ...lab.stores import hidden, store_of
+from ...lab.stores.mariadb import database_rows
 from ..schema.vocabulary import DATABASES
 from .state import FolderState, HostState, MessageState, SieveState, UserState
 
@@ -278,50 +279,23 @@ def _pop3_uidls(host, address: str, password: str) -> list[str]:
 
 
 PASSWD_FILE_FIELDS = ("user", "password", "uid", "gid", "gecos", "home", "shell", "extra")
-# A user's password hash never leaves the host (snapshots are written into the report): the
-# column holds a digest keyed with the lab's doveadm secret instead, the same on every host of
-# the lab and in a kept lab's later runs, so a changed hash still shows as a changed value.
-PASSWORD_COLUMN = "password"
-TABLE = re.compile(r"[A-Za-z0-9_]+")  # the lab's own schemas name tables no other way
 
 
 def snapshot_user_db(host) -> dict[str, dict[str, dict[str, str | None]]]:
     """Every row of the lab's databases (ISPmail's mailserver, Roundcube's roundcube), keyed
-    by its first column; a passwd-file user store stands in for mailserver."""
+    by its first column; a passwd-file user store or the admin's own (lab/stores) stands in
+    for mailserver."""
     dump: dict[str, dict[str, dict[str, str | None]]] = {}
     databases = list(DATABASES)
-    if host.spec.user_store == "passwd-file":
+    if store := host.spec.own_store:
+        dump.update(store_of(store).rows(host, store))
+        databases.remove("mailserver")
+    elif host.spec.user_store == "passwd-file":
         text = host.read_file(PASSWD_FILE).decode()
-        dump["passwd-file"] = {line.split(":", 1)[0]: _hidden(host, dict(zip(PASSWD_FILE_FIELDS, line.split(":"),
+        dump["passwd-file"] = {line.split(":", 1)[0]: hidden(host, dict(zip(PASSWD_FILE_FIELDS, line.split(":"),
                                                                               strict=False)))
                                for line in text.splitlines() if line}
         databases.remove("mailserver")
     for database in databases:
-        with host.db(database) as db, db.cursor() as cursor:
-            cursor.execute("SHOW TABLES")
-            for (table,) in cursor.fetchall():
-                if not TABLE.fullmatch(table):
-                    raise LabError(f"unexpected table name {table!r} in {database}")
-                cursor.execute(f"SELECT * FROM `{table}`")  # noqa: S608  a name from SHOW TABLES, checked above
-                columns = [column[0] for column in cursor.description]
-                rows = [_hidden(host, dict(zip(columns, (_text(cell) for cell in row), strict=True)))
-                        for row in cursor.fetchall()]
-                dump[f"{database}.{table}"] = {row[columns[0]] or "": row for row in rows}
+        dump.update(database_rows(host, database))
     return dump
-
-
-def _hidden(host, row: dict[str, str | None]) -> dict[str, str | None]:
-    """The row with its password column (if any) as a keyed digest of the hash."""
-    if row.get(PASSWORD_COLUMN) is None:
-        return row
-    digest = hmac.new(host.secrets.doveadm.encode(), row[PASSWORD_COLUMN].encode(), hashlib.sha256).hexdigest()
-    return row | {PASSWORD_COLUMN: f"hmac-sha256:{digest[:32]}"}
-
-
-def _text(cell: object) -> str | None:
-    """A database value as text (dates as MariaDB writes them), NULL as None."""
-    if cell is None:
-        return None
-    if isinstance(cell, bytes):
-        return cell.decode(errors="backslashreplace")
-    return str(cell)

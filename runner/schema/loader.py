@@ -37,6 +37,8 @@ CLOSERS = (BlockEndToken, FlowMappingEndToken, FlowSequenceEndToken)
 # The tags of the unions of steps and faults, by the list that holds them: pydantic puts the
 # tag into an error's location, after the item's index.
 TAGS = {"steps": METHODS, "recovery": METHODS, "faults": FAULTS, "messages": ("written", "raw")}
+# The tags of a field's own union (no list between): pydantic puts the tag right after the field.
+FIELD_TAGS = {"user_store": ("name", "store")}
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
@@ -58,6 +60,11 @@ def load_scenario(path: Path) -> Scenario:
     for role, host in scenario.hosts.items():
         if host.config is not None:
             host.config = str(_config_folder(path, document, scenario.base_dir, role, host.config))
+        if store := host.own_store:  # a preset's schema is absolute already
+            loc = ("hosts", role, "user_store", "schema")
+            schema = _checked_path(scenario.base_dir, store.schema_file, "file", lambda problem, loc=loc: _fail(
+                path, document, loc, problem))
+            host.user_store = store.model_copy(update={"schema_file": str(schema)})
     holds = min(host.mail_store_mb for host in scenario.hosts.values()) * 2**20
     need = sum(folder.bytes_estimate for user in scenario.users for folder in user.folders)
     for index, user in enumerate(scenario.users):
@@ -191,6 +198,10 @@ def _resolve_mail_files(path: Path, document: CommentedMap, base: Path, index: i
     return files
 
 
+def _fail(path: Path, document: CommentedMap, loc: tuple, problem: str) -> None:
+    raise ScenarioError(_printable(f"{path}:{line_of(document, loc)}: {field_path(loc)}: {problem}"))
+
+
 def _config_folder(path: Path, document: CommentedMap, base: Path, role: str, written: str) -> Path:
     """hosts.<role>.config as an absolute path, once its files are checked (sources.config_files)."""
     loc = ("hosts", role, "config")
@@ -322,7 +333,8 @@ def _file_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     union member (a step's method tag) or a validator ('function-after[...]', '[key]')."""
     kept = []
     for index, key in enumerate(loc):
-        if isinstance(key, str) and ("[" in key or (index > 1 and key in TAGS.get(loc[index - 2], ()))):
+        if isinstance(key, str) and ("[" in key or (index > 1 and key in TAGS.get(loc[index - 2], ()))
+                                     or (index > 0 and key in FIELD_TAGS.get(loc[index - 1], ()))):
             continue
         kept.append(key)
     return tuple(kept)

@@ -17,6 +17,7 @@ from pydantic import ValidationInfo
 
 from .faults import FaultSpec, Resume
 from .steps import StepSpec
+from .stores import UserStoreSpec
 from .vocabulary import DOVECOT_SERIES, NAME_MAX, EscapeChar, Layout, maildir_folder_path
 from .vocabulary import CRYPT_SCHEMES, DEFAULT_PASSWORD_SCHEME, SUITE_SCHEMES, WEAK_SCHEMES_24, PasswordScheme
 from .vocabulary import (
@@ -44,10 +45,18 @@ Pop3UidlFormat = checked_str(shaped(r"[%A-Za-z0-9{}|() ._:,-]{1,100}", "a pop3_u
 GMAIL_VIRTUAL_FOLDERS = {"[Gmail]/All Mail": "\\All", "[Gmail]/Starred": "\\Flagged", "[Gmail]/Important": "\\Important"}
 
 
+# hosts.<role>.user_store: the lab's own (sql: ISPmail's tables in MariaDB; passwd-file), or the
+# admin's own store as a mapping (runner/schema/stores.py)
+HostUserStore = Annotated[
+    Union[Annotated[UserStore, Tag("name")], Annotated[UserStoreSpec, Tag("store")]],  # noqa: UP007
+    Discriminator(lambda v: "store" if isinstance(v, dict | UserStoreSpec) else "name"),
+]
+
+
 class HostSpec(Model):
     suite: Suite
     mail_format: MailFormat = "maildir"
-    user_store: UserStore = "sql"
+    user_store: HostUserStore = "sql"
     # courier: clients see `INBOX.` before every folder and `.` between levels
     namespace: Namespace = "dovecot"
     # dovecot: Debian's Drafts, Junk, Sent and Trash; gmail: Gmail's Drafts, Sent Mail, Spam and
@@ -86,6 +95,11 @@ class HostSpec(Model):
     password_prefix: bool = True
     # 2.4: auth_allow_weak_schemes = yes (without it 2.4 refuses MD5-CRYPT and the other WEAK_SCHEMES_24)
     allow_weak_schemes: bool = False
+
+    @property
+    def own_store(self) -> UserStoreSpec | None:
+        """The admin's own user store, or None for the lab's (sql, passwd-file)."""
+        return self.user_store if isinstance(self.user_store, UserStoreSpec) else None
 
     @field_validator("password_scheme")
     @classmethod
@@ -174,6 +188,13 @@ class HostSpec(Model):
         if max(len(part.encode()) for part in self.folder_directory(folder).split("/")) > NAME_MAX:
             return f"escaped, a directory name would be longer than {NAME_MAX} bytes"
         return None
+
+    @model_validator(mode="after")
+    def _own_store_read_by_own_config(self) -> HostSpec:
+        if self.own_store and not self.config:
+            raise ValueError("user_store: the admin's own store is read by the admin's own configuration: "
+                             "set config (maillab's own configuration reads ISPmail's tables: user_store: sql)")
+        return self
 
     @model_validator(mode="after")
     def _gmail_folders_fit(self) -> HostSpec:

@@ -62,7 +62,7 @@ class CopyUserDb(Step):
 
     def problem_with(self, scenario: Scenario) -> str | None:
         if len({host.user_store for host in scenario.hosts.values()}) != 1:
-            return "copy_userdb needs the same user store (sql or passwd-file) on old and new"
+            return "copy_userdb needs the same user store (sql, passwd-file or the same own store) on old and new"
         return None
 
     def describe(self) -> str:

@@ -345,7 +345,7 @@ def test_mail_without_message_id_is_paired_by_content_then_uid(case, breakage, e
 def test_a_password_hash_is_kept_as_a_keyed_digest_that_still_tells_a_change():
     from types import SimpleNamespace
 
-    from maillab.runner.rehearsal.snapshot import _hidden
+    from maillab.lab.stores import hidden as _hidden
 
     host, other_lab = (SimpleNamespace(secrets=SimpleNamespace(doveadm=key)) for key in ("k1", "k2"))
     crypt = "{SHA512-CRYPT}$6$salt$hash"
