@@ -5,7 +5,7 @@ core, cosine, nis and inetorgperson schemas, the admin's schema entries, and one
 for the store's suffix, whose rootdn `cn=admin,<suffix>` has the lab's password (salted SHA-1,
 slapd's {SSHA}) and is the DN the admin's Dovecot and Postfix configuration binds as (the
 lab rewrites their `dn`/`bind_dn`, lab/own_config.py). The admin's DIT entries go in with
-`slapadd -n1`. slapd listens on ldap://127.0.0.1/ (the mail services) and ldapi:/// (the lab's
+`slapadd -b <suffix>`. slapd listens on ldap://127.0.0.1/ (the mail services) and ldapi:/// (the lab's
 own reads and writes, as root by SASL EXTERNAL). It runs under the host's supervisord as the
 program `slapd`, added to its configuration at run time (the image has none): a host that
 restarts (`docker restart`) starts it again with its other services.
@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import os
 
+from ...runner.schema.stores import UserStoreSpec
 from ..command import Command
+from ..errors import ConfigRefused, LabError
 from ..poll import NotYet, poll
+from . import StoreRows, hidden, user_store
 from .ldif import dn_of, entries, render, text_of
 
 SLAPD_D = "/etc/ldap/slapd.d"  # cn=config, as Debian keeps it
@@ -30,7 +32,8 @@ LDAPI = "ldapi:///"
 ROOT_BY_SOCKET = "gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth"  # root over ldapi (EXTERNAL)
 SUPERVISOR_CONF = "/etc/supervisor/maillab.conf"  # the host's supervisord (dockerfiles/mailhost)
 STAGING = "/run/maillab-ldap"  # LDIF files on their way into slapd (root only)
-PASSWORD_ATTRIBUTE = "userpassword"
+PASSWORD_ATTRIBUTE = "userPassword"
+TEMPLATES = ("domain", "user", "alias")  # in this order: an entry's parent is written before it
 TIMEOUT = 60  # seconds for each of slapadd, ldapadd, slapcat on the lab's few entries
 ANSWER_TIMEOUT = 30  # seconds slapd has to answer after it starts
 
@@ -97,9 +100,7 @@ objectClass: olcDatabaseConfig
 objectClass: olcMdbConfig
 olcDatabase: {{1}}mdb
 olcDbDirectory: {DATA}
-{line_of_suffix(suffix)}
-{line_of_root(suffix)}
-olcRootPW: {rootpw}
+{text_of([("olcSuffix", suffix), ("olcRootDN", bind_dn(suffix)), ("olcRootPW", rootpw)]).strip()}
 olcDbIndex: objectClass eq
 olcAccess: {{0}}to attrs=userPassword by {root} manage by anonymous auth by * none
 olcAccess: {{1}}to * by {root} manage by * read
@@ -107,29 +108,23 @@ olcAccess: {{1}}to * by {root} manage by * read
     return "\n".join([head, *schema, databases, *config])
 
 
-def line_of_suffix(suffix: str) -> str:
-    return text_of([("olcSuffix", suffix)]).strip()
-
-
-def line_of_root(suffix: str) -> str:
-    return text_of([("olcRootDN", bind_dn(suffix))]).strip()
-
-
-# Writes cn=config and the DIT's base, then adds slapd to supervisord's programs and starts it.
-# $1 the staging folder (config.ldif with "# @SCHEMAS@", dit.ldif), $2 the suffix, $3.. the
-# standard schemas' names.
-SETUP = r"""set -eu
-staging=$1 suffix=$2; shift 2
-schemas=
-for name; do schemas="$schemas /etc/ldap/schema/$name.ldif"; done
-rm -rf @SLAPD_D@ @DATA@/*
+# cn=config with the standard schemas put in where the line "# @SCHEMAS@" stands, by slapadd -n0;
+# exit 65 when slapd refuses it (the admin's schema). $1 the staging folder (config.ldif), $2..
+# the standard schemas' names.
+CONFIGURE = r"""set -eu
+staging=$1; shift
 install -d -o openldap -g openldap -m 0750 @SLAPD_D@ /run/slapd
 { sed -n '1,/^# @SCHEMAS@$/p' "$staging/config.ldif"
-  for file in $schemas; do echo; cat "$file"; echo; done
+  for name; do echo; cat "/etc/ldap/schema/$name.ldif"; echo; done
   sed '1,/^# @SCHEMAS@$/d' "$staging/config.ldif"; } > "$staging/slapd-config.ldif"
-slapadd -n0 -F @SLAPD_D@ -l "$staging/slapd-config.ldif"
-slapadd -F @SLAPD_D@ -b "$suffix" -l "$staging/dit.ldif"
-chown -R openldap:openldap @SLAPD_D@ @DATA@
+slapadd -n0 -F @SLAPD_D@ -l "$staging/slapd-config.ldif" 2>&1 || { rm -rf @SLAPD_D@; exit 65; }
+chown -R openldap:openldap @SLAPD_D@
+""".replace("@SLAPD_D@", SLAPD_D)
+# The DIT's base into the empty database ($1), exit 65 when slapd refuses it; then slapd added to
+# supervisord's programs (once: the file outlives a restart) and started.
+POPULATE = r"""set -eu
+slapadd -F @SLAPD_D@ -b "$2" -l "$1" 2>&1 || { rm -rf @SLAPD_D@ @DATA@/*; exit 65; }
+chown -R openldap:openldap @DATA@
 grep -q '^\[program:slapd\]' @CONF@ || cat >> @CONF@ <<'PROGRAM'
 
 ; the LDAP user store (added by the lab at run time: lab/stores/ldap.py)
@@ -140,15 +135,14 @@ stdout_logfile = /dev/stdout
 stdout_logfile_maxbytes = 0
 redirect_stderr = true
 PROGRAM
-supervisorctl update slapd
+supervisorctl update slapd >/dev/null
 """.replace("@SLAPD_D@", SLAPD_D).replace("@DATA@", DATA).replace("@CONF@", SUPERVISOR_CONF).replace(
     "@LISTEN@", LISTEN)
 
 
 def searched(suffix: str, *options: str) -> Command:
     """ldapsearch of the whole suffix as root over ldapi, unwrapped LDIF."""
-    return Command.of("ldapsearch", "-Q", "-Y", "EXTERNAL", "-H", LDAPI, "-LLL", "-o", "ldif_wrap=no",
-                      "-b", suffix, *options)
+    return root_ldap("ldapsearch", "-LLL", "-o", "ldif_wrap=no", "-b", suffix, *options)
 
 
 def wait_until_answering(host, suffix: str, timeout: float = ANSWER_TIMEOUT) -> None:
@@ -159,77 +153,101 @@ def wait_until_answering(host, suffix: str, timeout: float = ANSWER_TIMEOUT) -> 
     poll(f"slapd on '{host.role}' to answer for {suffix}", answers, timeout=timeout, interval=0.1)
 
 
-def start(host, suffix: str, schema_text: str, password: str) -> None:
-    """slapd with the admin's schema and DIT base under `suffix`, its rootdn's password the
-    lab's `password`, answering when this returns."""
-    schema, config, dit = split_schema(schema_text)
-    put(host, "config.ldif", config_ldif(suffix, ssha(password), schema, config))
-    put(host, "dit.ldif", "\n".join(dit))
-    host.run_checked(Command.script(SETUP, STAGING, suffix, *SCHEMAS, display=f"setting up slapd for {suffix}"),
-                     f"setting up slapd for {suffix}", timeout=TIMEOUT)
-    host.run_checked(Command.of("rm", "-rf", STAGING), "removing slapd's staged LDIF")
-    wait_until_answering(host, suffix)
-
-
-def put(host, name: str, text: str) -> None:
+def staged(host, name: str, text: str) -> str:
+    """`text` in a root-only file on the host (removed by `unstage`); its path."""
     host.run_checked(Command.of("install", "-d", "-m", "0700", STAGING), "making slapd's staging folder")
     host.put_file(f"{STAGING}/{name}", text.encode(), mode=0o600)
+    return f"{STAGING}/{name}"
 
 
-def write_users(host, templates: dict[str, str], rows: dict[str, list[dict[str, str]]],
-                placeholders: frozenset[str]) -> None:
-    """Each row rendered by its kind's template (domains, then users, then aliases), added with
-    ldapadd as root over ldapi."""
-    text = "\n".join(render(templates[kind], row, placeholders)
-                     for kind in ("domain", "user", "alias") if kind in templates for row in rows.get(kind, []))
-    if not text:
-        return
-    put(host, "users.ldif", text)
-    try:
-        host.run_checked(Command.of("ldapadd", "-Q", "-Y", "EXTERNAL", "-H", LDAPI, "-f", f"{STAGING}/users.ldif"),
-                         "adding the users to slapd", timeout=TIMEOUT)
-    finally:
-        host.run_checked(Command.of("rm", "-rf", STAGING), "removing slapd's staged LDIF")
+def unstage(host) -> None:
+    host.run_checked(Command.of("rm", "-rf", STAGING), "removing slapd's staged LDIF")
 
 
-def dump(host) -> bytes:
-    """Every entry of the suffix's database as slapcat writes it (operational attributes too)."""
-    return host.run_checked(Command.of("slapcat", "-n1", "-F", SLAPD_D, "-o", "ldif_wrap=no"),
-                            "slapcat of the user store", timeout=TIMEOUT).stdout.encode()
+def root_ldap(*argv: str) -> Command:
+    """An ldap-utils command as root over ldapi (SASL EXTERNAL), quiet about SASL."""
+    return Command.of(*argv[:1], "-Q", "-Y", "EXTERNAL", "-H", LDAPI, *argv[1:])
 
 
 # slapadd wants slapd stopped: the database is replaced by the dump, as an admin moves one
-# (supervisorctl stop slapd; slapadd; start).
+# (slapcat on old; on new supervisorctl stop slapd, slapadd, start).
 LOAD = r"""set -eu
 supervisorctl stop slapd >/dev/null
 rm -rf @DATA@/*
-slapadd -n1 -F @SLAPD_D@ -l "$1"
+slapadd -F @SLAPD_D@ -b "$2" -l "$1"
 chown -R openldap:openldap @DATA@
 supervisorctl start slapd >/dev/null
 """.replace("@SLAPD_D@", SLAPD_D).replace("@DATA@", DATA)
 
 
-def load(host, suffix: str, data: bytes) -> None:
-    """The suffix's database replaced by `data` (a dump of another host's), answering again."""
-    put(host, "dump.ldif", data.decode())
-    try:
-        host.run_checked(Command.script(LOAD, f"{STAGING}/dump.ldif", display="slapadd -n1 of old's dump"),
-                         "loading the user store", timeout=TIMEOUT)
-    finally:
-        host.run_checked(Command.of("rm", "-rf", STAGING), "removing slapd's staged LDIF")
-    wait_until_answering(host, suffix)
+@user_store("ldap")
+class LdapStore:
+    def start(self, host, spec: UserStoreSpec, password: str) -> None:
+        """slapd with the admin's schema and DIT base under the suffix, its rootdn's password the
+        lab's; after a reboot supervisord has started it again, and this only waits for it."""
+        suffix = spec.database
+        if host.run(Command.of("test", "-e", f"{SLAPD_D}/cn=config.ldif")).exit_code != 0:
+            with open(spec.schema_file, encoding="utf-8") as file:
+                schema, config, dit = split_schema(file.read())
+            try:
+                staged(host, "config.ldif", config_ldif(suffix, ssha(password), schema, config))
+                self._refused(host, spec, host.run(Command.script(CONFIGURE, STAGING, *SCHEMAS,
+                                                                  display="slapadd -n0 (cn=config)"), keep=None))
+                dit_file = staged(host, "dit.ldif", "\n".join(dit))
+                self._refused(host, spec, host.run(Command.script(POPULATE, dit_file, suffix,
+                                                                  display=f"slapadd -b {suffix} (the DIT's base)"),
+                                                   keep=None))
+            finally:
+                unstage(host)
+        wait_until_answering(host, suffix)
 
+    @staticmethod
+    def _refused(host, spec: UserStoreSpec, result) -> None:
+        if result.exit_code == 65:
+            raise ConfigRefused(f"hosts.{host.role}.user_store.schema: {spec.schema_file}: slapd refuses it: "
+                                f"{result.output[-300:]}")
+        if result.exit_code != 0:
+            raise LabError(f"setting up slapd on '{host.role}' failed (exit {result.exit_code}): "
+                           f"{result.output[-300:]}")
 
-def rows(host, suffix: str, key: str) -> dict[str, dict[str, str]]:
-    """Every entry under the suffix (user attributes), by DN: each attribute's values sorted,
-    one a line; userPassword a digest keyed with `key`, as the snapshot shows SQL passwords."""
-    found = {}
-    listed = host.run_checked(searched(suffix), "reading the user store", timeout=TIMEOUT).stdout
-    for entry in entries(listed):
-        values: dict[str, list[str]] = {}
-        for name, value in entry[1:]:
-            if name.lower() == PASSWORD_ATTRIBUTE:
-                value = "hmac-sha256:" + hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()[:32]
-            values.setdefault(name, []).append(value)
-        found[dn_of(entry)] = {name: "\n".join(sorted(v)) for name, v in values.items()}
-    return found
+    def write_users(self, host, spec: UserStoreSpec, rows: dict[str, list[dict[str, str]]]) -> None:
+        """Each row rendered by its template (domains, then users, then aliases), added with
+        ldapadd as root over ldapi."""
+        text = "\n".join(render(getattr(spec.templates, name), row) for name in TEMPLATES
+                         for row in rows.get(name, []))
+        if not text:
+            return
+        try:
+            users = staged(host, "users.ldif", text)
+            host.run_checked(root_ldap("ldapadd", "-f", users), "adding the users to slapd", timeout=TIMEOUT)
+        finally:
+            unstage(host)
+
+    def dump(self, host, spec: UserStoreSpec) -> bytes:
+        """Every entry of the suffix as slapcat writes it (operational attributes too)."""
+        return host.run_checked(Command.of("slapcat", "-F", SLAPD_D, "-b", spec.database, "-o", "ldif_wrap=no"),
+                                f"slapcat -b {spec.database}", timeout=TIMEOUT).stdout.encode()
+
+    def load(self, host, spec: UserStoreSpec, data: bytes) -> None:
+        """The suffix's database replaced by `data` (another host's dump), answering again."""
+        try:
+            dump = staged(host, "dump.ldif", data.decode())
+            host.run_checked(Command.script(LOAD, dump, spec.database, display=f"slapadd -b {spec.database} of the dump"),
+                             "loading the user store", timeout=TIMEOUT)
+        finally:
+            unstage(host)
+        wait_until_answering(host, spec.database)
+
+    def rows(self, host, spec: UserStoreSpec) -> StoreRows:
+        """Every entry under the suffix (user attributes) by DN, as `ldap`: each attribute's
+        values sorted, one a line; userPassword as `hidden` shows a password column."""
+        found = {}
+        listed = host.run_checked(searched(spec.database), "reading the user store", timeout=TIMEOUT).stdout
+        for entry in entries(listed):
+            values: dict[str, list[str]] = {}
+            for name, value in entry[1:]:
+                name = PASSWORD_ATTRIBUTE if name.lower() == PASSWORD_ATTRIBUTE.lower() else name
+                values.setdefault(name, []).append(value)
+            found[dn_of(entry)] = hidden(host, {name: "\n".join(sorted(v)) for name, v in values.items()},
+                                         PASSWORD_ATTRIBUTE)
+        return {"ldap": found}

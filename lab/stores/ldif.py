@@ -1,7 +1,8 @@
 """LDIF for the LDAP user store, pure: the scenario's templates rendered into entries, and
 LDIF read back (the admin's schema file, ldapsearch's and slapcat's output).
 
-A template holds one or more entries with placeholders ({address}, {domain}, ...). A value put
+A template holds one or more entries with placeholders ({address}, {domain}, ...; `{{` and `}}`
+are literal braces, runner/schema/stores.py checks the names). A value put
 into a `dn:` line is escaped as RFC 4514 says (`,` `+` `"` `\\` `<` `>` `;` `=`, a leading `#` or
 space, a trailing space); a line whose value then is not an LDIF SAFE-STRING (RFC 2849: not
 ASCII, a leading space, colon or `<`, a line break, a trailing space) is written base64-encoded
@@ -13,12 +14,12 @@ from __future__ import annotations
 
 import base64
 import re
+import string
 from collections.abc import Mapping
 
 # RFC 2849: SAFE-INIT-CHAR then SAFE-CHARs; trailing spaces SHOULD be base64 too
 SAFE_STRING = re.compile(r"(?:[\x01-\x09\x0b\x0c\x0e-\x1f\x21-\x39\x3b\x3d-\x7f][\x01-\x09\x0b\x0c\x0e-\x7f]*)?")
 LINE = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9;.-]*)(?P<colons>::?)[ ]*(?P<value>.*)$")
-PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 DN_SPECIAL = re.compile(r'([,+"\\<>;=])')
 
 
@@ -55,9 +56,9 @@ def unfolded(text: str) -> list[str]:
     return [line for line in lines if not line.startswith("#")]
 
 
-def render(template: str, values: Mapping[str, str], placeholders: frozenset[str]) -> str:
-    """The entries of `template` with each placeholder named in `placeholders` replaced by its
-    value in `values`: escaped in `dn:` lines, whole values base64 where LDIF needs it."""
+def render(template: str, values: Mapping[str, str]) -> str:
+    """The entries of `template` with each placeholder replaced by its value in `values`:
+    escaped in `dn:` lines, whole values base64 where LDIF needs it."""
     out = []
     for line in unfolded(template):
         if not line.strip():
@@ -71,15 +72,14 @@ def render(template: str, values: Mapping[str, str], placeholders: frozenset[str
             out.append(line)
             continue
         is_dn = name.lower() == "dn"
-
-        def substituted(found: re.Match) -> str:
-            key = found.group(1)
-            if key not in placeholders:
-                return found.group(0)  # not a placeholder: a literal such as {CRYPT}
-            if key not in values:
-                raise LdifError(f"placeholder {{{key}}} has no value here")
-            return escape_dn_value(values[key]) if is_dn else values[key]
-        out.append(line_of(name, PLACEHOLDER.sub(substituted, value)))
+        parts = []
+        for literal, key, _, _ in string.Formatter().parse(value):
+            parts.append(literal)
+            if key is not None:
+                if key not in values:
+                    raise LdifError(f"placeholder {{{key}}} has no value here")
+                parts.append(escape_dn_value(values[key]) if is_dn else values[key])
+        out.append(line_of(name, "".join(parts)))
     return "\n".join(out).strip("\n") + "\n"
 
 
