@@ -15,7 +15,9 @@ import tarfile
 import time
 from dataclasses import dataclass, field
 
+from ..runner.schema.stores import UserStoreSpec
 from .command import Command
+from .stores.ldap import LDAP_URI, bind_dn
 
 OWN = "/etc/maillab-own"  # the admin's files as the lab staged them (kept for a restart)
 LAB_FILE = "/etc/dovecot/maillab-lab.conf"  # what the lab adds, included at the end of dovecot.conf
@@ -94,10 +96,11 @@ SETTING = re.compile(r"^(\s*)([A-Za-z_]+)(\s*=\s*)(.*?)\s*$")
 PROBE_FILE = "/etc/dovecot/maillab-probe.passwd"
 
 
-def stage(files: dict[str, bytes], db_password: str) -> Staged:
+def stage(files: dict[str, bytes], db_password: str, store: UserStoreSpec | None = None) -> Staged:
     """The folder's files with every SQL connect string made to reach the lab's MariaDB
-    (host, port, account) with the lab's password; the admin's passwords are collected. The
-    lab's own probe file is never taken from the folder."""
+    (host, port, account) with the lab's password, and, for an LDAP `store`, every LDAP
+    server and bind DN the lab's slapd with the lab's password; the admin's passwords are
+    collected. The lab's own probe file is never taken from the folder."""
     probe = "dovecot/" + PROBE_FILE.removeprefix("/etc/dovecot/")
     staged = Staged(files={path: content for path, content in files.items() if path != probe})
     if probe in files:
@@ -106,8 +109,12 @@ def stage(files: dict[str, bytes], db_password: str) -> Staged:
         text = content.decode("utf-8", errors="surrogateescape")
         if path.startswith("dovecot/"):
             lines = _dovecot_sql(path, text.split("\n"), db_password, staged)
+            if store is not None and store.kind == "ldap":
+                lines = _dovecot_ldap(path, lines, LdapLogin(store.database, db_password), staged)
         elif path.startswith("postfix/") and path not in ("postfix/main.cf", "postfix/master.cf"):
             lines = _postfix_sql(path, text.split("\n"), db_password, staged)
+            if store is not None and store.kind == "ldap":
+                lines = _postfix_ldap(path, lines, LdapLogin(store.database, db_password), staged)
         else:
             continue
         staged.files[path] = "\n".join(lines).encode("utf-8", errors="surrogateescape")
@@ -161,6 +168,75 @@ def _replaced(match: re.Match, values: dict[str, str], staged: Staged) -> str:
 
 def _shown(key: str, line: str) -> str:
     return "(the lab's)" if key == "password" else line.split("=", 1)[1].strip()
+
+
+# -- LDAP servers and bind DNs ------------------------------------------------------------
+@dataclass(frozen=True)
+class LdapLogin:
+    """The lab's slapd on the host (lab/stores/ldap.py): its suffix, and the password of the
+    DN the mail services bind as."""
+
+    suffix: str
+    password: str
+
+    def settings(self, names: tuple[str, str, str, str, str]) -> dict[str, str]:
+        """The lab's values for (server, URI list, bind DN, its password, STARTTLS) as a
+        configuration names them: the server on the host, no TLS (the lab's slapd has none)."""
+        return dict(zip(names, (LDAP_HOST, LDAP_URI, bind_dn(self.suffix), self.password, "no"), strict=True))
+
+
+LDAP_HOST = "127.0.0.1"
+LDAP_SECRETS = ("dnpass", "ldap_auth_dn_password", "bind_pw")  # the admin's LDAP passwords, by setting
+DOVECOT_23_LDAP = ("hosts", "uris", "dn", "dnpass", "tls")  # dovecot-ldap.conf.ext
+DOVECOT_24_LDAP = ("", "ldap_uris", "ldap_auth_dn", "ldap_auth_dn_password", "ldap_starttls")  # anywhere in 2.4
+POSTFIX_LDAP = ("", "server_host", "bind_dn", "bind_pw", "start_tls")  # an ldap: map (ldap_table(5))
+
+
+def _dovecot_ldap(path: str, lines: list[str], login: LdapLogin, staged: Staged) -> list[str]:
+    """2.3: a file with `base` and `hosts` or `uris` (dovecot-ldap.conf.ext); 2.4: its ldap_*
+    settings, wherever they are."""
+    names = [match.group(2) for line in lines if (match := SETTING.match(line))]
+    if "base" in names and ({"hosts", "uris"} & set(names)):
+        return _ldap_settings(path, lines, login.settings(DOVECOT_23_LDAP), login, "base", staged)
+    return _ldap_settings(path, lines, login.settings(DOVECOT_24_LDAP), login, "ldap_base", staged)
+
+
+def _postfix_ldap(path: str, lines: list[str], login: LdapLogin, staged: Staged) -> list[str]:
+    """An ldap: map file: one with `search_base` (a mysql: or pgsql: map has none)."""
+    if not any((match := SETTING.match(line)) and match.group(2) == "search_base" for line in lines):
+        return lines
+    settings = login.settings(POSTFIX_LDAP) | {"server_port": "389"}
+    return _ldap_settings(path, lines, settings, login, "search_base", staged)
+
+
+def _ldap_settings(path: str, lines: list[str], settings: dict[str, str], login: LdapLogin, base: str,
+                   staged: Staged) -> list[str]:
+    """`lines` with each of `settings` set to the lab's value; the admin's LDAP passwords are
+    collected, and a search base outside the lab's suffix is said (slapd holds nothing there)."""
+    settings.pop("", None)
+    out = []
+    for number, line in enumerate(lines, 1):
+        match = SETTING.match(line)
+        if match and match.group(2) in settings:
+            key, value = match.group(2), match.group(4).strip().strip('"')
+            if key in LDAP_SECRETS and value:
+                staged.secrets.add(value)
+            line = f"{match.group(1)}{key}{match.group(3)}{settings[key]}"
+            shown = "(the lab's)" if key in LDAP_SECRETS else settings[key]
+            staged.changed.append(f"{path}:{number}: {key} -> {shown}")
+        elif match and match.group(2) == base and not _under(match.group(4).strip().strip('"'), login.suffix):
+            staged.changed.append(f"{path}:{number}: {base} {match.group(4).strip()} is not under the store's "
+                                  f"suffix {login.suffix}: the lab's slapd holds nothing there")
+        out.append(line)
+    return out
+
+
+def _under(dn: str, suffix: str) -> bool:
+    """Whether `dn` is `suffix` or below it (RDNs compared without case and spaces around them)."""
+    def parts(text: str) -> list[str]:
+        return [part.strip().lower().replace(" = ", "=") for part in re.split(r"(?<!\\),", text)]
+    whole, tail = parts(dn), parts(suffix)
+    return whole[len(whole) - len(tail):] == tail
 
 
 # -- paths the configuration names ----------------------------------------------------------

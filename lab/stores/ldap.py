@@ -27,8 +27,9 @@ from .ldif import dn_of, entries, render, text_of
 SLAPD_D = "/etc/ldap/slapd.d"  # cn=config, as Debian keeps it
 DATA = "/var/lib/ldap"  # the mdb database
 SCHEMAS = ("core", "cosine", "nis", "inetorgperson")  # Debian's default set, /etc/ldap/schema/*.ldif
-LISTEN = "ldap://127.0.0.1/ ldapi:///"
-LDAPI = "ldapi:///"
+LDAP_URI = "ldap://127.0.0.1"  # the mail services' way in (the admin's configuration, rewritten)
+LDAPI = "ldapi:///"  # the lab's own, as root
+LISTEN = f"{LDAP_URI}/ {LDAPI}"
 ROOT_BY_SOCKET = "gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth"  # root over ldapi (EXTERNAL)
 SUPERVISOR_CONF = "/etc/supervisor/maillab.conf"  # the host's supervisord (dockerfiles/mailhost)
 STAGING = "/run/maillab-ldap"  # LDIF files on their way into slapd (root only)
@@ -67,15 +68,15 @@ def config_ldif(suffix: str, rootpw: str, schema: list[str], config: list[str]) 
     cn=config entries. Root over ldapi manages both databases; the rootdn reads and writes the
     suffix; anyone else reads everything but userPassword, which they may only bind with."""
     root = f'dn.exact="{ROOT_BY_SOCKET}"'
-    head = f"""dn: cn=config
+    head = """dn: cn=config
 objectClass: olcGlobal
 cn: config
 olcPidFile: /run/slapd/slapd.pid
 olcArgsFile: /run/slapd/slapd.args
 
-dn: cn=module{{0}},cn=config
+dn: cn=module{0},cn=config
 objectClass: olcModuleList
-cn: module{{0}}
+cn: module{0}
 olcModulePath: /usr/lib/ldap
 olcModuleLoad: back_mdb
 
