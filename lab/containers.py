@@ -424,7 +424,7 @@ class MailHostContainer(MailServer, LabContainer):
     def _own_config(self) -> OwnConfig:
         """Put the admin's configuration in place, make the paths it names, find what Dovecot
         and Postfix refuse in it, and add what the lab needs; then the host starts its services."""
-        staged = own_config.stage(config_files(Path(self.spec.config)), self.secrets.db)
+        staged = own_config.stage(config_files(Path(self.spec.config)), self.secrets.db, self.spec.own_store)
         own = OwnConfig(self.spec.config, changed=staged.changed, secrets=staged.secrets)
         own_config.put_staged(self, staged)
 
