@@ -205,6 +205,23 @@ PATHS = [
                    and any("connect: host=127.0.0.1" in c for c in own["changed"]) and not own["refused"]
                    for own in report_of(d)["own_config"].values())
      and not any("Adm1nDbSecret" in path.read_text(errors="replace") for path in d.iterdir() if path.is_file())),
+    # users in slapd (the iredmail preset) on both hosts: the directory moves whole (slapcat, slapadd), the admin's
+    # LDAP settings reach the lab's slapd, hashes are masked and the admin's bind password is nowhere in the reports
+    ("scenarios/ldap-users.yaml", 0, set(),
+     lambda d: snapshot_of(d, "new")["user_db"]["ldap"] == snapshot_of(d, "old")["user_db"]["ldap"]
+     and len(snapshot_of(d, "new")["user_db"]["ldap"]) == 11
+     and all(re.fullmatch(r"hmac-sha256:[0-9a-f]{32}", entry["userPassword"])
+             for dn, entry in snapshot_of(d, "new")["user_db"]["ldap"].items() if ",ou=Users," in dn)
+     and all("dovecot/dovecot-ldap.conf.ext:3: hosts -> 127.0.0.1" in own["changed"] for own in report_of(d)["own_config"].values())
+     and not any("Adm1nLdapSecret" in path.read_text(errors="replace") for path in d.iterdir() if path.is_file())),
+    # its negative control: the directory never copied; new's slapd holds the base alone, doveadm -A finds nobody
+    # there (exit 0), Postfix on new knows no domain, and every entry of old's users is a missing row
+    ("tests/integration/scenarios/negative-ldap-users-not-copied.yaml", 1,
+     {"db_row_missing", "delivery_failed", "folder_missing", "subscription_lost", "uidl_changed"},
+     lambda d: {f["detail"] for f in report_of(d)["findings"] if f["class"] == "db_row_missing"}
+     == {f"row {dn}" for dn in snapshot_of(d, "old")["user_db"]["ldap"]} - {"row dc=example,dc=org",
+                                                                           "row o=domains,dc=example,dc=org"}
+     and report_of(d)["messages_per_user"]["ada@example.org"] == {"old": 25, "new": 0}),
     ("scenarios/own-script.yaml", 0, set(),
      lambda d: "migrating cem@example.org" in report_of(d)["steps"][-1]["output"]),
     ("scenarios/negative-own-script-subtly-wrong.yaml", 1,
