@@ -164,6 +164,25 @@ def refused_as_weak(directory: Path) -> bool:
             and all("Weak password scheme 'MD5-CRYPT' used and refused" in detail for detail in failed.values()))
 
 
+def own_store_rows(table: str, users: int):
+    """Both hosts' user_db holds the admin's own table with a row per user, its hashes masked,
+    the same on new as on old (copy_userdb moved it)."""
+    def check(directory: Path) -> bool:
+        rows = {role: snapshot_of(directory, role)["user_db"].get(table, {}) for role in ("old", "new")}
+        return (len(rows["old"]) == users and rows["old"] == rows["new"]
+                and all(re.fullmatch(r"hmac-sha256:[0-9a-f]{32}", row["password"]) for row in rows["new"].values()))
+    return check
+
+
+def refused_on_new(reason: str):
+    """Every user is login_failed on new, each detail quoting new's log with `reason`."""
+    def check(directory: Path) -> bool:
+        failed = {f["user"]: f["detail"] for f in report_of(directory)["findings"] if f["class"] == "login_failed"}
+        return (len(report_of(directory)["findings"]) == len(failed) == len(snapshot_of(directory, "old")["users"])
+                and all("new's log: " in detail and reason in detail for detail in failed.values()))
+    return check
+
+
 # Each migration path's scenario and what its run must show: the exit code, exactly the
 # finding classes that come out (tolerated ones included: a declared loss must be seen), and
 # a further check on the report directory where the path promises something particular.
@@ -222,6 +241,12 @@ PATHS = [
      == {f"row {dn}" for dn in snapshot_of(d, "old")["user_db"]["ldap"]} - {"row dc=example,dc=org",
                                                                            "row o=domains,dc=example,dc=org"}
      and report_of(d)["messages_per_user"]["ada@example.org"] == {"old": 25, "new": 0}),
+    # the admin's own user store (issue 18, section 2): Postfix Admin's tables read by their own configuration
+    ("scenarios/postfixadmin-2.3.yaml", 0, set(), own_store_rows("postfix.mailbox", 2)),
+    ("tests/integration/scenarios/variant-postfixadmin-bare-md5-crypt.yaml", 0, set(), own_store_rows("postfix.mailbox", 2)),
+    # bare $1$ hashes under default_password_scheme = SHA512-CRYPT: 2.4 reads them as MD5-CRYPT and refuses them
+    ("tests/integration/scenarios/negative-postfixadmin-bare-md5-crypt-to-trixie.yaml", 1, {"login_failed"},
+     refused_on_new("sql: Invalid password in passdb: Weak password scheme 'MD5-CRYPT' used and refused")),
     ("scenarios/own-script.yaml", 0, set(),
      lambda d: "migrating cem@example.org" in report_of(d)["steps"][-1]["output"]),
     ("scenarios/negative-own-script-subtly-wrong.yaml", 1,
