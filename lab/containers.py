@@ -485,7 +485,7 @@ class MailHostContainer(MailServer, LabContainer):
             poll(f"host '{self.role}' (MariaDB query, SMTP EHLO, IMAP LOGIN)", ready, timeout=timeout, interval=0.05)
             if store := self.spec.own_store:  # the admin's own user store (again after a reboot)
                 store_of(store).start(self, store, self.secrets.db)
-        except HostNotReady:
+        except (HostNotReady, ConfigRefused):  # a store that refuses the admin's schema: bad input
             raise
         except LabError as error:
             raise HostNotReady(f"{error}; {self.log_tail()}") from None

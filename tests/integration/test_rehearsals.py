@@ -526,6 +526,14 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
 
 
+def test_an_ldap_schema_slapd_refuses_is_bad_input_naming_the_file(images, tmp_path):
+    run = maillab("run", "tests/integration/scenarios/bad-ldap-schema.yaml", "--report-dir", str(tmp_path))
+    assert run.returncode == 2, run.stdout[-3000:] + run.stderr
+    [line] = run.stderr.strip().splitlines()[-1:]  # the last line, after the progress
+    assert re.search(r"^maillab: hosts\.(old|new)\.user_store\.schema: \S+/iredmail-unknown-attribute\.ldif: slapd refuses it: "
+                     r".*AttributeType not found: \"noSuchAttribute\"", line), line
+
+
 @pytest.mark.parametrize("args", [["down"], ["run", "scenarios/bullseye-to-bookworm.yaml"]], ids=" ".join)
 def test_unreachable_docker_is_one_line_and_exit_3(args, tmp_path):
     env = dict(os.environ, DOCKER_HOST="tcp://127.0.0.1:9")  # nothing listens on the discard port
