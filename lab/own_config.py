@@ -171,49 +171,51 @@ def _shown(key: str, line: str) -> str:
 
 
 # -- LDAP servers and bind DNs ------------------------------------------------------------
+LDAP_HOST = "127.0.0.1"
+LDAP_SECRETS = ("dnpass", "ldap_auth_dn_password", "bind_pw")  # the admin's LDAP passwords, by setting
+
+
 @dataclass(frozen=True)
 class LdapLogin:
     """The lab's slapd on the host (lab/stores/ldap.py): its suffix, and the password of the
-    DN the mail services bind as."""
+    DN the mail services bind as. Each form of configuration gets the server on the host, the
+    lab's bind DN and password, and no TLS (the lab's slapd has none)."""
 
     suffix: str
     password: str
 
-    def settings(self, names: tuple[str, str, str, str, str]) -> dict[str, str]:
-        """The lab's values for (server, URI list, bind DN, its password, STARTTLS) as a
-        configuration names them: the server on the host, no TLS (the lab's slapd has none)."""
-        return dict(zip(names, (LDAP_HOST, LDAP_URI, bind_dn(self.suffix), self.password, "no"), strict=True))
+    def dovecot_23(self) -> dict[str, str]:  # dovecot-ldap.conf.ext
+        return {"hosts": LDAP_HOST, "uris": LDAP_URI, "dn": bind_dn(self.suffix), "dnpass": self.password, "tls": "no"}
 
+    def dovecot_24(self) -> dict[str, str]:  # the ldap_* settings, anywhere in 2.4's configuration
+        return {"ldap_uris": LDAP_URI, "ldap_auth_dn": bind_dn(self.suffix), "ldap_auth_dn_password": self.password,
+                "ldap_starttls": "no"}
 
-LDAP_HOST = "127.0.0.1"
-LDAP_SECRETS = ("dnpass", "ldap_auth_dn_password", "bind_pw")  # the admin's LDAP passwords, by setting
-DOVECOT_23_LDAP = ("hosts", "uris", "dn", "dnpass", "tls")  # dovecot-ldap.conf.ext
-DOVECOT_24_LDAP = ("", "ldap_uris", "ldap_auth_dn", "ldap_auth_dn_password", "ldap_starttls")  # anywhere in 2.4
-POSTFIX_LDAP = ("", "server_host", "bind_dn", "bind_pw", "start_tls")  # an ldap: map (ldap_table(5))
+    def postfix(self) -> dict[str, str]:  # an ldap: map (ldap_table(5))
+        return {"server_host": LDAP_URI, "server_port": "389", "bind_dn": bind_dn(self.suffix), "bind_pw": self.password,
+                "start_tls": "no"}
 
 
 def _dovecot_ldap(path: str, lines: list[str], login: LdapLogin, staged: Staged) -> list[str]:
     """2.3: a file with `base` and `hosts` or `uris` (dovecot-ldap.conf.ext); 2.4: its ldap_*
     settings, wherever they are."""
-    names = [match.group(2) for line in lines if (match := SETTING.match(line))]
-    if "base" in names and ({"hosts", "uris"} & set(names)):
-        return _ldap_settings(path, lines, login.settings(DOVECOT_23_LDAP), login, "base", staged)
-    return _ldap_settings(path, lines, login.settings(DOVECOT_24_LDAP), login, "ldap_base", staged)
+    names = {match.group(2) for line in lines if (match := SETTING.match(line))}
+    if "base" in names and {"hosts", "uris"} & names:
+        return _ldap_settings(path, lines, login.dovecot_23(), login.suffix, "base", staged)
+    return _ldap_settings(path, lines, login.dovecot_24(), login.suffix, "ldap_base", staged)
 
 
 def _postfix_ldap(path: str, lines: list[str], login: LdapLogin, staged: Staged) -> list[str]:
     """An ldap: map file: one with `search_base` (a mysql: or pgsql: map has none)."""
     if not any((match := SETTING.match(line)) and match.group(2) == "search_base" for line in lines):
         return lines
-    settings = login.settings(POSTFIX_LDAP) | {"server_port": "389"}
-    return _ldap_settings(path, lines, settings, login, "search_base", staged)
+    return _ldap_settings(path, lines, login.postfix(), login.suffix, "search_base", staged)
 
 
-def _ldap_settings(path: str, lines: list[str], settings: dict[str, str], login: LdapLogin, base: str,
+def _ldap_settings(path: str, lines: list[str], settings: dict[str, str], suffix: str, base: str,
                    staged: Staged) -> list[str]:
-    """`lines` with each of `settings` set to the lab's value; the admin's LDAP passwords are
-    collected, and a search base outside the lab's suffix is said (slapd holds nothing there)."""
-    settings.pop("", None)
+    """`lines` with each of `settings` there set to the lab's value; the admin's LDAP passwords
+    are collected, and a search base outside the lab's suffix is said (slapd holds nothing there)."""
     out = []
     for number, line in enumerate(lines, 1):
         match = SETTING.match(line)
@@ -224,9 +226,9 @@ def _ldap_settings(path: str, lines: list[str], settings: dict[str, str], login:
             line = f"{match.group(1)}{key}{match.group(3)}{settings[key]}"
             shown = "(the lab's)" if key in LDAP_SECRETS else settings[key]
             staged.changed.append(f"{path}:{number}: {key} -> {shown}")
-        elif match and match.group(2) == base and not _under(match.group(4).strip().strip('"'), login.suffix):
+        elif match and match.group(2) == base and not _under(match.group(4).strip().strip('"'), suffix):
             staged.changed.append(f"{path}:{number}: {base} {match.group(4).strip()} is not under the store's "
-                                  f"suffix {login.suffix}: the lab's slapd holds nothing there")
+                                  f"suffix {suffix}: the lab's slapd holds nothing there")
         out.append(line)
     return out
 
