@@ -35,6 +35,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
 from ..runner.schema.scenario import HostSpec
+from ..runner.schema.stores import SQL_KINDS
 from ..runner.schema.sources import config_files
 from . import own_config
 from .stores import store_of
@@ -426,6 +427,9 @@ class MailHostContainer(MailServer, LabContainer):
         and Postfix refuse in it, and add what the lab needs; then the host starts its services."""
         staged = own_config.stage(config_files(Path(self.spec.config)), self.secrets.db, self.spec.own_store)
         own = OwnConfig(self.spec.config, changed=staged.changed, secrets=staged.secrets)
+        if (store := self.spec.own_store) and store.kind in SQL_KINDS and \
+                (mismatch := own_config.database_mismatch(staged, store.database)):
+            raise ConfigRefused(f"hosts.{self.role}.user_store.database: {mismatch} (in {self.spec.config})")
         own_config.put_staged(self, staged)
 
         def installed() -> None:
@@ -459,6 +463,10 @@ class MailHostContainer(MailServer, LabContainer):
         directory = f"{own_config.OWN}/lab{own_config.LAB_FILE.rpartition('/')[0]}"
         self.run_checked(Command.of("mkdir", "-p", directory), "making the folder of the lab's additions")
         self.put_file(f"{own_config.OWN}/lab{own_config.LAB_FILE}", text.encode(), mode=0o640)
+        if (store := self.spec.own_store) and (kind := store_of(store)).boot_script:
+            self.put_file(own_config.STORE_BOOT, kind.boot_script.encode(), mode=0o700)
+            self.run_checked(Command.of("sh", own_config.STORE_BOOT), f"starting the {store.kind} user store")
+            kind.start(self, store, self.secrets.db)
         self.put_file(f"{own_config.OWN}/ready", b"")
         return own
 
@@ -483,8 +491,9 @@ class MailHostContainer(MailServer, LabContainer):
         try:
             # polled often: a host is ready ~2 s after it starts, and every rehearsal waits for two
             poll(f"host '{self.role}' (MariaDB query, SMTP EHLO, IMAP LOGIN)", ready, timeout=timeout, interval=0.05)
-            if store := self.spec.own_store:  # the admin's own user store (again after a reboot)
-                store_of(store).start(self, store, self.secrets.db)
+            # the admin's own store under supervisord (MariaDB): made once its service answers
+            if (store := self.spec.own_store) and not (kind := store_of(store)).boot_script:
+                kind.start(self, store, self.secrets.db)
         except (HostNotReady, ConfigRefused):  # a store that refuses the admin's schema: bad input
             raise
         except LabError as error:

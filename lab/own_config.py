@@ -20,11 +20,12 @@ from .command import Command
 from .stores.ldap import LDAP_URI, bind_dn
 
 OWN = "/etc/maillab-own"  # the admin's files as the lab staged them (kept for a restart)
+STORE_BOOT = f"{OWN}/store-boot"  # starts the admin's own user store at each boot (lab/stores)
 LAB_FILE = "/etc/dovecot/maillab-lab.conf"  # what the lab adds, included at the end of dovecot.conf
 POSTFIX_LAB = f"{OWN}/postfix-lab.cf"  # what the lab adds to main.cf: one `name=value` a line, for postconf -e
 LIVE = "/etc/letsencrypt/live/mail"  # where the host keeps the lab's certificate in a live cutover
 DOVEADM_PORT = 12345
-LAB_DB = ("127.0.0.1", "mailserver")  # the lab's MariaDB and its account the mail services use
+LAB_DB = ("127.0.0.1", "mailserver")  # the lab's database service on the host and its account the mail services use
 PROTOCOLS = ("imap", "pop3", "lmtp", "sieve")  # what the verifier and delivery speak to a host
 MAX_ERRORS = 20  # doveconf stops at the first error: this many reruns find the others
 # The admin's files from OWN over maillab's: Dovecot's whole configuration, Postfix's files by name
@@ -36,8 +37,9 @@ SUPERVISORD = "exec /usr/bin/supervisord -c /etc/supervisor/maillab.conf"
 # A host with its own configuration starts with this instead of the image's entrypoint (no
 # image changes): it waits for the admin's files, runs the entrypoint without its last line
 # (supervisord), puts the admin's files in place, waits for the lab's look at them and its
-# additions, puts the files in place again (the look commented refused lines out), and then
-# starts the services. A restart (docker restart) goes through it again without waiting.
+# additions, puts the files in place again (the look commented refused lines out), starts the
+# admin's own user store when it runs outside supervisord (PostgreSQL, slapd), and then starts
+# the services. A restart (docker restart) goes through it again without waiting.
 START = f"""set -eu
 own={OWN}
 entry=/usr/local/sbin/maillab-entrypoint
@@ -52,6 +54,7 @@ install_own
 touch /run/maillab-installed
 until [ -e $own/ready ]; do sleep 0.1; done
 install_own
+[ ! -e {STORE_BOOT} ] || sh {STORE_BOOT}
 [ ! -d $own/lab ] || cp -R $own/lab/. /
 [ ! -s {POSTFIX_LAB} ] || while IFS= read -r setting; do postconf -e "$setting"; done < {POSTFIX_LAB}
 printf '\\n!include_try {LAB_FILE}\\n' >> /etc/dovecot/dovecot.conf
@@ -83,11 +86,14 @@ class Staged:
     files: dict[str, bytes]
     changed: list[str] = field(default_factory=list)  # one line each, for the report
     secrets: set[str] = field(default_factory=set)  # the admin's passwords found in them
+    databases: list[tuple[str, str]] = field(default_factory=list)  # (file:line, dbname) of each connect string
 
 
 # -- SQL connect strings ------------------------------------------------------------------
 CONNECT = re.compile(r"^(\s*connect\s*=\s*)(.*)$")  # Dovecot 2.3's dovecot-sql.conf.ext
-SQL_SECTION = re.compile(r"^(\s*)(mysql)\s+(\S+)(\s*\{\s*)$")  # Dovecot 2.4: mysql <host> { ... }
+# Dovecot 2.4: mysql <host> { ... }, pgsql <host> { parameters { ... } }
+SQL_SECTION = re.compile(r"^(\s*)(mysql|pgsql)\s+(\S+)(\s*\{\s*)$")
+PORTS = {"mysql": "3306", "pgsql": "5432"}
 SETTING = re.compile(r"^(\s*)([A-Za-z_]+)(\s*=\s*)(.*?)\s*$")
 
 
@@ -97,10 +103,11 @@ PROBE_FILE = "/etc/dovecot/maillab-probe.passwd"
 
 
 def stage(files: dict[str, bytes], db_password: str, store: UserStoreSpec | None = None) -> Staged:
-    """The folder's files with every SQL connect string made to reach the lab's MariaDB
-    (host, port, account) with the lab's password, and, for an LDAP `store`, every LDAP
-    server and bind DN the lab's slapd with the lab's password; the admin's passwords are
-    collected. The lab's own probe file is never taken from the folder."""
+    """The folder's files with every SQL connect string (MySQL, PostgreSQL) made to reach the
+    lab's database service on the host (host, port, account) with the lab's password, and, for
+    an LDAP `store`, every LDAP server and bind DN the lab's slapd with the lab's password; the
+    admin's passwords and database names are collected. The lab's own probe file is never taken
+    from the folder."""
     probe = "dovecot/" + PROBE_FILE.removeprefix("/etc/dovecot/")
     staged = Staged(files={path: content for path, content in files.items() if path != probe})
     if probe in files:
@@ -123,40 +130,56 @@ def stage(files: dict[str, bytes], db_password: str, store: UserStoreSpec | None
 
 def _dovecot_sql(path: str, lines: list[str], password: str, staged: Staged) -> list[str]:
     host, account = LAB_DB
-    out, in_section = [], False
+    out, section, depth = [], "", 0  # the 2.4 section a line is in (mysql, pgsql), and how deep
     for number, line in enumerate(lines, 1):
         if match := CONNECT.match(line):
             words = match.group(2).strip().strip('"').split()
             values = dict(word.split("=", 1) for word in words if "=" in word)
             staged.secrets.update(v for k, v in values.items() if k == "password" and v)
+            if values.get("dbname"):
+                staged.databases.append((f"{path}:{number}", values["dbname"]))
             values.pop("port", None)
             values.update(host=host, user=account, password=password)
             line = match.group(1) + " ".join(f"{key}={value}" for key, value in values.items())
             staged.changed.append(f"{path}:{number}: connect: host={host} user={account} password=(the lab's)")
         elif match := SQL_SECTION.match(line):
-            in_section = True
+            section, depth = match.group(2), 1
             line = f"{match.group(1)}{match.group(2)} {host}{match.group(4)}"
             staged.changed.append(f"{path}:{number}: {match.group(2)} {match.group(3)} -> {host}")
-        elif in_section and line.strip() == "}":
-            in_section = False
-        elif in_section and (match := SETTING.match(line)) and match.group(2) in ("host", "port", "user", "password"):
-            line = _replaced(match, {"host": host, "port": "3306", "user": account, "password": password}, staged)
+        elif section and line.strip().endswith("{"):
+            depth += 1  # pgsql's parameters { }
+        elif section and line.strip() == "}":
+            depth -= 1
+            section = section if depth else ""
+        elif section and (match := SETTING.match(line)) and match.group(2) in ("host", "port", "user", "password"):
+            line = _replaced(match, {"host": host, "port": PORTS[section], "user": account, "password": password},
+                             staged)
             staged.changed.append(f"{path}:{number}: {match.group(2)} -> {_shown(match.group(2), line)}")
+        elif section and (match := SETTING.match(line)) and match.group(2) == "dbname":
+            staged.databases.append((f"{path}:{number}", match.group(4).strip('"')))
         out.append(line)
     return out
 
 
 def _postfix_sql(path: str, lines: list[str], password: str, staged: Staged) -> list[str]:
     if not any(re.match(r"\s*dbname\s*=", line) for line in lines):
-        return lines  # not a mysql: map (a hash map's source, an LDAP map: the user stores' round)
+        return lines  # not a mysql: or pgsql: map (a hash map's source, an LDAP map)
     host, account = LAB_DB
     out = []
     for number, line in enumerate(lines, 1):
+        if (match := SETTING.match(line)) and match.group(2) == "dbname":
+            staged.databases.append((f"{path}:{number}", match.group(4).strip('"')))
         if (match := SETTING.match(line)) and match.group(2) in ("hosts", "user", "password", "port"):
             line = _replaced(match, {"hosts": host, "port": "3306", "user": account, "password": password}, staged)
             staged.changed.append(f"{path}:{number}: {match.group(2)} -> {_shown(match.group(2), line)}")
         out.append(line)
     return out
+
+
+def database_mismatch(staged: Staged, database: str) -> str | None:
+    """Where the configuration names another database than the user store's `database`, or None."""
+    other = [f"{where} names dbname {name}" for where, name in staged.databases if name != database]
+    return f"the store's database is {database}, but {other[0]}" if other else None
 
 
 def _replaced(match: re.Match, values: dict[str, str], staged: Staged) -> str:

@@ -26,10 +26,17 @@ StoreRows = dict[str, dict[str, dict[str, str | None]]]
 
 
 class UserStore(Protocol):
+    # A service that runs outside the host's supervisord (PostgreSQL, slapd): the shell text that
+    # starts it (and does nothing when it runs), which the host runs at every boot before its
+    # services start (lab/own_config.py START). Dovecot 2.3's auth process dies (signal 11) when
+    # its pgsql database refuses the connection at start-up, and stays throttled for 60 s, so
+    # such a store is started, and `start` made, before Dovecot. Empty: a service of supervisord's
+    # (MariaDB), `start` runs once the host is ready.
+    boot_script: str = ""
+
     def start(self, host, spec: UserStoreSpec, password: str) -> None:
-        """Start the service on `host` (again after a reboot), and, the first time, make the
-        database (the suffix), load the admin's schema and the mail services' account with
-        `password`."""
+        """The first time: make the database (the suffix), load the admin's schema and the mail
+        services' account with `password`; afterwards (a reboot): nothing, or start the service."""
 
     def write_users(self, host, spec: UserStoreSpec, rows: dict[str, list[dict[str, str]]]) -> None:
         """Write the rows (per template name: each row's placeholder values, UserStoreSpec.rows)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import string
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ruamel.yaml import YAML
@@ -102,8 +102,8 @@ class UserStoreSpec(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _preset_fills(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or data.get("preset") is None:
-            return data
+        if not isinstance(data, dict) or data.get("preset") not in get_args(Preset):
+            return data  # no preset, or one the field refuses
         preset = read_preset(data["preset"])
         if "kind" in data and data["kind"] != preset["kind"]:
             raise ValueError(f"preset {data['preset']} is a {preset['kind']} store; kind says {data['kind']}")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from maillab.lab.own_config import (
-    ConfigProblem, NamedPath, lab_additions, named_paths, parse_problems, postfix_additions, stage,
+    ConfigProblem, NamedPath, database_mismatch, lab_additions, named_paths, parse_problems, postfix_additions, stage,
 )
 from maillab.runner.schema.loader import ScenarioError, load_scenario
 from maillab.runner.schema.sources import CAPTURE_NOTES, config_files
@@ -36,6 +36,19 @@ CONNECT_CASES = [
      "user = admin\npassword = S3cret\nhosts = db.example.org:3307\ndbname = mail\nquery = SELECT 1\n",
      f"user = mailserver\npassword = {LAB_PASSWORD}\nhosts = 127.0.0.1\ndbname = mail\nquery = SELECT 1\n",
      {"S3cret"}),
+    ("dovecot/dovecot-sql.conf.ext",  # PostgreSQL (2.3): the same connect string, pgsql's words
+     "driver = pgsql\nconnect = host=pg.example.org port=5433 dbname=postfix user=pfa password=S3cret sslmode=require\n",
+     f"driver = pgsql\nconnect = host=127.0.0.1 dbname=postfix user=mailserver password={LAB_PASSWORD} "
+     "sslmode=require\n", {"S3cret"}),
+    ("dovecot/conf.d/auth-sql.conf.ext",  # PostgreSQL (2.4): pgsql <host> { parameters { ... } }
+     "sql_driver = pgsql\npgsql pg.example.org {\n  parameters {\n    port = 5433\n    user = pfa\n"
+     "    password = S3cret\n    dbname = postfix\n  }\n}\nuser_query = x\n",
+     "sql_driver = pgsql\npgsql 127.0.0.1 {\n  parameters {\n    port = 5432\n    user = mailserver\n"
+     f"    password = {LAB_PASSWORD}\n    dbname = postfix\n  }}\n}}\nuser_query = x\n", {"S3cret"}),
+    ("postfix/pgsql_virtual_mailbox_maps.cf",  # a pgsql: map has the same words as a mysql: one
+     "hosts = pg.example.org\nuser = pfa\npassword = S3cret\ndbname = postfix\nquery = SELECT maildir\n",
+     f"hosts = 127.0.0.1\nuser = mailserver\npassword = {LAB_PASSWORD}\ndbname = postfix\nquery = SELECT maildir\n",
+     {"S3cret"}),
     ("postfix/virtual", "user@example.org ok\n", "user@example.org ok\n", set()),  # a hash map's source
     ("postfix/main.cf", "hosts = x\n", "hosts = x\n", set()),  # main.cf holds no connect string
 ]
@@ -47,6 +60,17 @@ def test_connect_strings_reach_the_labs_mariadb_with_the_labs_password(path, tex
     assert staged.files[path].decode() == expected
     assert staged.secrets == found
     assert not any(secret in line for secret in found for line in staged.changed)
+
+
+def test_a_configuration_that_names_another_database_than_the_store_is_found_with_file_and_line():
+    files = {"dovecot/dovecot-sql.conf.ext": b"connect = host=db dbname=postfix user=u password=p\n",
+             "postfix/pgsql_virtual_alias_maps.cf": b"hosts = db\ndbname = postfixadmin\nquery = x\n"}
+    staged = stage(files, LAB_PASSWORD)
+    assert staged.databases == [("dovecot/dovecot-sql.conf.ext:1", "postfix"), ("postfix/pgsql_virtual_alias_maps.cf:2",
+                                                                                 "postfixadmin")]
+    assert database_mismatch(staged, "postfix") == ("the store's database is postfix, but "
+                                                    "postfix/pgsql_virtual_alias_maps.cf:2 names dbname postfixadmin")
+    assert database_mismatch(stage({"postfix/main.cf": b""}, LAB_PASSWORD), "postfix") is None
 
 
 def test_the_paths_a_configuration_names_are_found_with_file_and_line():
