@@ -22,7 +22,7 @@ from ..command import Command
 from ..errors import ConfigRefused, LabError
 from ..poll import NotYet, poll
 from . import StoreRows, hidden, user_store
-from .ldif import dn_of, entries, render, text_of
+from .ldif import LdifError, dn_of, entries, render, text_of
 
 SLAPD_D = "/etc/ldap/slapd.d"  # cn=config, as Debian keeps it
 DATA = "/var/lib/ldap"  # the mdb database
@@ -188,8 +188,11 @@ class LdapStore:
         password the lab's, and started; answering when this returns."""
         suffix = spec.database
         if host.run(Command.of("test", "-e", f"{SLAPD_D}/cn=config.ldif")).exit_code != 0:
-            with open(spec.schema_file, encoding="utf-8") as file:
-                schema, config, dit = split_schema(file.read())
+            try:
+                with open(spec.schema_file, encoding="utf-8") as file:
+                    schema, config, dit = split_schema(file.read())
+            except (LdifError, UnicodeDecodeError) as error:
+                raise ConfigRefused(f"hosts.{host.role}.user_store.schema: {spec.schema_file}: {error}") from None
             try:
                 staged(host, "config.ldif", config_ldif(suffix, ssha(password), schema, config))
                 self._refused(host, spec, host.run(Command.script(CONFIGURE, STAGING, *SCHEMAS,
@@ -214,16 +217,25 @@ class LdapStore:
 
     def write_users(self, host, spec: UserStoreSpec, rows: dict[str, list[dict[str, str]]]) -> None:
         """Each row rendered by its template (domains, then users, then aliases), added with
-        ldapadd as root over ldapi."""
-        text = "\n".join(render(getattr(spec.templates, name), row) for name in TEMPLATES
-                         for row in rows.get(name, []))
+        ldapadd as root over ldapi. A template that is not LDIF, or whose entries slapd refuses
+        (the admin's schema wants other attributes), is bad input."""
+        rendered = []
+        for name in TEMPLATES:
+            try:
+                rendered += [render(getattr(spec.templates, name), row) for row in rows.get(name, [])]
+            except LdifError as error:
+                raise ConfigRefused(f"hosts.{host.role}.user_store.templates.{name}: {error}") from None
+        text = "\n".join(rendered)
         if not text:
             return
         try:
-            users = staged(host, "users.ldif", text)
-            host.run_checked(root_ldap("ldapadd", "-f", users), "adding the users to slapd", timeout=TIMEOUT)
+            added = host.run(root_ldap("ldapadd", "-f", staged(host, "users.ldif", text)), timeout=TIMEOUT, keep=None)
         finally:
             unstage(host)
+        if added.exit_code != 0:  # the entries the templates make do not fit the admin's schema
+            said = " ".join(line.strip() for line in added.output.splitlines() if not line.startswith("adding new"))
+            raise ConfigRefused(f"hosts.{host.role}.user_store.templates: slapd refuses the entries they make "
+                                f"(ldapadd exit {added.exit_code}): {said[-300:]}")
 
     def dump(self, host, spec: UserStoreSpec) -> bytes:
         """Every entry of the suffix as slapcat writes it (operational attributes too)."""

@@ -526,12 +526,23 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
 
 
-def test_an_ldap_schema_slapd_refuses_is_bad_input_naming_the_file(images, tmp_path):
-    run = maillab("run", "tests/integration/scenarios/bad-ldap-schema.yaml", "--report-dir", str(tmp_path))
+# An admin's LDAP store slapd refuses: (scenario, the line run ends with)
+LDAP_BAD_INPUT = [
+    ("tests/integration/scenarios/bad-ldap-schema.yaml",
+     r"hosts\.(old|new)\.user_store\.schema: \S+/iredmail-unknown-attribute\.ldif: slapd refuses it: "
+     r".*AttributeType not found: \"noSuchAttribute\""),
+    ("tests/integration/scenarios/bad-ldap-template.yaml",
+     r"hosts\.old\.user_store\.templates: slapd refuses the entries they make \(ldapadd exit 65\): "
+     r".*object class 'inetOrgPerson' requires attribute 'sn'"),
+]
+
+
+@pytest.mark.parametrize(("scenario", "message"), LDAP_BAD_INPUT, ids=[Path(s).stem for s, _ in LDAP_BAD_INPUT])
+def test_an_ldap_store_slapd_refuses_is_bad_input_naming_the_file(images, tmp_path, scenario, message):
+    run = maillab("run", scenario, "--report-dir", str(tmp_path))
     assert run.returncode == 2, run.stdout[-3000:] + run.stderr
     [line] = run.stderr.strip().splitlines()[-1:]  # the last line, after the progress
-    assert re.search(r"^maillab: hosts\.(old|new)\.user_store\.schema: \S+/iredmail-unknown-attribute\.ldif: slapd refuses it: "
-                     r".*AttributeType not found: \"noSuchAttribute\"", line), line
+    assert re.search(f"^maillab: {message}", line), line
 
 
 @pytest.mark.parametrize("args", [["down"], ["run", "scenarios/bullseye-to-bookworm.yaml"]], ids=" ".join)
