@@ -2,12 +2,12 @@
 LDIF read back (the admin's schema file, ldapsearch's and slapcat's output).
 
 A template holds one or more entries with placeholders ({address}, {domain}, ...; `{{` and `}}`
-are literal braces, runner/schema/stores.py checks the names). A value put
-into a `dn:` line is escaped as RFC 4514 says (`,` `+` `"` `\\` `<` `>` `;` `=`, a leading `#` or
-space, a trailing space); a line whose value then is not an LDIF SAFE-STRING (RFC 2849: not
-ASCII, a leading space, colon or `<`, a line break, a trailing space) is written base64-encoded
-as `attr:: ...`. So an address, a hash or a path reaches slapd as the value it is, whatever it
-holds: a value never becomes LDIF syntax.
+are literal braces, runner/schema/stores.py checks the names). A value put into a `dn:` line is
+escaped as RFC 4514 says (`,` `+` `"` `\\` `<` `>` `;` `=`, a leading `#` or space, a trailing
+space); a line whose value then is not an LDIF SAFE-STRING (RFC 2849: not ASCII, a leading
+space, colon or `<`, a line break, a trailing space) is written base64-encoded as `attr:: ...`.
+So an address, a hash or a path reaches slapd as the value it is, whatever it holds: a value
+never becomes LDIF syntax.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ class LdifError(ValueError):
 def escape_dn_value(value: str) -> str:
     """An attribute value as it stands in a DN (RFC 4514, section 2.4)."""
     escaped = DN_SPECIAL.sub(r"\\\1", value).replace("\0", "\\00")
-    if escaped.startswith((" ", "#")):
+    if value.startswith((" ", "#")):
         escaped = "\\" + escaped
-    if escaped.endswith(" ") and not escaped.endswith("\\ "):
+    if value.endswith(" ") and len(value) > 1:  # a lone space is escaped as the leading one
         escaped = escaped[:-1] + "\\ "
     return escaped
 

@@ -33,6 +33,9 @@ DN_VALUES = [
     (" lead", "\\ lead"),
     ("trail ", "trail\\ "),
     ("mid#dle sp", "mid#dle sp"),  # only a leading # or space, only a trailing space
+    ("a\\ ", "a\\\\\\ "),  # an escaped backslash before a trailing space
+    (" ", "\\ "),
+    ("  ", "\\ \\ "),
 ]
 
 
