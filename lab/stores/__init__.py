@@ -70,7 +70,8 @@ STORES: dict[str, type] = {}
 
 
 def user_store(kind: str) -> Callable[[type], type]:
-    """Register the decorated class as the store of `kind` (UserStoreSpec.kind)."""
+    """Register the decorated class as the store of `kind` (UserStoreSpec.kind); the class
+    subclasses UserStore (it inherits boot_script's default)."""
     def register(cls: type) -> type:
         STORES[kind] = cls
         return cls

@@ -11,7 +11,7 @@ import string
 from ...runner.schema.stores import UserStoreSpec
 from ..command import Command
 from ..errors import ConfigRefused, LabError
-from . import StoreRows, hidden, user_store
+from . import StoreRows, UserStore, hidden, user_store
 
 TABLE = re.compile(r"[A-Za-z0-9_]+")  # a table name read back is checked before it is quoted
 SCHEMA_FILE = "/root/maillab-store-schema.sql"
@@ -56,7 +56,7 @@ def _text(cell: object) -> str | None:
 
 
 @user_store("mariadb")
-class MariaDbStore:
+class MariaDbStore(UserStore):
     def start(self, host, spec: UserStoreSpec, password: str) -> None:
         # the name is the schema's checked SQL name (UserStoreSpec): identifiers take no parameters
         with host.db() as db, db.cursor() as cursor:

@@ -15,7 +15,7 @@ from ...runner.schema.stores import UserStoreSpec
 from ..command import Command
 from ..errors import ConfigRefused, LabError
 from ..poll import NotYet, poll
-from . import StoreRows, hidden, user_store
+from . import StoreRows, UserStore, hidden, user_store
 
 SCHEMA_FILE = "/tmp/maillab-store-schema.sql"  # read by psql as postgres
 DUMP_FILE = "/tmp/maillab-store.sql"
@@ -55,7 +55,7 @@ def statement(template: str, prefix: str) -> str:
 
 
 @user_store("postgresql")
-class PostgreSqlStore:
+class PostgreSqlStore(UserStore):
     boot_script = START
 
     def start(self, host, spec: UserStoreSpec, password: str) -> None:

@@ -165,6 +165,10 @@ def prepare(lab: Lab, scenario: Scenario, result: Rehearsal, ca: str) -> None:
         if refused := [user for user in result.baseline.users.values() if user.login_error]:
             raise LabError(f"old refuses {len(refused)} of the seeded users' logins, e.g. {refused[0].address}: "
                            f"{refused[0].login_error}")
+        # mail seeded where old's Dovecot does not look would make every comparison pass on nothing
+        if (served := sum(user.message_count for user in result.baseline.users.values())) < written:
+            raise LabError(f"old serves {served} of the {written} messages the lab seeded: they are not where "
+                           "old's Dovecot looks for them (its userdb's home and mail, its mail_location)")
 
 
 def migrate(lab: Lab, scenario: Scenario, result: Rehearsal, faults: list[Fault] | None = None) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from ...lab.command import Command
 from ...lab.containers import VMAIL, VMAIL_UID, vmail_home
+from ...lab.errors import LabError
 from ...lab.stores import store_of
 from ..schema.scenario import HostSpec, RoundcubeSpec, Scenario, UserSpec
 from ..schema.vocabulary import MAILDIR_FLAG_LETTERS, maildir_folder_path
@@ -39,22 +40,56 @@ def seed_host(host, scenario: Scenario, passwords: dict[str, str]) -> int:
     Users' archives go up together, about UPLOAD_BYTES at a time: each request to the host
     costs more than writing a user's mail."""
     write_user_store(host, scenario.users, passwords)
+    places = mail_places(host, [user.address for user in scenario.users]) if host.spec.own_store else {}
     if scenario.roundcube:
         write_roundcube(host, roundcube_rows(scenario.seed, scenario.users, scenario.roundcube))
         log.info("seeded Roundcube: %d users, %d contacts each", len(scenario.users), scenario.roundcube.contacts)
     written, batch = 0, []
     for n, user in enumerate(scenario.users):
-        batch.append((user, _archive(host, scenario.seed, user)))
+        batch.append((user, _archive(host, scenario.seed, user, places.get(user.address))))
         if n == len(scenario.users) - 1 or sum(len(archive.tar) for _, archive in batch) >= UPLOAD_BYTES:
             written += _install(host, batch)
             batch = []
     return written
 
 
-def _archive(host, seed: int, user: UserSpec) -> UserArchive:
+def _archive(host, seed: int, user: UserSpec, place: tuple[str, str] | None) -> UserArchive:
+    """The user's archive for `host`: the home and Maildir as maillab's userdb has them, or at
+    `place` (home, INBOX's Maildir), where the admin's own store and configuration put them."""
     home = vmail_home(user.address).removeprefix(VMAIL + "/")
     maildir = f"{STAGING.removeprefix(VMAIL + '/')}/{user.address}" if host.spec.mail_format == "mdbox" else home
-    return user_archive(seed, user, home=home, maildir_parent=maildir, folder_directory=host.spec.folder_directory)
+    name = "Maildir"
+    if place:
+        home, (maildir, _, name) = place[0], place[1].rpartition("/")
+    return user_archive(seed, user, home=home, maildir_parent=maildir, maildir_name=name,
+                        folder_directory=host.spec.folder_directory)
+
+
+# Where the host's Dovecot keeps each user's home and INBOX (the admin's userdb and
+# mail_location say it): `doveadm user -f home` and `doveadm mailbox path`, which make nothing.
+MAIL_PLACES = """for user; do
+    home=$(doveadm user -f home "$user") && inbox=$(doveadm mailbox path -u "$user" INBOX) || exit
+    printf '%s\t%s\n' "$home" "$inbox"
+done"""
+PLACES_PER_CALL = 500
+
+
+def mail_places(host, addresses: list[str]) -> dict[str, tuple[str, str]]:
+    """Each user's home and INBOX Maildir (relative to /var/vmail) as the host's Dovecot has them."""
+    places = {}
+    for start in range(0, len(addresses), PLACES_PER_CALL):
+        chunk = addresses[start:start + PLACES_PER_CALL]
+        found = host.run_checked(Command.script(MAIL_PLACES, *chunk, display=f"doveadm user -f home USER; doveadm "
+                                                f"mailbox path -u USER INBOX (for {len(chunk)} users)"),
+                                 "asking Dovecot where the users' mail is").stdout.splitlines()
+        for address, line in zip(chunk, found, strict=True):
+            home, _, inbox = line.partition("\t")
+            for path in (home, inbox):
+                if not path.startswith(VMAIL + "/"):
+                    raise LabError(f"{host.role}'s Dovecot keeps {address}'s mail at {path!r}; the lab keeps mail "
+                                   f"under {VMAIL}, its mail store: let the admin's userdb put it there")
+            places[address] = (home.removeprefix(VMAIL + "/").rstrip("/"), inbox.removeprefix(VMAIL + "/").rstrip("/"))
+    return places
 
 
 def _install(host, batch: list[tuple[UserSpec, UserArchive]]) -> int:
@@ -205,21 +240,22 @@ class UserArchive:
     extra_keywords: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
-def user_archive(seed: int, user: UserSpec, home: str, maildir_parent: str,
+def user_archive(seed: int, user: UserSpec, home: str, maildir_parent: str, maildir_name: str = "Maildir",
                  folder_directory=maildir_folder_path) -> UserArchive:
     """A tar (paths relative to /var/vmail, owned by vmail) of the user's home with its Sieve
-    scripts and of the Maildir under `maildir_parent` (the home itself, or a staging place),
-    each folder in the directory `folder_directory` names (the host's layout and escaping)."""
+    scripts and of the Maildir `maildir_name` under `maildir_parent` (the home itself, or a
+    staging place), each folder in the directory `folder_directory` names (the host's layout and
+    escaping)."""
     buffer = io.BytesIO()
     archive = UserArchive(b"")
     root = maildir_parent
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for directory in dict.fromkeys(_parents(home) + _parents(root)):
             _add_dir(tar, directory)
-        _add_dir(tar, f"{root}/Maildir")
+        _add_dir(tar, f"{root}/{maildir_name}")
         folders = labelled_messages(seed, user)
         for name in user.all_folder_names():
-            path = f"{root}/Maildir/{folder_directory(name)}".rstrip("/")
+            path = f"{root}/{maildir_name}/{folder_directory(name)}".rstrip("/")
             if name != "INBOX":
                 _add_dir(tar, path)
                 _add_file(tar, f"{path}/maildirfolder", b"", CONTROL_MTIME)

@@ -247,6 +247,20 @@ PATHS = [
     # bare $1$ hashes under default_password_scheme = SHA512-CRYPT: 2.4 reads them as MD5-CRYPT and refuses them
     ("tests/integration/scenarios/negative-postfixadmin-bare-md5-crypt-to-trixie.yaml", 1, {"login_failed"},
      refused_on_new("sql: Invalid password in passdb: Weak password scheme 'MD5-CRYPT' used and refused")),
+    # ViMbAdmin's mail locations with LAYOUT=fs: the nested folders reach new, and without LAYOUT=fs on new
+    # only INBOX and the folders new makes itself are seen
+    ("scenarios/vimbadmin-fs-layout.yaml", 0, set(),
+     lambda d: own_store_rows("vimbadmin.mailbox", 2)(d)
+     and len(snapshot_of(d, "new")["users"]["ada@example.org"]["folders"]["Archive/2024/Projects"]["messages"]) == 8),
+    ("tests/integration/scenarios/negative-vimbadmin-without-layout-fs.yaml", 1,
+     {"folder_missing", "missing", "uidvalidity_changed"},
+     lambda d: {(f["user"], f["mailbox"]) for f in report_of(d)["findings"] if f["class"] == "folder_missing"}
+     == {("ada@example.org", "Archive"), ("ada@example.org", "Archive/2024"), ("ada@example.org", "Archive/2024/Projects"),
+         ("ben@example.com", "Lists"), ("ben@example.com", "Lists/dovecot")}
+     and {f["mailbox"] for f in report_of(d)["findings"] if f["class"] == "missing"} == {"Sent"}
+     and report_of(d)["messages_per_user"] == {"ada@example.org": {"old": 27, "new": 10},
+                                               "ben@example.com": {"old": 9, "new": 6}}),
+    ("tests/integration/scenarios/variant-postfixadmin-pgsql.yaml", 0, set(), own_store_rows("postfix.mailbox", 2)),
     ("scenarios/own-script.yaml", 0, set(),
      lambda d: "migrating cem@example.org" in report_of(d)["steps"][-1]["output"]),
     ("scenarios/negative-own-script-subtly-wrong.yaml", 1,
