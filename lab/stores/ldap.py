@@ -21,7 +21,7 @@ from ...runner.schema.stores import UserStoreSpec
 from ..command import Command
 from ..errors import ConfigRefused, LabError
 from ..poll import NotYet, poll
-from . import StoreRows, hidden, user_store
+from . import StoreRows, UserStore, hidden, user_store
 from .ldif import LdifError, dn_of, entries, render, text_of
 
 SLAPD_D = "/etc/ldap/slapd.d"  # cn=config, as Debian keeps it
@@ -180,7 +180,7 @@ chown -R openldap:openldap @DATA@
 
 
 @user_store("ldap")
-class LdapStore:
+class LdapStore(UserStore):
     boot_script = BOOT
 
     def start(self, host, spec: UserStoreSpec, password: str) -> None:
