@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import poplib
 import smtplib
+import shlex
 import socket
 import tarfile
 import threading
@@ -463,10 +464,10 @@ class MailHostContainer(MailServer, LabContainer):
         directory = f"{own_config.OWN}/lab{own_config.LAB_FILE.rpartition('/')[0]}"
         self.run_checked(Command.of("mkdir", "-p", directory), "making the folder of the lab's additions")
         self.put_file(f"{own_config.OWN}/lab{own_config.LAB_FILE}", text.encode(), mode=0o640)
-        if (store := self.spec.own_store) and (kind := store_of(store)).boot_script:
-            self.put_file(own_config.STORE_BOOT, kind.boot_script.encode(), mode=0o700)
-            self.run_checked(Command.of("sh", own_config.STORE_BOOT), f"starting the {store.kind} user store")
-            kind.start(self, store, self.secrets.db)
+        if (store := self.spec.own_store) and (boot := store_of(store).boot_script):
+            # the database is a checked name (UserStoreSpec): quoted, it is one word to the script
+            self.put_file(own_config.STORE_BOOT, f"set -- {shlex.quote(store.database)}\n{boot}".encode(), mode=0o700)
+            self.run_checked(Command.of("sh", own_config.STORE_BOOT), f"making the {store.kind} user store")
         self.put_file(f"{own_config.OWN}/ready", b"")
         return own
 
@@ -491,10 +492,9 @@ class MailHostContainer(MailServer, LabContainer):
         try:
             # polled often: a host is ready ~2 s after it starts, and every rehearsal waits for two
             poll(f"host '{self.role}' (MariaDB query, SMTP EHLO, IMAP LOGIN)", ready, timeout=timeout, interval=0.05)
-            # the admin's own store under supervisord (MariaDB): made once its service answers
-            if (store := self.spec.own_store) and not (kind := store_of(store)).boot_script:
-                kind.start(self, store, self.secrets.db)
-        except (HostNotReady, ConfigRefused):  # a store that refuses the admin's schema: bad input
+            if store := self.spec.own_store:  # the admin's own user store: its schema, once
+                store_of(store).start(self, store, self.secrets.db)
+        except (HostNotReady, ConfigRefused):
             raise
         except LabError as error:
             raise HostNotReady(f"{error}; {self.log_tail()}") from None

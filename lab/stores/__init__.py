@@ -26,17 +26,18 @@ StoreRows = dict[str, dict[str, dict[str, str | None]]]
 
 
 class UserStore(Protocol):
-    # A service that runs outside the host's supervisord (PostgreSQL, slapd): the shell text that
-    # starts it (and does nothing when it runs), which the host runs at every boot before its
-    # services start (lab/own_config.py START). Dovecot 2.3's auth process dies (signal 11) when
-    # its pgsql database refuses the connection at start-up, and stays throttled for 60 s, so
-    # such a store is started, and `start` made, before Dovecot. Empty: a service of supervisord's
-    # (MariaDB), `start` runs once the host is ready.
+    # Shell text the host runs before its services start, at every boot (lab/own_config.py START),
+    # with the store's database (LDAP: the suffix) as $1 and the lab's database password in
+    # $MAILLAB_DB_PASSWORD: it starts a service that runs outside supervisord (PostgreSQL, slapd)
+    # and makes the database and the mail services' account, empty, so Dovecot's first queries
+    # reach them. Measured: Dovecot 2.3's auth process dies (signal 11) when its pgsql database
+    # refuses the connection at start-up, and its mysql driver waits 125 s before it asks again a
+    # database that denied it.
     boot_script: str = ""
 
     def start(self, host, spec: UserStoreSpec, password: str) -> None:
-        """The first time: make the database (the suffix), load the admin's schema and the mail
-        services' account with `password`; afterwards (a reboot): nothing, or start the service."""
+        """Once the host is ready: load the admin's schema into the (empty) database and let the
+        mail services' account (`password`) read it; nothing when the schema is there (a reboot)."""
 
     def write_users(self, host, spec: UserStoreSpec, rows: dict[str, list[dict[str, str]]]) -> None:
         """Write the rows (per template name: each row's placeholder values, UserStoreSpec.rows)

@@ -57,23 +57,22 @@ def _text(cell: object) -> str | None:
 
 @user_store("mariadb")
 class MariaDbStore(UserStore):
+    # before MariaDB starts: its init file (the entrypoint's) makes the database and lets the
+    # mail services' account (the entrypoint's, with the lab's password) read it
+    boot_script = """printf 'CREATE DATABASE IF NOT EXISTS `%s`;\\nGRANT SELECT ON `%s`.* TO %s;\\n' "$1" "$1" \\
+    "'mailserver'@'127.0.0.1'" >> /run/maillab/db-init.sql"""
+
     def start(self, host, spec: UserStoreSpec, password: str) -> None:
-        # the name is the schema's checked SQL name (UserStoreSpec): identifiers take no parameters
-        with host.db() as db, db.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (spec.database,))
+        with host.db(spec.database) as db, db.cursor() as cursor:
+            cursor.execute("SHOW TABLES")
             if cursor.fetchone():
-                return  # made before this reboot, or the lab's own (ispmail: mailserver)
-            cursor.execute(f"CREATE DATABASE `{spec.database}`")
+                return  # loaded before this reboot, or the lab's own (ispmail: mailserver)
         with open(spec.schema_file, "rb") as schema:
             host.put_file(SCHEMA_FILE, schema.read(), mode=0o600)
         loaded = host.run(Command.script(LOAD, spec.database, SCHEMA_FILE), keep=None)
         if loaded.exit_code != 0:
             raise ConfigRefused(f"hosts.{host.role}.user_store.schema: {spec.schema_file}: MariaDB refuses it: "
                                 f"{loaded.output[-300:]}")
-        # the account is the entrypoint's (with `password`); the lab's own account over the
-        # network may not grant, MariaDB's root on the host's socket may
-        host.run_checked(Command.of("mysql", "-e", f"GRANT SELECT ON `{spec.database}`.* TO 'mailserver'@'127.0.0.1'"),
-                         f"letting the mail services read {spec.database}")
 
     def write_users(self, host, spec: UserStoreSpec, rows: dict[str, list[dict[str, str]]]) -> None:
         with host.db(spec.database) as db, db.cursor() as cursor:

@@ -1,7 +1,7 @@
 """The admin's own schema in PostgreSQL (Debian's `postgresql`, installed in the mail host images,
-its cluster started by the lab on a host whose scenario names it): a database of the admin's
-name, their DDL (`pg_dump -s`) loaded into it, and a login role `mailserver` (the lab's database
-password) with SELECT on it, reachable at 127.0.0.1:5432 on the host. psql does all of it as
+its cluster started by the lab before the services of a host whose scenario names it): a
+database of the admin's name, their DDL (`pg_dump -s`) loaded into it, and a login role
+`mailserver` (the lab's database password) with SELECT on it, at 127.0.0.1:5432 on the host. psql does all of it as
 the postgres superuser on the host; values reach SQL only as psql variables (`-v name=value`,
 written `:'name'` in the statement), never as its text. copy_userdb moves the database with
 pg_dump and psql."""
@@ -20,11 +20,18 @@ from . import StoreRows, UserStore, hidden, user_store
 SCHEMA_FILE = "/tmp/maillab-store-schema.sql"  # read by psql as postgres
 DUMP_FILE = "/tmp/maillab-store.sql"
 ROWS_PER_CALL = 200  # users' rows per psql: each row's values are arguments
-# Debian's first cluster, whatever its version (pg_lsclusters: "15 main 5432 down ..."), started
-# unless it runs (status: 0 running, 3 down)
-START = """set -- $(pg_lsclusters -h | head -n 1)
+# Before the services start: Debian's first cluster, whatever its version (pg_lsclusters: "15
+# main 5432 down ..."), started unless it runs (status: 0 running, 3 down); then the role
+# mailserver with the lab's password and the database $1, empty, unless they are there.
+BOOT = """db=$1
+set -- $(pg_lsclusters -h | head -n 1)
 [ $# -ge 2 ] || { echo "no PostgreSQL cluster" >&2; exit 1; }
-pg_ctlcluster "$1" "$2" status >/dev/null 2>&1 || exec pg_ctlcluster "$1" "$2" start"""
+pg_ctlcluster "$1" "$2" status >/dev/null 2>&1 || pg_ctlcluster "$1" "$2" start || exit
+printf '%s\\n' "SELECT 'CREATE ROLE mailserver LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mailserver')" \\
+    '\\gexec' "ALTER ROLE mailserver PASSWORD :'password';" \\
+    "SELECT format('CREATE DATABASE %I', :'db') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db')" \\
+    '\\gexec' "GRANT CONNECT ON DATABASE :\\"db\\" TO mailserver;" |
+    runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -v db="$db" -v password="$MAILLAB_DB_PASSWORD" -d postgres -f -"""
 # psql as postgres on database $1 with the statements $2 on its stdin and each further
 # argument name=value as a variable (-v): no value is ever part of the shell's text or the SQL's
 PSQL = """db=$1 sql=$2
@@ -56,22 +63,16 @@ def statement(template: str, prefix: str) -> str:
 
 @user_store("postgresql")
 class PostgreSqlStore(UserStore):
-    boot_script = START
+    boot_script = BOOT
 
     def start(self, host, spec: UserStoreSpec, password: str) -> None:
         def answers() -> None:
             if host.run(Command.of("pg_isready", "-q", "-h", "127.0.0.1")).exit_code != 0:
                 raise NotYet("PostgreSQL does not accept connections yet")
         poll(f"PostgreSQL on '{host.role}'", answers, timeout=30, interval=0.2)
-        if psql(host, "postgres", "SELECT 1 FROM pg_database WHERE datname = :'db';", {"db": spec.database},
-                "looking for the database").strip():
-            return  # made before this reboot
-        psql(host, "postgres", "CREATE DATABASE :\"db\";\n"
-             "SELECT 'CREATE ROLE mailserver LOGIN' WHERE NOT EXISTS "
-             "(SELECT 1 FROM pg_roles WHERE rolname = 'mailserver') \\gexec\n"
-             "ALTER ROLE mailserver PASSWORD :'password';",
-             {"db": spec.database, "password": password}, "making the database and the mail services' role",
-             secrets=(password,))
+        if psql(host, spec.database, "SELECT 1 FROM pg_tables WHERE schemaname = 'public' LIMIT 1;",
+                what="looking for the schema").strip():
+            return  # loaded before this reboot
         with open(spec.schema_file, "rb") as schema:
             host.put_file(SCHEMA_FILE, schema.read(), mode=0o644)
         loaded = host.run(Command.of("runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
@@ -79,10 +80,8 @@ class PostgreSqlStore(UserStore):
         if loaded.exit_code != 0:
             raise ConfigRefused(f"hosts.{host.role}.user_store.schema: {spec.schema_file}: PostgreSQL refuses it: "
                                 f"{loaded.output[-300:]}")
-        psql(host, spec.database, "GRANT CONNECT ON DATABASE :\"db\" TO mailserver;\n"
-             "GRANT USAGE ON SCHEMA public TO mailserver;\n"
-             "GRANT SELECT ON ALL TABLES IN SCHEMA public TO mailserver;",
-             {"db": spec.database}, "letting the mail services read the database")
+        psql(host, spec.database, "GRANT USAGE ON SCHEMA public TO mailserver;\n"
+             "GRANT SELECT ON ALL TABLES IN SCHEMA public TO mailserver;", what="letting the mail services read it")
 
     def write_users(self, host, spec: UserStoreSpec, rows: dict[str, list[dict[str, str]]]) -> None:
         pending = [(name, values) for name, found in rows.items() for values in found]
