@@ -426,7 +426,7 @@ class MailHostContainer(MailServer, LabContainer):
     def _own_config(self) -> OwnConfig:
         """Put the admin's configuration in place, make the paths it names, find what Dovecot
         and Postfix refuse in it, and add what the lab needs; then the host starts its services."""
-        staged = own_config.stage(config_files(Path(self.spec.config)), self.secrets.db)
+        staged = own_config.stage(config_files(Path(self.spec.config)), self.secrets.db, self.spec.own_store)
         own = OwnConfig(self.spec.config, changed=staged.changed, secrets=staged.secrets)
         if (store := self.spec.own_store) and store.kind in SQL_KINDS and \
                 (mismatch := own_config.database_mismatch(staged, store.database)):

@@ -275,7 +275,7 @@ def check_own_config(spec: HostSpec, role: str) -> list[own_config.ConfigProblem
     try:
         with signals.deferred():  # the container asked for exists when a signal comes: removed below
             machine.start()
-        staged = own_config.stage(config_files(Path(spec.config)), "maillab-validate")
+        staged = own_config.stage(config_files(Path(spec.config)), "maillab-validate", spec.own_store)
         return own_config.in_throwaway(machine, staged)
     finally:
         if machine._container is not None:

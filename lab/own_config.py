@@ -15,7 +15,9 @@ import tarfile
 import time
 from dataclasses import dataclass, field, replace
 
+from ..runner.schema.stores import UserStoreSpec
 from .command import Command
+from .stores.ldap import LDAP_URI, bind_dn
 
 OWN = "/etc/maillab-own"  # the admin's files as the lab staged them (kept for a restart)
 STORE_BOOT = f"{OWN}/store-boot"  # starts the admin's own user store at each boot (lab/stores)
@@ -100,9 +102,10 @@ SETTING = re.compile(r"^(\s*)([A-Za-z_]+)(\s*=\s*)(.*?)\s*$")
 PROBE_FILE = "/etc/dovecot/maillab-probe.passwd"
 
 
-def stage(files: dict[str, bytes], db_password: str) -> Staged:
+def stage(files: dict[str, bytes], db_password: str, store: UserStoreSpec | None = None) -> Staged:
     """The folder's files with every SQL connect string (MySQL, PostgreSQL) made to reach the
-    lab's database service on the host (host, port, account) with the lab's password; the
+    lab's database service on the host (host, port, account) with the lab's password, and, for
+    an LDAP `store`, every LDAP server and bind DN the lab's slapd with the lab's password; the
     admin's passwords and database names are collected. The lab's own probe file is never taken
     from the folder."""
     probe = "dovecot/" + PROBE_FILE.removeprefix("/etc/dovecot/")
@@ -113,8 +116,12 @@ def stage(files: dict[str, bytes], db_password: str) -> Staged:
         text = content.decode("utf-8", errors="surrogateescape")
         if path.startswith("dovecot/"):
             lines = _dovecot_sql(path, text.split("\n"), db_password, staged)
+            if store is not None and store.kind == "ldap":
+                lines = _dovecot_ldap(path, lines, LdapLogin(store.database, db_password), staged)
         elif path.startswith("postfix/") and path not in ("postfix/main.cf", "postfix/master.cf"):
             lines = _postfix_sql(path, text.split("\n"), db_password, staged)
+            if store is not None and store.kind == "ldap":
+                lines = _postfix_ldap(path, lines, LdapLogin(store.database, db_password), staged)
         else:
             continue
         staged.files[path] = "\n".join(lines).encode("utf-8", errors="surrogateescape")
@@ -184,6 +191,77 @@ def _replaced(match: re.Match, values: dict[str, str], staged: Staged) -> str:
 
 def _shown(key: str, line: str) -> str:
     return "(the lab's)" if key == "password" else line.split("=", 1)[1].strip()
+
+
+# -- LDAP servers and bind DNs ------------------------------------------------------------
+LDAP_HOST = "127.0.0.1"
+LDAP_SECRETS = ("dnpass", "ldap_auth_dn_password", "bind_pw")  # the admin's LDAP passwords, by setting
+
+
+@dataclass(frozen=True)
+class LdapLogin:
+    """The lab's slapd on the host (lab/stores/ldap.py): its suffix, and the password of the
+    DN the mail services bind as. Each form of configuration gets the server on the host, the
+    lab's bind DN and password, and no TLS (the lab's slapd has none)."""
+
+    suffix: str
+    password: str
+
+    def dovecot_23(self) -> dict[str, str]:  # dovecot-ldap.conf.ext
+        return {"hosts": LDAP_HOST, "uris": LDAP_URI, "dn": bind_dn(self.suffix), "dnpass": self.password, "tls": "no"}
+
+    def dovecot_24(self) -> dict[str, str]:  # the ldap_* settings, anywhere in 2.4's configuration
+        return {"ldap_uris": LDAP_URI, "ldap_auth_dn": bind_dn(self.suffix), "ldap_auth_dn_password": self.password,
+                "ldap_starttls": "no"}
+
+    def postfix(self) -> dict[str, str]:  # an ldap: map (ldap_table(5))
+        return {"server_host": LDAP_URI, "server_port": "389", "bind_dn": bind_dn(self.suffix), "bind_pw": self.password,
+                "start_tls": "no"}
+
+
+def _dovecot_ldap(path: str, lines: list[str], login: LdapLogin, staged: Staged) -> list[str]:
+    """2.3: a file with `base` and `hosts` or `uris` (dovecot-ldap.conf.ext); 2.4: its ldap_*
+    settings, wherever they are."""
+    names = {match.group(2) for line in lines if (match := SETTING.match(line))}
+    if "base" in names and {"hosts", "uris"} & names:
+        return _ldap_settings(path, lines, login.dovecot_23(), login.suffix, "base", staged)
+    return _ldap_settings(path, lines, login.dovecot_24(), login.suffix, "ldap_base", staged)
+
+
+def _postfix_ldap(path: str, lines: list[str], login: LdapLogin, staged: Staged) -> list[str]:
+    """An ldap: map file: one with `search_base` (a mysql: or pgsql: map has none)."""
+    if not any((match := SETTING.match(line)) and match.group(2) == "search_base" for line in lines):
+        return lines
+    return _ldap_settings(path, lines, login.postfix(), login.suffix, "search_base", staged)
+
+
+def _ldap_settings(path: str, lines: list[str], settings: dict[str, str], suffix: str, base: str,
+                   staged: Staged) -> list[str]:
+    """`lines` with each of `settings` there set to the lab's value; the admin's LDAP passwords
+    are collected, and a search base outside the lab's suffix is said (slapd holds nothing there)."""
+    out = []
+    for number, line in enumerate(lines, 1):
+        match = SETTING.match(line)
+        if match and match.group(2) in settings:
+            key, value = match.group(2), match.group(4).strip().strip('"')
+            if key in LDAP_SECRETS and value:
+                staged.secrets.add(value)
+            line = f"{match.group(1)}{key}{match.group(3)}{settings[key]}"
+            shown = "(the lab's)" if key in LDAP_SECRETS else settings[key]
+            staged.changed.append(f"{path}:{number}: {key} -> {shown}")
+        elif match and match.group(2) == base and not _under(match.group(4).strip().strip('"'), suffix):
+            staged.changed.append(f"{path}:{number}: {base} {match.group(4).strip()} is not under the store's "
+                                  f"suffix {suffix}: the lab's slapd holds nothing there")
+        out.append(line)
+    return out
+
+
+def _under(dn: str, suffix: str) -> bool:
+    """Whether `dn` is `suffix` or below it (RDNs compared without case and spaces around them)."""
+    def parts(text: str) -> list[str]:
+        return [part.strip().lower().replace(" = ", "=") for part in re.split(r"(?<!\\),", text)]
+    whole, tail = parts(dn), parts(suffix)
+    return whole[len(whole) - len(tail):] == tail
 
 
 # -- paths the configuration names ----------------------------------------------------------

@@ -224,6 +224,23 @@ PATHS = [
                    and any("connect: host=127.0.0.1" in c for c in own["changed"]) and not own["refused"]
                    for own in report_of(d)["own_config"].values())
      and not any("Adm1nDbSecret" in path.read_text(errors="replace") for path in d.iterdir() if path.is_file())),
+    # users in slapd (the iredmail preset) on both hosts: the directory moves whole (slapcat, slapadd), the admin's
+    # LDAP settings reach the lab's slapd, hashes are masked and the admin's bind password is nowhere in the reports
+    ("scenarios/ldap-users.yaml", 0, set(),
+     lambda d: snapshot_of(d, "new")["user_db"]["ldap"] == snapshot_of(d, "old")["user_db"]["ldap"]
+     and len(snapshot_of(d, "new")["user_db"]["ldap"]) == 11
+     and all(re.fullmatch(r"hmac-sha256:[0-9a-f]{32}", entry["userPassword"])
+             for dn, entry in snapshot_of(d, "new")["user_db"]["ldap"].items() if ",ou=Users," in dn)
+     and all("dovecot/dovecot-ldap.conf.ext:3: hosts -> 127.0.0.1" in own["changed"] for own in report_of(d)["own_config"].values())
+     and not any("Adm1nLdapSecret" in path.read_text(errors="replace") for path in d.iterdir() if path.is_file())),
+    # its negative control: the directory never copied; new's slapd holds the base alone, doveadm -A finds nobody
+    # there (exit 0), Postfix on new knows no domain, and every entry of old's users is a missing row
+    ("tests/integration/scenarios/negative-ldap-users-not-copied.yaml", 1,
+     {"db_row_missing", "delivery_failed", "folder_missing", "subscription_lost", "uidl_changed"},
+     lambda d: {f["detail"] for f in report_of(d)["findings"] if f["class"] == "db_row_missing"}
+     == {f"row {dn}" for dn in snapshot_of(d, "old")["user_db"]["ldap"]} - {"row dc=example,dc=org",
+                                                                           "row o=domains,dc=example,dc=org"}
+     and report_of(d)["messages_per_user"]["ada@example.org"] == {"old": 25, "new": 0}),
     # the admin's own user store (issue 18, section 2): Postfix Admin's tables read by their own configuration
     ("scenarios/postfixadmin-2.3.yaml", 0, set(), own_store_rows("postfix.mailbox", 2)),
     ("tests/integration/scenarios/variant-postfixadmin-bare-md5-crypt.yaml", 0, set(), own_store_rows("postfix.mailbox", 2)),
@@ -521,6 +538,25 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
     assert run.returncode == 2, run.stderr
     assert message in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+# An admin's LDAP store slapd refuses: (scenario, the line run ends with)
+LDAP_BAD_INPUT = [
+    ("tests/integration/scenarios/bad-ldap-schema.yaml",
+     r"hosts\.(old|new)\.user_store\.schema: \S+/iredmail-unknown-attribute\.ldif: slapd refuses it: "
+     r".*AttributeType not found: \"noSuchAttribute\""),
+    ("tests/integration/scenarios/bad-ldap-template.yaml",
+     r"hosts\.old\.user_store\.templates: slapd refuses the entries they make \(ldapadd exit 65\): "
+     r".*object class 'inetOrgPerson' requires attribute 'sn'"),
+]
+
+
+@pytest.mark.parametrize(("scenario", "message"), LDAP_BAD_INPUT, ids=[Path(s).stem for s, _ in LDAP_BAD_INPUT])
+def test_an_ldap_store_slapd_refuses_is_bad_input_naming_the_file(images, tmp_path, scenario, message):
+    run = maillab("run", scenario, "--report-dir", str(tmp_path))
+    assert run.returncode == 2, run.stdout[-3000:] + run.stderr
+    [line] = run.stderr.strip().splitlines()[-1:]  # the last line, after the progress
+    assert re.search(f"^maillab: {message}", line), line
 
 
 @pytest.mark.parametrize("args", [["down"], ["run", "scenarios/bullseye-to-bookworm.yaml"]], ids=" ".join)
