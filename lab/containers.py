@@ -347,6 +347,16 @@ class MailServer:
         self.run_checked(Command.of("chgrp", "dovecot", PASSWD_FILE), "making the user list readable to Dovecot")
         self.run_checked(Command.of("maillab-postfix-maps"), "updating Postfix's maps")
 
+    def users_unknown(self, addresses: list[str]) -> set[str] | None:
+        """Those of `addresses` that Dovecot's userdb does not know (doveadm user exits
+        EX_NOUSER, 67, for a user that does not exist: measured on 2.3 and 2.4); one exec.
+        None when the userdb cannot tell (its database down: the snapshot reports that)."""
+        if not addresses:
+            return set()
+        result = self.run(Command.script(UNKNOWN_USERS, *addresses,
+                                         display=f"doveadm user -- USER (each of {len(addresses)} users)"))
+        return set(result.stdout.split()) if result.exit_code == 0 else None
+
     def homes_present(self, addresses: list[str]) -> set[str]:
         """The users that have a home here. Logging in creates one (and an INBOX), which makes
         a later `doveadm backup` of that user fail (65): look before touching."""
@@ -356,6 +366,13 @@ class MailServer:
 
     def is_running(self, service: str) -> bool:
         return self.run(Command.of("supervisorctl", "status", service)).exit_code == 0
+
+
+# Prints each argument Dovecot's userdb does not know; any other failure of the lookup fails it.
+UNKNOWN_USERS = """for user; do
+    code=0; doveadm user -f uid -- "$user" >/dev/null || code=$?
+    case $code in 0) ;; 67) printf '%s\\n' "$user" ;; *) exit "$code" ;; esac
+done"""
 
 
 # Host settings the image's entrypoint does not render go into a drop-in written at start, before

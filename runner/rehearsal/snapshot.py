@@ -58,22 +58,25 @@ def snapshot_hosts(hosts: list, passwords: dict[str, str]) -> list[HostState]:
     started = time.time()
     unanswered = {host.role: host.probe() for host in hosts}
     present = {host.role: host.homes_present(list(passwords)) for host in hosts}
+    unknown = {host.role: _unknown(host, [a for a in passwords if a not in present[host.role]], unanswered[host.role])
+               for host in hosts}
     with ThreadPoolExecutor(SESSIONS) as pool:
         users = {host.role: {address: pool.submit(_user, host, address, password, unanswered[host.role])
-                             if address in present[host.role] else _nothing_yet(host, address)
+                             if address in present[host.role] else _nothing_yet(host, address, unknown[host.role])
                              for address, password in passwords.items()} for host in hosts}
         user_db = {host.role: pool.submit(snapshot_user_db, host) for host in hosts
                    if "MariaDB" not in unanswered[host.role]}
         return [HostState(role=host.role, users=_with_reasons(host, {a: f.result() for a, f in users[host.role].items()},
-                                                              started),
+                                                              started, unknown[host.role]),
                           user_db=user_db[host.role].result() if host.role in user_db else {},
                           unanswered=unanswered[host.role]) for host in hosts]
 
 
-def _with_reasons(host, users: dict[str, UserState], started: float) -> dict[str, UserState]:
+def _with_reasons(host, users: dict[str, UserState], started: float, unknown: set[str]) -> dict[str, UserState]:
     """The users, each failed login with what the server logged about it (read from the
-    container's log since the snapshot began, a second early: Docker counts whole seconds)."""
-    failed = [address for address, user in users.items() if user.login_error]
+    container's log since the snapshot began, a second early: Docker counts whole seconds);
+    a user the userdb does not know was never tried."""
+    failed = [address for address, user in users.items() if user.login_error and address not in unknown]
     if not failed:
         return users
     reasons = login_reasons(host.logs(since=started - 1), failed)
@@ -110,11 +113,25 @@ def login_reasons(log: str, addresses: list[str]) -> dict[str, str]:
             if address in auth or address in login}
 
 
-def _nothing_yet(host, address: str) -> Future:
-    """A user without a home has no mail here yet; a login would make an INBOX."""
-    log.info("%s: %s: no mailbox yet", host.role, address)
+def _unknown(host, addresses: list[str], unanswered: dict[str, str]) -> set[str]:
+    """Of the users without a home here, those the host's userdb does not know: no client of
+    theirs could log in (a user store not carried over), which must never pass as 'no mail yet'."""
+    if "IMAP" in unanswered:
+        return set()
+    return host.users_unknown(addresses) or set()
+
+
+def _nothing_yet(host, address: str, unknown: set[str]) -> Future:
+    """A user without a home has no mail here yet (a login would make an INBOX), or is not a
+    user here at all."""
     done: Future = Future()
-    done.set_result(UserState(address=address))
+    if address in unknown:
+        log.info("%s: %s: not in the userdb", host.role, address)
+        done.set_result(UserState(address=address, login_error=f"{host.role}'s userdb does not know the user "
+                                                                "(doveadm user: user doesn't exist)"))
+    else:
+        log.info("%s: %s: no mailbox yet", host.role, address)
+        done.set_result(UserState(address=address))
     return done
 
 

@@ -234,10 +234,11 @@ PATHS = [
      and all("dovecot/dovecot-ldap.conf.ext:3: hosts -> 127.0.0.1" in own["changed"] for own in report_of(d)["own_config"].values())
      and not any("Adm1nLdapSecret" in path.read_text(errors="replace") for path in d.iterdir() if path.is_file())),
     # its negative control: the directory never copied; new's slapd holds the base alone, doveadm -A finds nobody
-    # there (exit 0), Postfix on new knows no domain, and every entry of old's users is a missing row
-    ("tests/integration/scenarios/negative-ldap-users-not-copied.yaml", 1,
-     {"db_row_missing", "delivery_failed", "folder_missing", "subscription_lost", "uidl_changed"},
-     lambda d: {f["detail"] for f in report_of(d)["findings"] if f["class"] == "db_row_missing"}
+    # there (exit 0), every user is one new's userdb does not know, and every entry of old's users a missing row
+    ("tests/integration/scenarios/negative-ldap-users-not-copied.yaml", 1, {"db_row_missing", "login_failed"},
+     lambda d: {f["user"] for f in report_of(d)["findings"] if f["class"] == "login_failed"
+                and "new's userdb does not know the user" in f["detail"]} == {"ada@example.org", "ben@example.com"}
+     and {f["detail"] for f in report_of(d)["findings"] if f["class"] == "db_row_missing"}
      == {f"row {dn}" for dn in snapshot_of(d, "old")["user_db"]["ldap"]} - {"row dc=example,dc=org",
                                                                            "row o=domains,dc=example,dc=org"}
      and report_of(d)["messages_per_user"]["ada@example.org"] == {"old": 25, "new": 0}),

@@ -66,7 +66,8 @@ def test_every_failed_login_carries_what_the_log_says_and_every_user_is_a_findin
     addresses = [f"u{n}@example.org" for n in range(5)]
     log = "\n".join(WEAK.replace("md5@", f"u{n}@") for n in range(4))  # the log names all but the last
     host = LoggingHost(log)
-    users = _with_reasons(host, {a: UserState(address=a, login_error=refused) for a in addresses}, started=100.0)
+    users = _with_reasons(host, {a: UserState(address=a, login_error=refused) for a in addresses}, started=100.0,
+                          unknown=set())
     assert host.since == [99.0]
     assert users["u0@example.org"].login_error == (f"{refused}; new's log: auth-worker(u0@example.org,172.18.0.1)"
                                                     "<239><Eo2BnNdh6N5/AAAB>: request [1]: Error: sql: Invalid "
@@ -84,7 +85,7 @@ def test_every_failed_login_carries_what_the_log_says_and_every_user_is_a_findin
 def test_nothing_is_read_when_every_login_worked():
     host = LoggingHost("")
     users = {"a@example.org": UserState(address="a@example.org")}
-    assert _with_reasons(host, users, started=5.0) == users and host.since == []
+    assert _with_reasons(host, users, started=5.0, unknown=set()) == users and host.since == []
 
 
 @pytest.mark.parametrize(("prefix", "stored"), [(True, "{MD5-CRYPT}$1$salt$hash"), (False, "$1$salt$hash")])
@@ -98,3 +99,15 @@ def test_a_hash_is_stored_with_its_scheme_or_bare(prefix, stored):
 ])
 def test_a_host_gets_the_settings_its_spec_asks_for(spec, lines):
     assert dovecot_settings(spec) == lines
+
+
+def test_a_user_the_userdb_does_not_know_is_not_looked_for_in_the_log_and_is_a_login_failure():
+    host = LoggingHost("")
+    unknown = UserState(address="a@example.org", login_error="new's userdb does not know the user "
+                                                              "(doveadm user: user doesn't exist)")
+    users = _with_reasons(host, {"a@example.org": unknown}, started=5.0, unknown={"a@example.org"})
+    assert users == {"a@example.org": unknown} and host.since == []
+    old = HostState(role="old", users={"a@example.org": state().users["a@example.org"]}, user_db={})
+    [finding] = compare(old, HostState(role="new", users=users, user_db={}))
+    assert (finding.kind, finding.detail) == ("login_failed", "5 messages out of reach: new's userdb does not know "
+                                                              "the user (doveadm user: user doesn't exist)")
