@@ -36,8 +36,9 @@ def test_up_check_by_hand_check_down(images, docker, tmp_path):
         before = maillab("check", "--report-dir", str(tmp_path / "before"), env=env)
         assert before.returncode == 1, before.stdout[-3000:] + before.stderr
         report = json.loads((tmp_path / "before" / "report.json").read_text())
-        missing = [f for f in report["findings"] if f["class"] == "folder_missing" and f["mailbox"] == "INBOX"]
-        assert {f["user"] for f in missing} == {"alice@example.org", "bob@example.org", "carol@example.com"}
+        unknown = [f for f in report["findings"] if f["class"] == "login_failed"
+                   and "new's userdb does not know the user" in f["detail"]]
+        assert {f["user"] for f in unknown} == {"alice@example.org", "bob@example.org", "carol@example.com"}
 
         by_hand = maillab("shell", "new", input=BY_HAND, env=env)
         assert "exit=0" in by_hand.stdout, by_hand.stdout + by_hand.stderr
