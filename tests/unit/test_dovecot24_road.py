@@ -25,16 +25,19 @@ RSYNC = ["copy_userdb", "ssh_root_key", "rsync", "force_resync", "ssh_root_key"]
 ROAD = [
     ("negative-24-without-layout-fs", RSYNC, OLD_23, OLD_23, OWN / "24-without-layout-fs",
      {"dovecot/dovecot.conf": ("mailbox_list_layout = fs", "")}),
-    ("negative-24-sql-mail-field", BACKUP, OLD_23, OLD_23, OWN / "24-sql-mail-field",
+    ("variant-24-sql-mail-field", BACKUP, OLD_23, OLD_23, OWN / "24-sql-mail-field",
      {"dovecot/conf.d/10-auth.conf": ("", "'maildir:~/Maildir:LAYOUT=fs' AS mail")}),
     ("negative-24-pop3-uidl-format-dropped", BACKUP, OLD_23, OLD_23, OWN / "24-pop3-uidl-format-dropped",
      {"dovecot/conf.d/20-pop3.conf": None, "dovecot/dovecot.conf": ("", "")}),
     ("negative-24-sieve-settings-of-2.3", BACKUP, OLD_23, OLD_23, OWN / "24-sieve-settings-of-2.3",
      {"dovecot/conf.d/90-sieve.conf": ("sieve_script personal {", "sieve = file:~/sieve;active=~/.dovecot.sieve"),
       "dovecot/dovecot.conf": ("", "")}),
-    ("negative-24-mdbox-without-directory-name-legacy", RSYNC, OWN / "bookworm-2.3-mdbox", OLD_23, OWN / "24-mdbox",
+    ("variant-24-mdbox-without-directory-name-legacy", RSYNC, OWN / "bookworm-2.3-mdbox", OLD_23, OWN / "24-mdbox",
      {"dovecot/dovecot.conf": ("mail_driver = maildir", "mail_driver = mdbox")}),
-    ("negative-24-subscriptions-rsync", RSYNC, OLD_23, OLD_23, NEW_24, {}),
+    ("variant-24-mdbox-directory-name-legacy-no", RSYNC, OWN / "bookworm-2.3-mdbox", OLD_23,
+     OWN / "24-mdbox-directory-name-legacy-no",
+     {"dovecot/dovecot.conf": ("mail_driver = maildir", "mailbox_directory_name_legacy = no")}),
+    ("variant-24-subscriptions-rsync", RSYNC, OLD_23, OLD_23, NEW_24, {}),
 ]
 
 
