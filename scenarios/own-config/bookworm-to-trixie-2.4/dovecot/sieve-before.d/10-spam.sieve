@@ -1,0 +1,5 @@
+require ["fileinto"];
+if header :contains "X-Spam-Flag" "YES" {
+  fileinto "Junk";
+  stop;
+}
