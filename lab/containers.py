@@ -16,6 +16,7 @@ import io
 import ipaddress
 import logging
 import poplib
+import re
 import smtplib
 import shlex
 import socket
@@ -375,6 +376,10 @@ UNKNOWN_USERS = """for user; do
 done"""
 
 
+# dovecot-core's Debian version, e.g. 1:2.4.1+dfsg1-6: its series is what the configuration language follows
+DOVECOT_VERSION = re.compile(r"^(?:\d+:)?(?P<series>\d+\.\d+)")
+
+
 # Host settings the image's entrypoint does not render go into a drop-in written at start, before
 # the entrypoint runs: the mail host images (shared by parallel labs) stay as built.
 SETTINGS_DROP_IN = "/etc/dovecot/maillab.d/25-host-settings.conf"
@@ -457,6 +462,50 @@ class MailHostContainer(MailServer, LabContainer):
             if self.run(Command.of("test", "-e", "/run/maillab-installed")).exit_code != 0:
                 raise NotYet("the admin's configuration is not in place yet")
         poll(f"host '{self.role}' taking the admin's configuration", installed, timeout=60, interval=0.1)
+        self._look_and_add(own, staged)
+        if own.problems and self.role == "old":
+            more = f" (and {len(own.problems) - 1} more)" if len(own.problems) > 1 else ""
+            raise ConfigRefused(f"hosts.old.config: {own.problems[0].one_line(own.folder)}{more}: the lab cannot "
+                                "stand in for the admin's old server")
+        self._add_for_the_lab(own)
+        return own
+
+    def take_upgraded_config(self, folder: str | None) -> OwnConfig:
+        """After an upgrade in place (dist_upgrade): the admin's configuration for the new
+        suite from `folder`, or else what dpkg and ucf kept in /etc, becomes what the host
+        starts with (lab/own_config.py's START installs it at every boot); what the upgraded
+        Dovecot and Postfix refuse in it is found, and the lab's additions are made in the new
+        Dovecot's language. The host's next boot runs it."""
+        own = self.own
+        assert own is not None  # the schema lets a dist_upgrade change only the admin's own configuration
+        self.__dict__.pop("dovecot_series", None)  # the upgrade may have brought another Dovecot
+        self.put_file("/etc/dovecot/maillab-series", f"{self.installed_dovecot_series()}\n".encode())
+        if folder:
+            staged = own_config.stage(config_files(Path(folder)), self.secrets.db, self.spec.own_store)
+            # the folder's Postfix files replace the old ones; without any, Postfix's stay as they were
+            replaced = ["dovecot", *(["postfix"] if any(p.startswith("postfix/") for p in staged.files) else [])]
+            self.run_checked(Command.of("rm", "-rf", *(f"{own_config.OWN}/{server}" for server in replaced)),
+                             "removing the configuration of the old suite")
+            own_config.put_staged(self, staged)
+            self.run_checked(Command.script(own_config.INSTALL, display="installing the admin's configuration"),
+                             "installing the admin's configuration")
+            own.folder, own.changed, own.secrets = folder, staged.changed, own.secrets | staged.secrets
+        else:
+            self.run_checked(Command.script(own_config.KEEP_INSTALLED, display="keeping what dpkg kept in /etc"),
+                             "keeping the configuration dpkg kept")
+            staged = own_config.Staged(files={"postfix/main.cf": self.read_file("/etc/postfix/main.cf")})
+        self._look_and_add(own, staged)
+        self._add_for_the_lab(own)
+        return own
+
+    def installed_dovecot_series(self) -> str:
+        """'2.3' or '2.4', from the installed dovecot-core's version (as the image's build reads it)."""
+        version = self.run_checked(Command.of("dpkg-query", "-W", "-f=${Version}", "dovecot-core"),
+                                   "asking dpkg for Dovecot's version").stdout
+        return DOVECOT_VERSION.match(version).group("series")
+
+    def _look_and_add(self, own: OwnConfig, staged: own_config.Staged) -> None:
+        """Make the paths the configuration in /etc names, and find what Dovecot and Postfix refuse in it."""
         if named := own_config.named_paths(staged.files):
             made = set(self.run_checked(Command.script(own_config.MAKE_PATHS, *(f"{n.kind}:{n.path}" for n in named),
                                                        display="making the paths the configuration names"),
@@ -464,10 +513,10 @@ class MailHostContainer(MailServer, LabContainer):
             first = {n.path: n.where for n in reversed(named)}  # where each path is named first
             own.made = [f"{path} ({where})" for path, where in reversed(first.items()) if path in made]
         own.problems = own_config.problems(self, staged)
-        if own.problems and self.role == "old":
-            more = f" (and {len(own.problems) - 1} more)" if len(own.problems) > 1 else ""
-            raise ConfigRefused(f"hosts.old.config: {own.problems[0].one_line(own.folder)}{more}: the lab cannot "
-                                "stand in for the admin's old server")
+
+    def _add_for_the_lab(self, own: OwnConfig) -> None:
+        """What the lab adds to the configuration (its file, Postfix's settings, the user store's
+        boot), then the mark the host's start waits for."""
         doveconf = "" if own.refused("dovecot") else self.run_checked(Command.of("doveconf", "-n"),
                                                                       "reading the configuration").stdout
         text, own.added = own_config.lab_additions(doveconf, self.dovecot_series, self.secrets.doveadm,
@@ -486,7 +535,6 @@ class MailHostContainer(MailServer, LabContainer):
             self.put_file(own_config.STORE_BOOT, f"set -- {shlex.quote(store.database)}\n{boot}".encode(), mode=0o700)
             self.run_checked(Command.of("sh", own_config.STORE_BOOT), f"making the {store.kind} user store")
         self.put_file(f"{own_config.OWN}/ready", b"")
-        return own
 
     def wait_until_ready(self, timeout: float = 90) -> None:
         # a configuration Dovecot or Postfix refused (on new: the migration's finding) starts

@@ -2,7 +2,9 @@
 cutover `maillab/internet:<suite>` (dockerfiles/internet: the DNS and the sending MTA), and
 for the HTML report's browser test `maillab/browser:<suite>` (dockerfiles/browser: Chromium), and
 for the compose test `maillab/compose:<suite>` (dockerfiles/compose: the docker CLI with Compose v2),
-and for every lab `maillab/forwarder:<suite>` (dockerfiles/forwarder: socat, the lab's one door).
+and for every lab `maillab/forwarder:<suite>` (dockerfiles/forwarder: socat, the lab's one door),
+and for an upgrade in place `maillab/upgrade:<suite>-<target>` (dockerfiles/upgrade: the mail host
+of <suite> holding <target>'s packages).
 
 An image carries the hash of its build context as a label; when an image with the same hash
 exists, nothing is built. Build steps are streamed to the progress callback.
@@ -39,6 +41,7 @@ COMPOSE_CONTEXT = DOCKERFILES / "compose"
 COMPOSE_SUITE = "trixie"  # the first suite whose docker-compose package is Compose v2
 FORWARDER_CONTEXT = DOCKERFILES / "forwarder"
 FORWARDER_SUITE = "bookworm"
+UPGRADE_CONTEXT = DOCKERFILES / "upgrade"
 SHARED = DOCKERFILES / "shared"  # files every build context gets (install-packages)
 CONTEXT_LABEL = "maillab.context"
 
@@ -63,11 +66,24 @@ def context_hash(context: Path) -> str:
 
 
 def is_current(client: docker.DockerClient, tag: str, context: Path) -> bool:
+    return _labelled(client, tag, context_hash(context))
+
+
+def _labelled(client: docker.DockerClient, tag: str, label: str) -> bool:
     try:
         image = client.images.get(tag)
     except docker.errors.ImageNotFound:
         return False
-    return (image.labels or {}).get(CONTEXT_LABEL) == context_hash(context)
+    return (image.labels or {}).get(CONTEXT_LABEL) == label
+
+
+def upgrade_image(suite: str, target: str) -> str:
+    return f"maillab/upgrade:{suite}-{target}"
+
+
+def _upgrade_label() -> str:
+    """An upgrade image is current while its own context and the mail host's it starts from are."""
+    return f"{context_hash(UPGRADE_CONTEXT)}-{context_hash(MAILHOST_CONTEXT)}"
 
 
 def internet_image() -> str:
@@ -99,10 +115,28 @@ BUILD_LOCK = Path(tempfile.gettempdir()) / "maillab-build.lock"
 
 
 def ensure_images(client: docker.DockerClient, suites: tuple[str, ...], internet: bool,
-                  browser: bool = False, compose: bool = False) -> dict[str, bool]:
+                  browser: bool = False, compose: bool = False,
+                  upgrades: tuple[tuple[str, str], ...] = ()) -> dict[str, bool]:
     """The mail host images of `suites` and the forwarder's (and the internet's, the browser's, Compose
-    v2's), two builds at a time; the base images first, one after the other (debootstrap may need installing once).
+    v2's), two builds at a time; the base images first, one after the other (debootstrap may need installing once);
+    then the upgrade images of `upgrades` (suite, target), each on its suite's mail host image.
     Returns, per image, whether it was built."""
+    suites = tuple(sorted({*suites, *(suite for suite, _ in upgrades)}))
+    built = _ensure_images(client, suites, internet, browser, compose)
+    stale = [(suite, target) for suite, target in upgrades
+             if not _labelled(client, upgrade_image(suite, target), _upgrade_label())]
+    if stale:
+        with _one_builder_at_a_time():
+            for suite, target in stale:
+                if not _labelled(client, upgrade_image(suite, target), _upgrade_label()):
+                    log.info("fetching %s's packages for an upgrade in place from %s (once)", target, suite)
+                    _build_context(client, upgrade_image(suite, target), UPGRADE_CONTEXT, _upgrade_label(),
+                                   {"SUITE": suite, "TARGET": target})
+    return built | {upgrade_image(*road): road in stale for road in upgrades}
+
+
+def _ensure_images(client: docker.DockerClient, suites: tuple[str, ...], internet: bool,
+                   browser: bool, compose: bool) -> dict[str, bool]:
     wanted = {mailhost_image(suite): (MAILHOST_CONTEXT, suite) for suite in suites}
     wanted[forwarder_image()] = (FORWARDER_CONTEXT, FORWARDER_SUITE)  # every lab has one
     if internet:
@@ -152,19 +186,24 @@ def ensure_imapsync_image(client: docker.DockerClient, suite: str, script: Path)
 def build(client: docker.DockerClient, tag: str, context: Path, suite: str) -> None:
     """docker build of `context` for `suite`, labelled with the context's hash; each build
     step is logged as progress."""
+    _build_context(client, tag, context, context_hash(context), {"SUITE": suite})
+
+
+def _build_context(client: docker.DockerClient, tag: str, context: Path, label: str, args: dict[str, str]) -> None:
     log.info("building %s", tag)
     with tempfile.TemporaryDirectory(prefix="maillab-build-") as directory:
         for name, path in _context_files(context).items():
             (Path(directory) / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, Path(directory) / name)
-        _build(client, tag, Path(directory), suite, context_hash(context))
+        _build(client, tag, Path(directory), args, label)
 
 
-def _build(client: docker.DockerClient, tag: str, directory: Path, suite: str, label: str) -> None:
+def _build(client: docker.DockerClient, tag: str, directory: Path, args: dict[str, str], label: str) -> None:
+    suite = args["SUITE"]
     stream = client.api.build(
         path=str(directory),
         tag=tag,
-        buildargs={"SUITE": suite},
+        buildargs=args,
         labels={CONTEXT_LABEL: label},
         rm=True,
         forcerm=True,  # the legacy builder otherwise leaves failed, unlabelled containers behind

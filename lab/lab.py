@@ -41,7 +41,7 @@ from .forwarder import (  # noqa: E402
     FORWARDS, ROLE as FORWARDER, Forwarder, door, read_forwards, sealed_networks,
 )
 from .images import (  # noqa: E402
-    ensure_images, ensure_imapsync_image, forwarder_image, internet_image, mailhost_image,
+    ensure_images, ensure_imapsync_image, forwarder_image, internet_image, mailhost_image, upgrade_image,
 )
 from ..runner.schema.scenario import HostSpec  # noqa: E402
 from ..runner.schema.sources import config_files  # noqa: E402
@@ -89,9 +89,11 @@ def _runner_labels(lab_id: str, kept: bool, scenario: str) -> dict[str, str]:
 
 class Lab:
     def __init__(self, hosts: dict[str, HostSpec], *, keep: bool = False, internet: bool = False,
-                 tls: dict[str, tuple[str, str]] | None = None, scenario: str = "-") -> None:
+                 tls: dict[str, tuple[str, str]] | None = None, scenario: str = "-",
+                 upgrades: dict[str, str] | None = None) -> None:
         self.id = new_lab_id()
         self.specs = hosts
+        self.upgrades = upgrades or {}  # role -> the suite it is upgraded to in place (its image holds the packages)
         self.client = docker_client()
         self.labels = _runner_labels(self.id, keep, scenario)
         self.secrets: set[str] = set()
@@ -175,14 +177,16 @@ class Lab:
     def create(self) -> None:
         """The network, then every machine at once. A signal or an error on the way leaves
         nothing that `destroy` would not find: each Docker object asked for is waited for."""
-        ensure_images(self.client, tuple(sorted({spec.suite for spec in self.specs.values()})), self.internet)
+        ensure_images(self.client, tuple(sorted({spec.suite for spec in self.specs.values()})), self.internet,
+                      upgrades=tuple((self.specs[role].suite, target) for role, target in self.upgrades.items()))
         self.network, self.outside = sealed_networks(self.id, self.labels)
         for role, spec in self.specs.items():
             log.info("starting host '%s' (Debian %s, %s, users in %s)", role, spec.suite, spec.mail_format,
                      spec.own_store.kind if spec.own_store else spec.user_store)
             host_secrets = HostSecrets(doveadm=self.doveadm_password, db=self.new_secret(), probe=self.new_secret(),
                                        tls=self.tls.get(role))
-            self.hosts[role] = MailHostContainer(mailhost_image(spec.suite), role=role, labels=self.labels,
+            image = upgrade_image(spec.suite, self.upgrades[role]) if role in self.upgrades else mailhost_image(spec.suite)
+            self.hosts[role] = MailHostContainer(image, role=role, labels=self.labels,
                                                  network=self.network, spec=spec, secrets=host_secrets,
                                                  name=f"{self.id}-{role}")
         if self.internet:  # started bare: the runner configures them once the hosts' addresses are known

@@ -28,12 +28,21 @@ DOVEADM_PORT = 12345
 LAB_DB = ("127.0.0.1", "mailserver")  # the lab's database service on the host and its account the mail services use
 PROTOCOLS = ("imap", "pop3", "lmtp", "sieve")  # what the verifier and delivery speak to a host
 MAX_ERRORS = 20  # doveconf stops at the first error: this many reruns find the others
+# Dovecot 2.4 reads no setting of a file before this one (doc 2.4: installation/upgrade/2.3-to-2.4):
+# a 2.3 configuration fails there, and whatever line is commented out the next fails the same way.
+WHOLE_FILE_REFUSED = ("The first setting must be dovecot_config_version",)
 # The admin's files from OWN over maillab's: Dovecot's whole configuration, Postfix's files by name
 # (maillab's master.cf stays where the folder has none).
 INSTALL = """rm -rf /etc/dovecot/conf.d /etc/dovecot/maillab.d /etc/dovecot/dovecot.conf
     cp -R {own}/dovecot/. /etc/dovecot/
     [ ! -d {own}/postfix ] || cp -R {own}/postfix/. /etc/postfix/""".format(own=OWN)
 SUPERVISORD = "exec /usr/bin/supervisord -c /etc/supervisor/maillab.conf"
+# After an upgrade in place that keeps the configuration: what dpkg and ucf left in /etc is
+# what the host starts with from now on (START installs OWN at every boot); the include of the
+# lab's file, which START appends, is taken out again.
+KEEP_INSTALLED = """rm -rf {own}/dovecot {own}/postfix
+    cp -a /etc/dovecot {own}/dovecot && cp -a /etc/postfix {own}/postfix
+    sed -i '\\|^!include_try {lab}$|d' {own}/dovecot/dovecot.conf""".format(own=OWN, lab=LAB_FILE)
 # A host with its own configuration starts with this instead of the image's entrypoint (no
 # image changes): it waits for the admin's files, runs the entrypoint without its last line
 # (supervisord), puts the admin's files in place, waits for the lab's look at them and its
@@ -472,7 +481,8 @@ def problems(container, staged: Staged, timeout: float = 60) -> list[ConfigProbl
             break
         new = [p for p in parse_problems("dovecot", result.stderr or result.output) if p not in found]
         found += new
-        fixable = [p for p in new if p.line and p.file.startswith("dovecot/")]
+        fixable = [p for p in new if p.line and p.file.startswith("dovecot/")
+                   and not p.message.startswith(WHOLE_FILE_REFUSED)]
         if not fixable:
             break
         container.run_checked(Command.of("sed", "-i", f"{fixable[0].line}s/^/#/", "/etc/" + fixable[0].file),

@@ -162,8 +162,10 @@ class MigrationContext:
         return self.made_secrets[name]
 
     def run(self, host: LabContainer, command: Command, meanings: dict[int, str], *, label: str | None = None,
-            ok_codes: tuple[int, ...] = (0,), **options) -> StepResult:
-        """Run one command of a step on `host`; the result names what its exit code means.
+            ok_codes: tuple[int, ...] = (0,), summary: Callable[[str], str | None] | None = None,
+            **options) -> StepResult:
+        """Run one command of a step on `host`; the result names what its exit code means, or
+        what `summary` finds in its whole output (the report keeps only the output's end).
         Every secret of the lab is masked in what the result shows."""
         shown = command.shown(self.lab.secrets)
         step = label or f"{shown} (on {host.role})"
@@ -180,7 +182,8 @@ class MigrationContext:
             host=host.role,
             command=shown,
             exit_code=result.exit_code,
-            meaning=meanings.get(result.exit_code) or SIGNALLED.get(result.exit_code, "failed"),
+            meaning=mask((summary and summary(result.output)) or "", (*command.secrets, *self.lab.secrets))
+            or meanings.get(result.exit_code) or SIGNALLED.get(result.exit_code, "failed"),
             ok=result.exit_code in ok_codes,
             seconds=round(time.monotonic() - started, 2),
             output=mask(result.output, (*command.secrets, *self.lab.secrets))[-OUTPUT_KEPT:],

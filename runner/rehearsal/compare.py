@@ -40,10 +40,11 @@ def judge(evidence: Evidence, expect: Expectations) -> list[Finding]:
     findings += [Finding(kind="delivery_failed", user=a.user, mailbox="INBOX",
                          detail=f"{a.message_id}, sent to new after the migration, never arrived")
                  for a in evidence.undelivered]
-    findings += _summarised(source_damage(evidence), "source_changed", "on old")
+    if evidence.old is not None:  # in place, no source is left beside the host upgraded
+        findings += _summarised(source_damage(evidence), "source_changed", "on old")
     if evidence.converged is not None:
         findings += _summarised(compare(evidence.converged, evidence.new), "not_idempotent", "the rerun changed new")
-    findings += [Finding(kind="config_failed", user="-", mailbox=f"new {problem.file}"
+    findings += [Finding(kind="config_failed", user="-", mailbox=f"{evidence.new.role} {problem.file}"
                          + (f":{problem.line}" if problem.line else ""), detail=f"{problem.server}: {problem.message}")
                  for problem in evidence.config_refused]
     findings += [Finding(kind="tls_failed", user="-", mailbox=f"{check.service} {check.name}", detail=check.detail)

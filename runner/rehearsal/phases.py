@@ -95,7 +95,7 @@ def in_a_lab(scenario: Scenario, phases: Callable[[Lab, Rehearsal, str], None], 
     result = Rehearsal(scenario=scenario)
     ca, certificates = make_certificates(scenario.domains) if scenario.cutover else ("", None)
     lab = Lab(dict(scenario.hosts), keep=keep, internet=scenario.cutover is not None, tls=certificates,
-              scenario=scenario.name)
+              scenario=scenario.name, upgrades=scenario.upgrades)
     result.lab_id = lab.id
     try:
         with _recorded(result):
@@ -183,9 +183,12 @@ def migrate(lab: Lab, scenario: Scenario, result: Rehearsal, faults: list[Fault]
         else:
             converged = converge(scenario, context, result.steps, faults=faults)
         result.events, result.ran = list(context.events), list(context.ran)
+        if scenario.in_place and (own := lab[scenario.target].own):  # the upgraded host's configuration
+            result.own_config[scenario.target] = own.report()
+            result.config_refused = list(own.problems)
     if scenario.idempotence and converged:
         with _phase(result, "idempotence"):
-            result.converged = snapshot_host(lab["new"], result.passwords)
+            result.converged = snapshot_host(lab[scenario.target], result.passwords)
             converge(scenario, context, result.steps, rerun=True)
             _look_at_both(lab, result)
     result.arrivals, result.old_flags = list(context.arrivals), list(context.old_flags)
@@ -207,6 +210,10 @@ def migrate(lab: Lab, scenario: Scenario, result: Rehearsal, faults: list[Fault]
 
 
 def _look_at_both(lab: Lab, result: Rehearsal) -> None:
+    """new and old at the end; in place, the one host (no source is left to look at)."""
+    if result.scenario.in_place:
+        result.new = snapshot_host(lab[result.scenario.target], result.passwords)
+        return
     start_stopped(lab["old"])
     result.new, result.old = snapshot_hosts([lab["new"], lab["old"]], result.passwords)
     result.old_mail = accepted_message_ids(lab["old"].logs())
@@ -266,7 +273,7 @@ def check_kept(scenario: Scenario, lab: Lab, baseline: HostState, passwords: dic
 def _smoke(lab: Lab, scenario: Scenario, result: Rehearsal) -> Arrival | None:
     """The smoke message, unless new does not answer SMTP or IMAP (service_down says why) or
     no user can log in on new (login_failed says why)."""
-    down = {"SMTP", "IMAP"} & set(result.new.unanswered if result.new else lab["new"].probe())
+    down = {"SMTP", "IMAP"} & set(result.new.unanswered if result.new else lab[scenario.target].probe())
     if down:
         log.info("no smoke delivery: new does not answer %s", " or ".join(sorted(down)))
         return None
@@ -276,7 +283,7 @@ def _smoke(lab: Lab, scenario: Scenario, result: Rehearsal) -> Arrival | None:
     if address is None:
         log.info("no smoke delivery: no user can log in on new")
         return None
-    smoke, delivered = smoke_delivery(lab, address, result.passwords)
+    smoke, delivered = smoke_delivery(lab, address, result.passwords, scenario.target)
     result.undelivered = [] if delivered else [smoke]
     return smoke
 
@@ -374,17 +381,17 @@ def start_stopped(host) -> None:
         poll(f"{host.role} answering again", answering, timeout=60)
 
 
-def smoke_delivery(lab: Lab, address: str, passwords: dict[str, str]) -> tuple[Arrival, bool]:
-    """Send a message to `address` over SMTP on new and wait until LMTP put it in INBOX;
-    returns it, and whether it arrived."""
-    new = lab["new"]
+def smoke_delivery(lab: Lab, address: str, passwords: dict[str, str], role: str = "new") -> tuple[Arrival, bool]:
+    """Send a message to `address` over SMTP on new (`role`: the host the users end up on) and
+    wait until LMTP put it in INBOX; returns it, and whether it arrived."""
+    new = lab[role]
     arrival = Arrival(address, f"<smoke.{lab.id}.{secrets.token_hex(4)}@maillab.invalid>")
-    log.info("SMTP to new for %s, waiting for LMTP delivery", address)
+    log.info("SMTP to %s for %s, waiting for LMTP delivery", role, address)
     try:
         with new.smtp() as smtp:
             smtp.send_message(compose_message(address, arrival.message_id, "sent to the new server after the migration"))
     except (smtplib.SMTPException, OSError) as error:
-        log.info("new refused the smoke message: %s", error)
+        log.info("%s refused the smoke message: %s", role, error)
         return arrival, False
     if wait_for_delivery(new, passwords, {address: [arrival.message_id]}):
         return arrival, False

@@ -85,7 +85,7 @@ class Evidence:
     the steps and at the end, and what arrived at new during the migration."""
 
     baseline: HostState  # old, before the migration
-    old: HostState  # old at the end
+    old: HostState | None  # old at the end; None in place (the host upgraded is `new`)
     new: HostState  # new at the end (after the idempotence rerun, when there was one)
     converged: HostState | None = None  # new after the first run, when the steps ran twice
     # steps are meant to change old's mail (cutover): new must hold old as it is at the end

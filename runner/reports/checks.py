@@ -53,6 +53,19 @@ def redownload(rehearsal: Rehearsal) -> dict[str, list[dict[str, object]]]:
     return {"imap": sorted(imap.values(), key=lambda e: (e["user"], e["mailbox"])), "pop3": pop3}
 
 
+def road(rehearsal: Rehearsal) -> str:
+    """Which road the rehearsal took: a migration onto new, or old upgraded in place."""
+    hosts = rehearsal.scenario.hosts
+    if rehearsal.scenario.in_place:
+        return f"in place: old upgraded from {hosts['old'].suite} to {rehearsal.scenario.upgrades['old']}"
+    return f"old ({hosts['old'].suite}) -> new ({hosts['new'].suite})"
+
+
+def compared(rehearsal: Rehearsal) -> str:
+    """What the checks compare, for their title."""
+    return "old before -> old after the upgrade, in place" if rehearsal.scenario.in_place else "old -> new"
+
+
 def views(rehearsal: Rehearsal, role: str) -> frozenset[str]:
     """The folders of a host that show other folders' messages and store none (a Gmail-shaped
     host's virtual folders): not counted as mail of their own."""
@@ -74,7 +87,7 @@ def messages_per_user(rehearsal: Rehearsal) -> dict[str, dict[str, int | None]]:
     old = reference.users if reference else {}
     new = rehearsal.new.users if rehearsal.new else {}
     arrived = frozenset(arrival.message_id for arrival in rehearsal.arrivals)
-    old_views, new_views = views(rehearsal, "old"), views(rehearsal, "new")
+    old_views, new_views = views(rehearsal, "old"), views(rehearsal, rehearsal.scenario.target)
     return {address: {"old": stored_messages(user, old_views, arrived),
                       "new": stored_messages(new[address], new_views, arrived) if address in new else None}
             for address, user in old.items()}
@@ -89,7 +102,7 @@ def copies_on_new(rehearsal: Rehearsal) -> dict[str, dict[str, object]]:
     return {address: {"messages": found.messages, "copies": found.copies, "copy_bytes": found.copy_bytes,
                       "stored_bytes": found.stored_bytes, "quota": found.quota, "quota_share": found.quota_share,
                       "folders": found.folders}
-            for address, found in stored_copies(rehearsal.new, quotas, views(rehearsal, "new")).items()}
+            for address, found in stored_copies(rehearsal.new, quotas, views(rehearsal, rehearsal.scenario.target)).items()}
 
 
 def not_checked(rehearsal: Rehearsal) -> dict[str, str]:
@@ -98,6 +111,8 @@ def not_checked(rehearsal: Rehearsal) -> dict[str, str]:
     expect, new = rehearsal.scenario.expect, rehearsal.new
     if rehearsal.converged is None:
         reasons["idempotence"] = "the steps did not run twice"
+    if rehearsal.scenario.in_place:
+        reasons["source"] = "in place: no source is left beside the host upgraded"
     if not expect.smoke_delivery and not rehearsal.arrivals and not rehearsal.ledger:
         reasons["delivery"] = "no mail was sent to new"
     if new and new.users and all(user.login_error for user in new.users.values()) and not rehearsal.arrivals:
@@ -105,7 +120,7 @@ def not_checked(rehearsal: Rehearsal) -> dict[str, str]:
     if not rehearsal.tls:
         reasons["tls"] = "no live cutover: the lab serves no TLS"
     # a service old did not answer in the baseline left nothing to compare with, either
-    for role, state in (("old", rehearsal.baseline), ("new", new)):
+    for role, state in (("old", rehearsal.baseline), (rehearsal.scenario.target, new)):
         for service in state.unanswered if state else {}:
             for prop, part in PROPERTY_PART.items():
                 if part in SERVES.get(service, ()):

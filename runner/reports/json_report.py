@@ -17,7 +17,7 @@ from ..rehearsal.phases import Rehearsal
 from ..rehearsal.state import HostState
 from ..rehearsal.sweep import Sweep
 from .chart import draw_timeline
-from .checks import check_rows, copies_on_new, messages_per_user, redownload, stored_messages, sweep_rows, views
+from .checks import check_rows, compared, copies_on_new, road, messages_per_user, redownload, stored_messages, sweep_rows, views
 from .html import write_html
 from .junit import junit
 from .terminal import verdict_line
@@ -26,11 +26,14 @@ def to_json(rehearsal: Rehearsal) -> dict[str, object]:
     return {
         "scenario": rehearsal.scenario.name,
         "lab": rehearsal.lab_id,
+        "road": road(rehearsal),
+        "compared": compared(rehearsal),
         "verdict": rehearsal.verdict,
         "summary": verdict_line(rehearsal),
         "error": rehearsal.error,
-        "messages": {role: sum(stored_messages(user, views(rehearsal, role)) for user in state.users.values())
-                     if state else None for role, state in (("old", rehearsal.baseline), ("new", rehearsal.new))},
+        "messages": {side: sum(stored_messages(user, views(rehearsal, role)) for user in state.users.values())
+                     if state else None for side, role, state in (("old", "old", rehearsal.baseline),
+                                                                  ("new", rehearsal.scenario.target, rehearsal.new))},
         "messages_per_user": messages_per_user(rehearsal),
         "copies_on_new": copies_on_new(rehearsal),
         "checks": [{"property": p, "status": s, "findings": len(f)} for p, s, f in check_rows(rehearsal)],

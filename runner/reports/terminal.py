@@ -10,7 +10,7 @@ from rich.text import Text
 from ..rehearsal.ledger import FATES
 from ..rehearsal.phases import Rehearsal
 from ..rehearsal.sweep import Sweep
-from .checks import OWN_CONFIG_KINDS, check_rows, copies_on_new, messages_per_user, redownload, sweep_rows
+from .checks import OWN_CONFIG_KINDS, check_rows, compared, road, copies_on_new, messages_per_user, redownload, sweep_rows
 
 def verdict_line(rehearsal: Rehearsal) -> str:
     name = rehearsal.scenario.name
@@ -34,7 +34,7 @@ def verdict_line(rehearsal: Rehearsal) -> str:
 def render(rehearsal: Rehearsal, console: Console) -> None:
     """The tables and answers, then the verdict line. Scenario text is shown as text, never
     read as markup."""
-    steps = Table(title="Migration steps", title_justify="left")
+    steps = Table(title=f"Migration steps ({road(rehearsal)})", title_justify="left")
     for column in ("step", "host", "exit", "meaning", "s"):
         steps.add_column(column)
     for step in rehearsal.steps:
@@ -51,7 +51,7 @@ def render(rehearsal: Rehearsal, console: Console) -> None:
             console.print(Text(f"Output of {step.step} (exit {step.exit_shown}, last lines):"))
             console.print(Text("\n".join("  " + line for line in step.output.splitlines()[-10:])))
     if rehearsal.error is None:
-        checks = Table(title="Checks (old -> new, as clients see them)", title_justify="left")
+        checks = Table(title=f"Checks ({compared(rehearsal)}, as clients see them)", title_justify="left")
         for column in ("property", "status", "findings", "example"):
             checks.add_column(column)
         colours = {"held": "green", "LOST": "bold red", "tolerated loss": "yellow"}

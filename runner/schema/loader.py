@@ -24,10 +24,10 @@ from ruamel.yaml.tokens import (
     FlowMappingStartToken, FlowSequenceEndToken, FlowSequenceStartToken,
 )
 
-from .faults import FAULTS
+from .faults import FAULTS, Fault
 from .scenario import FolderSpec, MailSource, RawMessageSpec, Scenario, UserSpec
 from .sources import IrregularFile, check_source, config_files, maildir_tree, source_bytes
-from .steps import METHODS, Imapsync, Script
+from .steps import METHODS, Imapsync, Script, Step, in_place_problem
 
 MAX_BYTES = 4 * 2**20
 MAX_DEPTH = 32
@@ -59,7 +59,8 @@ def load_scenario(path: Path) -> Scenario:
     scenario._base_dir = path.resolve().parent
     for role, host in scenario.hosts.items():
         if host.config is not None:
-            host.config = str(_config_folder(path, document, scenario.base_dir, role, host.config))
+            host.config = str(_config_folder(path, document, scenario.base_dir, ("hosts", role, "config"),
+                                             host.config))
         if store := host.own_store:  # a preset's schema is absolute already
             loc = ("hosts", role, "user_store", "schema")
             schema = _checked_path(scenario.base_dir, store.schema_file, "file", lambda problem, loc=loc: _fail(
@@ -75,11 +76,14 @@ def load_scenario(path: Path) -> Scenario:
                                 f"{holds // 2**20} MiB (hosts' mail_store_mb)")
     for field, specs in (("steps", scenario.steps), ("faults", scenario.faults)):
         for index, spec in enumerate(specs):
-            if problem := spec.problem_with(scenario):
+            if problem := (scenario.in_place and _in_place_problem(field, spec)) or spec.problem_with(scenario):
                 raise ScenarioError(f"{path}:{line_of(document, (field, index))}: {field}[{index}]: {problem}")
+            if field == "steps" and getattr(spec, "method", "") == "dist_upgrade" and spec.config is not None:
+                spec.config = str(_config_folder(path, document, scenario.base_dir, ("steps", index, "config"),
+                                                 spec.config))
     old = scenario.hosts["old"]  # seeded as it is: its layout must hold every name
-    new = scenario.hosts["new"]
-    for field in sorted({"password_scheme", "password_prefix"} & new.model_fields_set):
+    new = scenario.hosts.get("new")
+    for field in sorted({"password_scheme", "password_prefix"} & (new.model_fields_set if new else set())):
         loc = ("hosts", "new", field)
         raise ScenarioError(f"{path}:{line_of(document, loc)}: {field_path(loc)}: hashes are made on old when it is "
                             "seeded; new gets them from the migration (set it on hosts.old)")
@@ -198,13 +202,19 @@ def _resolve_mail_files(path: Path, document: CommentedMap, base: Path, index: i
     return files
 
 
+def _in_place_problem(field: str, spec: Step | Fault) -> str | None:
+    if field == "faults":
+        return "faults strike during a migration between two hosts; an upgrade in place has only old"
+    return in_place_problem(spec)
+
+
 def _fail(path: Path, document: CommentedMap, loc: tuple, problem: str) -> None:
     raise ScenarioError(_printable(f"{path}:{line_of(document, loc)}: {field_path(loc)}: {problem}"))
 
 
-def _config_folder(path: Path, document: CommentedMap, base: Path, role: str, written: str) -> Path:
-    """hosts.<role>.config as an absolute path, once its files are checked (sources.config_files)."""
-    loc = ("hosts", role, "config")
+def _config_folder(path: Path, document: CommentedMap, base: Path, loc: tuple, written: str) -> Path:
+    """A configuration folder (hosts.<role>.config, a dist_upgrade's config) as an absolute path,
+    once its files are checked (sources.config_files)."""
 
     def fail(problem: str) -> None:
         raise ScenarioError(_printable(f"{path}:{line_of(document, loc)}: {field_path(loc)}: {problem}"))

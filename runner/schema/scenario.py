@@ -519,9 +519,17 @@ class Scenario(Model):
     @field_validator("hosts")
     @classmethod
     def _both_hosts(cls, hosts: dict[str, HostSpec]) -> dict[str, HostSpec]:
-        if set(hosts) != {"old", "new"}:
-            raise ValueError("hosts must name both 'old' and 'new'")
+        if set(hosts) not in ({"old", "new"}, {"old"}):
+            raise ValueError("hosts must name both 'old' and 'new' (or only 'old', upgraded in place)")
         return hosts
+
+    @field_validator("steps")
+    @classmethod
+    def _in_place_upgrades(cls, steps: list, info: ValidationInfo) -> list:
+        if set(info.data.get("hosts", {"new": None})) == {"old"} and not any(s.method == "dist_upgrade" for s in steps):
+            raise ValueError("a scenario with only hosts.old rehearses an upgrade in place: it needs a "
+                             "dist_upgrade step (or name hosts.new)")
+        return steps
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -547,6 +555,22 @@ class Scenario(Model):
             if fault.when.step > len(self.steps):
                 raise ValueError(f"a fault strikes during step {fault.when.step}; there are {len(self.steps)} steps")
         return self
+
+    @property
+    def in_place(self) -> bool:
+        """The host is upgraded where it stands (dist_upgrade): the verdict compares it after the
+        upgrade with itself before, as its clients see it."""
+        return "new" not in self.hosts
+
+    @property
+    def target(self) -> str:
+        """The host the users end up on: new, or old itself after an upgrade in place."""
+        return "old" if self.in_place else "new"
+
+    @property
+    def upgrades(self) -> dict[str, str]:
+        """Each host upgraded in place, with the suite it is upgraded to."""
+        return {step.host: step.target(self) for step in self.steps if step.method == "dist_upgrade"}
 
     @property
     def message_count(self) -> int:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Literal, Union, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from .vocabulary import (
-    Address, ArgText, Database, Domain, Flag, FolderName, Machine, Role, Service, checked_str, shaped,
+    DOVECOT_SERIES, NEXT_SUITE, Address, ArgText, Database, Domain, Flag, FolderName, Machine, Role, Service,
+    SourcePath, checked_str, shaped,
 )
 
 if TYPE_CHECKING:
@@ -306,6 +307,45 @@ class ServiceAction(Step):
         return f"{self.action} {self.service} on {self.host}"
 
 
+class DistUpgrade(Step):
+    """The host upgraded in place to the next Debian suite, as the release notes say: the
+    sources switched, `apt-get full-upgrade` without questions, the admin's changed
+    configuration files kept (dpkg's and ucf's "keep the installed version", as an unattended
+    upgrade does); optionally the admin's new configuration put in place; then a reboot."""
+
+    method: Literal["dist_upgrade"]
+    host: Literal["old"] = "old"  # an in-place rehearsal has one host: the one upgraded
+    # the admin's configuration for the new suite (as hosts.<role>.config), put in place before
+    # the host restarts; unset: what dpkg kept is what the host starts with
+    config: SourcePath | None = None
+    rerun_in_idempotence: bool = False  # an upgrade happens once
+
+    def target(self, scenario: Scenario) -> str:
+        return NEXT_SUITE[scenario.hosts[self.host].suite]
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        suite = scenario.hosts[self.host].suite
+        if suite not in NEXT_SUITE:
+            return f"{suite} has no next suite to upgrade to (supported: " + \
+                ", ".join(f"{a} to {b}" for a, b in NEXT_SUITE.items()) + ")"
+        if "new" in scenario.hosts:
+            return "an upgrade in place is a rehearsal of its own: hosts name only 'old'"
+        if sum(isinstance(step, DistUpgrade) for step in scenario.steps) > 1:
+            return "one dist_upgrade a rehearsal (the release notes never skip a suite)"
+        if scenario.hosts[self.host].mail_store != "disk":
+            return (f"the upgrade reboots {self.host}, and mail kept in memory is gone after a reboot: set "
+                    f"hosts.{self.host}.mail_store: disk")
+        if scenario.hosts[self.host].config is None and (
+                self.config is not None or DOVECOT_SERIES[suite] != DOVECOT_SERIES[NEXT_SUITE[suite]]):
+            return (f"the upgrade to {NEXT_SUITE[suite]} rehearses the admin's own configuration: set "
+                    f"hosts.{self.host}.config (docs/dovecot-24.md)")
+        return None
+
+    def describe(self) -> str:
+        kept = f"the configuration in {self.config} put in place" if self.config else "the configuration kept"
+        return f"upgrade {self.host} in place (apt-get full-upgrade, {kept}, reboot)"
+
+
 def _needs_cutover(step: Step, scenario: Scenario) -> str | None:
     if scenario.cutover is None:
         return f"{step.describe()}: this step acts on the lab's internet, which only a scenario with a cutover section has"
@@ -413,6 +453,14 @@ class Wait(Step):
 
     def describe(self) -> str:
         return f"wait {self.seconds} s (guide time)"
+
+
+def in_place_problem(step: Step) -> str | None:
+    """Why `step` cannot run in an in-place rehearsal (only old is there), or None."""
+    where = {getattr(step, name) for name in ("host", "on", "to") if name in type(step).model_fields}
+    if where == {"old"}:
+        return None
+    return f"{step.method} needs a host that an upgrade in place does not have (only old is there)"
 
 
 # Every spec above with a `method` tag, in the order they are defined (errors list them so):

@@ -34,6 +34,9 @@ Layout = Literal["maildir++", "fs"]
 EscapeChar = Literal["\\", "^"]
 # The Dovecot each suite ships (dovecot-core: bullseye 2.3.13, bookworm 2.3.19, trixie 2.4.1).
 DOVECOT_SERIES: dict[str, str] = {"bullseye": "2.3", "bookworm": "2.3", "trixie": "2.4"}
+# The upgrades in place a rehearsal runs (method dist_upgrade): each suite to the next, as the
+# Debian release notes support them (never one skipped).
+NEXT_SUITE: dict[str, str] = {"bullseye": "bookworm", "bookworm": "trixie"}
 # The personal namespace's prefix and separator, by style: Dovecot's default, or Courier's
 # `INBOX.` prefix with `.` (what many old servers show their clients).
 NAMESPACES: dict[str, tuple[str, str]] = {"dovecot": ("", "/"), "courier": ("INBOX.", ".")}

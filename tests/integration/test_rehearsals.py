@@ -302,6 +302,23 @@ PATHS = [
     ("tests/integration/scenarios/variant-24-subscriptions-rsync.yaml", 0, set(),
      lambda d: {"Archive/2024", "Archive/2024/Projects"} <= set(snapshot_of(d, "new")["users"]["ada@example.org"]["subscriptions"])
      and "Lists" not in snapshot_of(d, "new")["users"]["ada@example.org"]["subscriptions"]),
+    # the Dovecot 2.4 upgrade in place: apt-get full-upgrade offline, the admin's 2.4 translation, a reboot;
+    # clients see the host as before it, and the step table shows apt-get's own count and the kept files
+    ("scenarios/in-place-bookworm-to-trixie.yaml", 0, set(),
+     lambda d: report_of(d)["road"] == "in place: old upgraded from bookworm to trixie"
+     and re.fullmatch(r"\d+ upgraded, \d+ newly installed, \d+ to remove and 0 not upgraded\.",
+                      report_of(d)["steps"][1]["meaning"])
+     and "/etc/dovecot/dovecot.conf.ucf-dist" in report_of(d)["steps"][2]["output"]
+     and report_of(d)["steps"][3]["meaning"].startswith("Dovecot 1:2.4.")
+     and {c["property"]: c["status"] for c in report_of(d)["checks"]}["source"].startswith("not checked: in place")
+     and report_of(d)["messages_per_user"] == {"ada@example.org": {"old": 63, "new": 63},
+                                               "ben@example.com": {"old": 24, "new": 24}}),
+    # the admin's 2.3 configuration kept through the upgrade (dpkg's and ucf's default): 2.4 refuses it at
+    # its first setting and Dovecot does not start
+    ("tests/integration/scenarios/negative-in-place-2.3-config-kept.yaml", 1, {"config_failed", "service_down"},
+     lambda d: [(f["mailbox"], f["detail"]) for f in report_of(d)["findings"] if f["class"] == "config_failed"]
+     == [("old dovecot/dovecot.conf:5", "dovecot: The first setting must be dovecot_config_version")]
+     and {f["mailbox"] for f in report_of(d)["findings"] if f["class"] == "service_down"} == {"IMAP", "POP3", "ManageSieve"}),
     ("scenarios/own-script.yaml", 0, set(),
      lambda d: "migrating cem@example.org" in report_of(d)["steps"][-1]["output"]),
     ("scenarios/negative-own-script-subtly-wrong.yaml", 1,

@@ -12,7 +12,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from maillab.lab.command import Command
-from maillab.lab.containers import ExecResult, MailServer
+from maillab.lab.containers import ExecResult, MailServer, OwnConfig
 from maillab.lab.errors import LabError
 from maillab.lab.internet import Nameserver
 from maillab.runner.schema.scenario import HostSpec
@@ -54,6 +54,11 @@ class FakeHost(MailServer):
         self.files: dict[str, bytes] = {"/etc/dovecot/maillab-series": series.encode() + b"\n"}
         if series == "2.4":  # the image's own first line (dockerfiles/mailhost/dovecot-2.4/dovecot.conf)
             self.files["/etc/dovecot/dovecot.conf"] = b"dovecot_config_version = 2.4.0\n"
+
+    def take_upgraded_config(self, folder: str | None) -> OwnConfig:
+        """The configuration work of lab/containers.py's own (its own tests cover it), recorded."""
+        self.transcript.add(f"(the configuration for the new suite: {folder or 'what dpkg kept'})")
+        return OwnConfig(folder or "kept")
 
     def run(self, command: Command, *, timeout: float = 0, env: dict[str, str] | None = None,
             workdir: str | None = None) -> ExecResult:
@@ -181,6 +186,10 @@ class FakeLab:
 
     def tool_machine(self, role: str, image: str | None = None) -> FakeHost:
         return self.tools.setdefault(role, FakeHost(role, self.transcript, self.hosts["new"].spec))
+
+    def reboot(self, role: str) -> float:
+        self.transcript.add(f"(reboot {role}, until it is ready)")
+        return 0.0
 
     def imapsync_machine(self, script) -> FakeHost:
         self.transcript.add(f"(the imapsync image, built from {script.name})")

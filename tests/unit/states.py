@@ -15,7 +15,7 @@ def message(uid: int, content: str, **changes) -> MessageState:
     return MessageState(**(fields | changes))
 
 
-def state() -> HostState:
+def state(role: str = "old") -> HostState:
     inbox = FolderState(name="INBOX", uidvalidity=100, uidnext=4,
                         messages=[message(1, "a"), message(2, "b"), message(3, "c")])
     archive = FolderState(name="Archive", uidvalidity=101, uidnext=3, messages=[message(1, "d"), message(2, "e")])
@@ -29,7 +29,7 @@ def state() -> HostState:
     )
     db = {"mailserver.virtual_users": {"1": {"id": "1", "domain_id": "1", "email": USER,
                                              "password": "{SHA512-CRYPT}x", "quota": "0"}}}
-    return HostState(role="old", users={USER: user}, user_db=db)
+    return HostState(role=role, users={USER: user}, user_db=db)
 
 
 def inbox(s): return s.users[USER].folders["INBOX"]

@@ -92,7 +92,7 @@ CASES = [
 def evidence(broken: str, breakage, **more) -> Evidence:
     """All four snapshots alike but the broken one; damage to new was there after the first
     run too (else the rerun made it, which is the 'converged' case)."""
-    snapshots = {"baseline": state(), "old": state(), "new": state(), "converged": state()}
+    snapshots = {"baseline": state(), "old": state(), "new": state("new"), "converged": state("new")}
     for name in {"new": ("new", "converged")}.get(broken, (broken,)):
         breakage(snapshots[name])
     return Evidence(**snapshots, **more)
@@ -144,6 +144,16 @@ def test_each_refusal_of_news_own_configuration_is_a_finding_naming_file_and_lin
     assert [(f.kind, f.property, f.mailbox, f.detail) for f in findings] == [
         ("config_failed", "config", "new dovecot/dovecot.conf:7", "dovecot: Unknown setting: mail_locaton"),
         ("config_failed", "config", "new postfix/main.cf:3", "postfix: missing '=' after attribute name")]
+
+
+def test_in_place_the_host_after_is_held_to_itself_before_and_no_source_is_judged():
+    """An upgrade in place: `new` is old after it (role old), and there is no old beside it."""
+    upgraded = state()
+    upgraded.users[USER].folders["INBOX"].messages.pop()
+    refused = (ConfigProblem("dovecot", "dovecot/dovecot.conf", 5, "The first setting must be dovecot_config_version"),)
+    findings = judge(Evidence(baseline=state(), old=None, new=upgraded, config_refused=refused), Expectations())
+    assert sorted((f.kind, f.mailbox) for f in findings) == [("config_failed", "old dovecot/dovecot.conf:5"),
+                                                             ("missing", "INBOX")]
 
 
 def test_the_internets_mail_is_judged_by_the_ledger_not_by_the_comparison():

@@ -30,6 +30,7 @@ FILES = Path(__file__).parent / "golden-files"
 PASSWORDS = {"a@example.org": "pw-a", "-bob@example.org": "pw-bob"}
 BULLSEYE_TO_BOOKWORM = {"old": {"suite": "bullseye"}, "new": {"suite": "bookworm"}}
 BOOKWORM_TO_TRIXIE = {"old": {"suite": "bookworm"}, "new": {"suite": "trixie"}}
+BOOKWORM_IN_PLACE = {"old": {"suite": "bookworm", "config": "own-config-2.3", "mail_store": "disk"}}
 
 
 def scenario_with(step: dict | list[dict], hosts: dict) -> Scenario:
@@ -129,6 +130,9 @@ GOLDEN = [
     ("wait a day", {"method": "wait", "seconds": 86400}, BULLSEYE_TO_BOOKWORM, None),
     ("certificates", [{"method": "ssh_root_key", "action": "install", "client": "new"}, {"method": "certificates"}],
      BULLSEYE_TO_BOOKWORM, None),
+    ("dist_upgrade in place, the admin's 2.4 configuration put in place",
+     {"method": "dist_upgrade", "config": "own-config-2.4"}, BOOKWORM_IN_PLACE, None),
+    ("dist_upgrade in place, the configuration kept", {"method": "dist_upgrade"}, BOOKWORM_IN_PLACE, None),
 ]
 
 

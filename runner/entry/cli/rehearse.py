@@ -100,7 +100,11 @@ def _check_own_config(spec) -> None:
     throw-away machine): old's refusal is bad input, new's a warning (run reports it as the
     migration's config_failed). Without a Docker engine this check is skipped with a warning."""
     hosts = {role: host for role, host in spec.hosts.items() if host.config}
-    if not hosts:
+    # an upgrade in place's configuration, as the next suite's Dovecot and Postfix read it
+    upgraded = {f"steps[{index}]": spec.hosts[step.host].model_copy(update={"suite": step.target(spec),
+                                                                           "config": step.config})
+                for index, step in enumerate(spec.steps) if getattr(step, "method", "") == "dist_upgrade" and step.config}
+    if not hosts and not upgraded:
         return
     from ....lab.errors import LabError  # noqa: PLC0415  (Docker, only for an own configuration)
     from ....lab.lab import check_own_config, docker_client  # noqa: PLC0415
@@ -111,17 +115,22 @@ def _check_own_config(spec) -> None:
         console.print(Text(f"warning: hosts' own configurations not checked with doveconf and postconf ({error})",
                            style="yellow"))
         return
-    for role, host in sorted(hosts.items(), key=lambda item: item[0] != "old"):
-        refused = check_own_config(host, role)
+    for role, host in [*sorted(hosts.items(), key=lambda item: item[0] != "old"), *upgraded.items()]:
+        refused = check_own_config(host, role.replace("[", "-").rstrip("]"))
         if refused and role == "old":
             more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
             fail(f"hosts.old.config: {refused[0].one_line(host.config)}{more}: the lab cannot stand in for the "
                  "admin's old server", EXIT_BAD_INPUT)
         for problem in refused:
-            console.print(Text(f"warning: hosts.{role}.config: {problem.one_line(host.config)}: run reports "
+            console.print(Text(f"warning: {_field(role)}: {problem.one_line(host.config)}: run reports "
                                "config_failed", style="yellow"))
         if not refused:
-            console.print(Text(f"hosts.{role}.config: {host.config}: Dovecot and Postfix of {host.suite} take it"))
+            console.print(Text(f"{_field(role)}: {host.config}: Dovecot and Postfix of {host.suite} take it"))
+
+
+def _field(role: str) -> str:
+    """The scenario field of a configuration checked: a host's, or a step's (steps[N])."""
+    return f"{role}.config" if role.startswith("steps[") else f"hosts.{role}.config"
 
 
 @app.command("list")
