@@ -4,7 +4,8 @@ the warm default rehearsal end to end <= 6 s; bench/scenarios/scale-100x1000.yam
 200 MB and flat as messages grow; seeding and snapshot >= 10,000 msg/s each on a 10,000-message
 mailbox; a cold build of bullseye + bookworm <= 4 min; with --million, a 1,000 x 1,000
 rehearsal. Also `maillab validate` under 1 s and 200 MB on every bad file, and the warm live
-cutover under 90 s. Prints figures only; nothing here asserts.
+cutover under 90 s; each upgrade in place: the upgrade image's cold build, and the warm
+dist_upgrade step <= 3 min. Prints figures only; nothing here asserts.
 
     .venv/bin/python bench/bench.py            # everything but --million, cold builds included
     .venv/bin/python bench/bench.py --no-cold  # keep the images, skip the cold builds
@@ -13,6 +14,7 @@ cutover under 90 s. Prints figures only; nothing here asserts.
     .venv/bin/python bench/bench.py --paths    # also every shipped scenario, end to end (~7 min)
     .venv/bin/python bench/bench.py --validate # only the bad-scenario corpus (no Docker)
     .venv/bin/python bench/bench.py --cutover  # only the live cutover (warm)
+    .venv/bin/python bench/bench.py --upgrade  # only the upgrades in place (cold image, warm step)
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 ROOT = Path(__file__).resolve().parents[1]
 
 from maillab.lab.baseimage import BASE_LABEL, image_exists  # noqa: E402
-from maillab.lab.images import ensure_images, ensure_mailhost_image, mailhost_image  # noqa: E402
+from maillab.lab.images import ensure_images, ensure_mailhost_image, mailhost_image, upgrade_image  # noqa: E402
 from maillab.lab.lab import Lab, docker_client  # noqa: E402
 from maillab.runner.rehearsal.seed import seed_host  # noqa: E402
 from maillab.runner.rehearsal.snapshot import snapshot_user  # noqa: E402
@@ -170,6 +172,30 @@ def live_cutover() -> None:
                                     "lost", "max_delay_s")))
 
 
+IN_PLACE = {("bookworm", "trixie"): "scenarios/in-place-bookworm-to-trixie.yaml",
+            ("bullseye", "bookworm"): "bench/scenarios/in-place-bullseye-to-bookworm.yaml"}
+
+
+def upgrades_in_place() -> None:
+    """Each road in place: the upgrade image's cold build (the mail host image kept: it is
+    the image's start), then the rehearsal warm, and its dist_upgrade step's own time."""
+    client = docker_client()
+    for (suite, target), scenario in IN_PLACE.items():
+        ensure_images(client, (suite,), internet=False)
+        if image_exists(client, upgrade_image(suite, target)):
+            client.images.remove(upgrade_image(suite, target), force=True)
+        started = time.monotonic()
+        ensure_images(client, (), internet=False, upgrades=((suite, target),))
+        print(f"cold build of {upgrade_image(suite, target)} (its packages fetched): "
+              f"{time.monotonic() - started:6.1f} s  (no target)")
+        seconds, code, verdict, _ = rehearsal(scenario)
+        steps = json.loads((REPORT / "report.json").read_text())["steps"]
+        upgrade = sum(step["seconds"] for step in steps)
+        print(f"warm in-place {suite} -> {target}, end to end:    {seconds:6.1f} s  (exit {code}; {verdict})")
+        print(f"  its dist_upgrade step:                      {upgrade:6.1f} s  (target <= 180 s)")
+        print("  " + "; ".join(f"{step['step'][:40]}: {step['seconds']} s" for step in steps))
+
+
 def every_path() -> None:
     for scenario in sorted((ROOT / "scenarios").glob("*.yaml")):
         seconds, code, verdict, _ = rehearsal(str(scenario.relative_to(ROOT)))
@@ -209,11 +235,12 @@ def main() -> None:
     parser.add_argument("--paths", action="store_true", help="also time every shipped scenario")
     parser.add_argument("--validate", action="store_true", help="only the bad-scenario corpus (no Docker)")
     parser.add_argument("--cutover", action="store_true", help="only the warm live cutover")
+    parser.add_argument("--upgrade", action="store_true", help="only the upgrades in place (cold image, warm step)")
     args = parser.parse_args()
     REPORT.mkdir(parents=True, exist_ok=True)
-    if args.cutover or args.million or args.scale:
-        {"cutover": live_cutover, "million": million, "scale": both_scales}[
-            next(name for name in ("cutover", "million", "scale") if getattr(args, name))]()
+    if args.cutover or args.million or args.scale or args.upgrade:
+        {"cutover": live_cutover, "million": million, "scale": both_scales, "upgrade": upgrades_in_place}[
+            next(name for name in ("cutover", "million", "scale", "upgrade") if getattr(args, name))]()
         return
     validate_corpus()
     if args.validate:
@@ -226,6 +253,7 @@ def main() -> None:
     big_mailbox()
     both_scales()
     live_cutover()
+    upgrades_in_place()
     if args.paths:
         every_path()
 

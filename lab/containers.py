@@ -498,6 +498,12 @@ class MailHostContainer(MailServer, LabContainer):
         self._add_for_the_lab(own)
         return own
 
+    def config_taken(self) -> bool:
+        """Whether Dovecot and Postfix take the configuration now in /etc (a step may have mended
+        what they refused): their own checks, which change nothing."""
+        return (self.run(Command.of("doveconf", "-n")).exit_code == 0
+                and self.run(own_config.POSTFIX_CHECK).exit_code == 0)
+
     def installed_dovecot_series(self) -> str:
         """'2.3' or '2.4', from the installed dovecot-core's version (as the image's build reads it)."""
         version = self.run_checked(Command.of("dpkg-query", "-W", "-f=${Version}", "dovecot-core"),

@@ -2,7 +2,7 @@
 from the user's repository, run as root on old, on new, or on a migrator machine.
 
 The script learns the lab from its environment:
-  MAILLAB_OLD_HOST, MAILLAB_NEW_HOST        host names on the lab network (old, new)
+  MAILLAB_OLD_HOST, MAILLAB_NEW_HOST        host names on the lab network (old, new; in place old only)
   MAILLAB_OLD_DOVECOT, MAILLAB_NEW_DOVECOT  Dovecot series, 2.3 or 2.4
   MAILLAB_DOVEADM_PORT, MAILLAB_DOVEADM_PASSWORD   the doveadm service on both servers
   MAILLAB_USERS_FILE                        one address per line, every scenario user
@@ -33,9 +33,9 @@ KEY_COMMENT = "maillab-script"
 def script_environment(lab, users_file: str, key: str) -> dict[str, str]:
     """The MAILLAB_* variables a script gets (and `maillab shell` on a kept lab, so that a
     reference solution runs there as it is)."""
-    return {
-        "MAILLAB_OLD_HOST": "old", "MAILLAB_NEW_HOST": "new",
-        "MAILLAB_OLD_DOVECOT": lab["old"].dovecot_series, "MAILLAB_NEW_DOVECOT": lab["new"].dovecot_series,
+    hosts = {f"MAILLAB_{role.upper()}_{name}": value for role in lab.hosts  # in place: old only
+             for name, value in (("HOST", role), ("DOVECOT", lab[role].dovecot_series))}
+    return hosts | {
         "MAILLAB_DOVEADM_PORT": str(DOVEADM_PORT), "MAILLAB_DOVEADM_PASSWORD": lab.doveadm_password,
         "MAILLAB_USERS_FILE": users_file, "MAILLAB_SSH_KEY": key, "MAILLAB_LAB_ID": lab.id,
     }
@@ -50,15 +50,15 @@ def run(step: Script, context: MigrationContext) -> list[StepResult]:
     target.put_file(f"{WORKDIR}/{name}", read_regular(step.source(context.scenario, step.path)), mode=0o755)
     target.put_file(f"{WORKDIR}/users", "".join(f"{user}\n" for user in context.passwords).encode())
     key = new_key(context, KEY_COMMENT)
-    for role in ("old", "new"):
+    for role in lab.hosts:
         authorize_key(lab[role], key)
-    scan = give_key(context, target, SCRIPT_KEY, key, ["old", "new"])
+    scan = give_key(context, target, SCRIPT_KEY, key, list(lab.hosts))
     if not scan.ok:
         return [scan]
     env = script_environment(lab, f"{WORKDIR}/users", SCRIPT_KEY)
     result = context.run(target, Command.of(f"./{name}", *step.args), {0: "success"}, env=env, workdir=WORKDIR,
                          label=f"{step.path} (as root on {step.on})")
-    for role in ("old", "new"):  # the key lives for the script's run only
+    for role in lab.hosts:  # the key lives for the script's run only
         revoke_key(lab[role], KEY_COMMENT)
     target.run_checked(Command.of("rm", "-f", SCRIPT_KEY), "removing the private key")
     return [scan, result.model_copy(update={"show_output": True})]

@@ -206,6 +206,8 @@ def migrate(lab: Lab, scenario: Scenario, result: Rehearsal, faults: list[Fault]
             result.undelivered = []
         if result.cutover:  # new as the steps left it: a rerun could carry over what was stranded
             result.ledger = ledger_of(result.cutover, lab, result.converged or result.new, result.old)
+        if result.config_refused and lab[scenario.target].config_taken():  # the steps mended it
+            result.config_refused = []
         _judge(result)
 
 

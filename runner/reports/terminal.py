@@ -34,7 +34,8 @@ def verdict_line(rehearsal: Rehearsal) -> str:
 def render(rehearsal: Rehearsal, console: Console) -> None:
     """The tables and answers, then the verdict line. Scenario text is shown as text, never
     read as markup."""
-    steps = Table(title=f"Migration steps ({road(rehearsal)})", title_justify="left")
+    console.print(Text(road(rehearsal)))
+    steps = Table(title="Migration steps", title_justify="left")
     for column in ("step", "host", "exit", "meaning", "s"):
         steps.add_column(column)
     for step in rehearsal.steps:
@@ -61,7 +62,8 @@ def render(rehearsal: Rehearsal, console: Console) -> None:
         console.print(checks)
         for address, counts in messages_per_user(rehearsal).items():
             if counts["new"] is not None and counts["new"] < counts["old"]:
-                console.print(Text(f"{address}: {counts['old']} messages on old, only {counts['new']} on new",
+                before, after = ("before the upgrade", "after it") if rehearsal.scenario.in_place else ("on old", "on new")
+                console.print(Text(f"{address}: {counts['old']} messages {before}, only {counts['new']} {after}",
                                    style="red"))
         render_copies(copies_on_new(rehearsal), console)
         again = redownload(rehearsal)

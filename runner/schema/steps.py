@@ -335,6 +335,9 @@ class DistUpgrade(Step):
         if scenario.hosts[self.host].mail_store != "disk":
             return (f"the upgrade reboots {self.host}, and mail kept in memory is gone after a reboot: set "
                     f"hosts.{self.host}.mail_store: disk")
+        if (store := scenario.hosts[self.host].own_store) and store.kind != "mariadb":
+            return (f"an upgrade in place rehearses MariaDB user stores only: {store.kind}'s own upgrade "
+                    "(pg_upgradecluster, slapd's database) is not reproduced (docs/dovecot-24.md)")
         if scenario.hosts[self.host].config is None and (
                 self.config is not None or DOVECOT_SERIES[suite] != DOVECOT_SERIES[NEXT_SUITE[suite]]):
             return (f"the upgrade to {NEXT_SUITE[suite]} rehearses the admin's own configuration: set "

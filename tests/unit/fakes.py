@@ -50,6 +50,7 @@ class FakeHost(MailServer):
         self.role, self.spec, self.transcript = role, spec, transcript
         # a command line's start -> the exit code it gets (or the codes of its runs, in turn)
         self.exits = {start: list(code) if isinstance(code, list) else code for start, code in (exits or {}).items()}
+        self.own = OwnConfig(spec.config) if spec and spec.config else None
         series = "2.4" if spec and spec.suite == "trixie" else "2.3"
         self.files: dict[str, bytes] = {"/etc/dovecot/maillab-series": series.encode() + b"\n"}
         if series == "2.4":  # the image's own first line (dockerfiles/mailhost/dovecot-2.4/dovecot.conf)

@@ -154,3 +154,33 @@ def test_scenario_text_is_printed_as_text_not_markup(text):
     step = STEP.model_copy(update={"step": text, "show_output": True, "output": text})
     render(rehearsal(steps=[step]), console)
     assert console.export_text().count(text) == 3  # the step's row, its output's title and its output
+
+
+def test_an_upgrade_in_place_is_reported_as_one_host_before_and_after(tmp_path):
+    """The road says "in place"; the source is not checked (no source is left beside the host);
+    the checks compare the host after the upgrade with itself before it."""
+    scenario = Scenario.model_validate({
+        "name": "in-place", "description": "upgraded where it stands",
+        "hosts": {"old": {"suite": "bookworm", "config": "own-config", "mail_store": "disk"}},
+        "users": [{"address": USER}], "steps": [{"method": "dist_upgrade", "config": "own-config-2.4"}],
+    })
+    before, after = state(), state()
+    inbox(after).messages.pop(1)
+    result = Rehearsal(scenario=scenario, lab_id="mlinplace", baseline=before, new=after, steps=[])
+    result.findings = judge(Evidence(baseline=before, old=None, new=after), scenario.expect)
+    write_reports(result, tmp_path)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["road"] == "in place: old upgraded from bookworm to trixie"
+    assert {c["property"]: c["status"] for c in report["checks"]}["source"] == \
+        "not checked: in place: no source is left beside the host upgraded"
+    assert [f["class"] for f in report["findings"]] == ["missing"]
+    assert report["messages_per_user"][USER]["new"] == report["messages_per_user"][USER]["old"] - 1
+    html = (tmp_path / "report.html").read_text()
+    assert "in place: old upgraded from bookworm to trixie" in html
+    assert "Checks (old before -&gt; old after the upgrade, in place, as clients see them)" in html
+    console = Console(record=True, width=200)
+    render(result, console)
+    text = console.export_text()
+    assert text.startswith("in place: old upgraded from bookworm to trixie\n")
+    assert "Checks (old before -> old after the upgrade, in place, as clients see them)" in text
+    assert f"{USER}: 5 messages before the upgrade, only 4 after it" in text
