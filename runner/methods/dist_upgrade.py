@@ -7,6 +7,7 @@ apt-get runs with --no-download."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 
@@ -16,6 +17,7 @@ from ..schema.steps import DistUpgrade
 from . import executes
 from .context import MigrationContext, StepResult
 
+log = logging.getLogger(__name__)
 SOURCES = "/etc/apt/sources.list"
 APT_EXIT_MEANINGS = {0: "success", 100: "apt-get failed (a broken dependency, a package's script, a missing package)"}
 # dpkg: keep the installed version of every changed conffile, install the others' new version,
@@ -47,6 +49,8 @@ def run(step: DistUpgrade, context: MigrationContext) -> list[StepResult]:
     suite, target = host.spec.suite, step.target(context.scenario)
     results = [context.run(host, Command.of("sed", "-i", f"s/{suite}/{target}/g", SOURCES),
                            {0: f"the sources name {target}"})]
+    log.info("upgrading %s to %s: apt-get unpacks every package of the new suite (minutes; its count follows)",
+             host.role, target)
     results.append(context.run(host, FULL_UPGRADE, APT_EXIT_MEANINGS, summary=apt_summary))
     if not results[-1].ok:
         return results
