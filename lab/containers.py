@@ -403,7 +403,92 @@ def _failing(checks: dict) -> dict[str, str]:
     return failures
 
 
-class MailHostContainer(MailServer, LabContainer):
+class Served:
+    """A server's services as the runner reaches them: through the lab's forwarder, on the
+    engine's address. SERVICES names those the server has; `secrets.probe` is the password of
+    its lab-only user PROBE_USER."""
+
+    SERVICES: tuple[str, ...] = ("IMAP", "POP3", "ManageSieve", "SMTP", "MariaDB")
+    role: str
+    secrets: HostSecrets
+    _published: dict[str, int]
+
+    @talking_to_the_engine("asking for the ports of {0.role}")
+    def port(self, service: str) -> int:
+        """The port on the engine's address that leads to `service` (asked of Docker once per host)."""
+        if not self._published:
+            self._published.update({name: int(self.get_exposed_port(port)) for name, port in PUBLISHED.items()})
+        return self._published[service]
+
+    def imap(self, user: str, password: str) -> IMAPClient:
+        return imap_login(self.port("imap"), user, password)
+
+    def smtp(self) -> smtplib.SMTP:
+        return smtplib.SMTP(engine_address(), self.port("smtp"), timeout=NETWORK_TIMEOUT)
+
+    def pop3(self, user: str, password: str) -> poplib.POP3:
+        pop = poplib.POP3(engine_address(), self.port("pop3"), timeout=NETWORK_TIMEOUT)
+        try:
+            pop.user(user)
+            pop.pass_(password)
+        except Exception:
+            pop.close()
+            raise
+        return pop
+
+    @contextmanager
+    def managesieve(self, user: str, password: str):
+        client = ManageSieveClient(engine_address(), self.port("sieve"))
+        if not client.connect(user, password, authmech="PLAIN"):
+            raise ConnectionRefusedError(f"ManageSieve login for {user} on '{self.role}' failed")
+        try:
+            yield client
+        finally:
+            client.logout()
+
+    def probe(self) -> dict[str, str]:
+        """Which of the services this server has (SERVICES: IMAP, POP3, ManageSieve, SMTP,
+        MariaDB) do not answer a login (EHLO, a query), with what the client saw; empty when all
+        of them work. One that fails is asked again for PROBE_SETTLE seconds before it counts."""
+        checks = {name: check for name, check in self._service_checks().items() if name in self.SERVICES}
+        failing = _failing(checks)
+
+        def answered() -> None:
+            nonlocal failing
+            failing = _failing({name: checks[name] for name in failing})
+            if failing:
+                raise NotYet(", ".join(failing))
+        if failing:
+            try:
+                poll(f"the services of {self.role} to answer", answered, timeout=PROBE_SETTLE, interval=0.5)
+            except WaitTimeout:
+                pass  # still not answering: that is the answer
+        return failing
+
+    def _service_checks(self) -> dict:
+        def imap() -> None:
+            with self.imap(PROBE_USER, self.secrets.probe):
+                pass
+
+        def pop3() -> None:
+            self.pop3(PROBE_USER, self.secrets.probe).quit()
+
+        def managesieve() -> None:
+            with self.managesieve(PROBE_USER, self.secrets.probe):
+                pass
+
+        def smtp() -> None:
+            with self.smtp() as client:
+                if client.ehlo("maillab")[0] != 250:
+                    raise ConnectionError("EHLO refused")
+
+        def mariadb() -> None:
+            with self.db() as connection, connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        return {"IMAP": imap, "POP3": pop3, "ManageSieve": managesieve, "SMTP": smtp, "MariaDB": mariadb}
+
+
+class MailHostContainer(Served, MailServer, LabContainer):
     def __init__(self, image: str, *, spec: HostSpec, secrets: HostSecrets, **options) -> None:
         super().__init__(image, **options)
         self.spec = spec
@@ -570,79 +655,9 @@ class MailHostContainer(MailServer, LabContainer):
         except LabError as error:
             raise HostNotReady(f"{error}; {self.log_tail()}") from None
 
-    # -- access from the runner ----------------------------------------------------------
-    @talking_to_the_engine("asking for the ports of {0.role}")
-    def port(self, service: str) -> int:
-        """The port on the engine's address that leads to `service` (asked of Docker once per host)."""
-        if not self._published:
-            self._published.update({name: int(self.get_exposed_port(port)) for name, port in PUBLISHED.items()})
-        return self._published[service]
-
-    def imap(self, user: str, password: str) -> IMAPClient:
-        return imap_login(self.port("imap"), user, password)
-
-    def smtp(self) -> smtplib.SMTP:
-        return smtplib.SMTP(engine_address(), self.port("smtp"), timeout=NETWORK_TIMEOUT)
-
-    def pop3(self, user: str, password: str) -> poplib.POP3:
-        pop = poplib.POP3(engine_address(), self.port("pop3"), timeout=NETWORK_TIMEOUT)
-        try:
-            pop.user(user)
-            pop.pass_(password)
-        except Exception:
-            pop.close()
-            raise
-        return pop
-
-    @contextmanager
-    def managesieve(self, user: str, password: str):
-        client = ManageSieveClient(engine_address(), self.port("sieve"))
-        if not client.connect(user, password, authmech="PLAIN"):
-            raise ConnectionRefusedError(f"ManageSieve login for {user} on '{self.role}' failed")
-        try:
-            yield client
-        finally:
-            client.logout()
-
     def db(self, database: str | None = None) -> pymysql.Connection:
         """The lab's MariaDB account over the published port: SQL goes through parameters."""
         return pymysql.connect(host=engine_address(), port=self.port("mysql"), user=DB_USER, password=self.secrets.db,
                                database=database, charset="utf8mb4", autocommit=True, connect_timeout=10,
                                read_timeout=NETWORK_TIMEOUT, write_timeout=NETWORK_TIMEOUT)
 
-    def probe(self) -> dict[str, str]:
-        """Which of IMAP, POP3, ManageSieve, SMTP and MariaDB do not answer a login (EHLO, a
-        query), with what the client saw; empty when all of them work. One that fails is asked
-        again for PROBE_SETTLE seconds before it counts."""
-        def imap() -> None:
-            with self.imap(PROBE_USER, self.secrets.probe):
-                pass
-
-        def pop3() -> None:
-            self.pop3(PROBE_USER, self.secrets.probe).quit()
-
-        def managesieve() -> None:
-            with self.managesieve(PROBE_USER, self.secrets.probe):
-                pass
-
-        def smtp() -> None:
-            with self.smtp() as client:
-                if client.ehlo("maillab")[0] != 250:
-                    raise ConnectionError("EHLO refused")
-        def mariadb() -> None:
-            with self.db() as connection, connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-        checks = {"IMAP": imap, "POP3": pop3, "ManageSieve": managesieve, "SMTP": smtp, "MariaDB": mariadb}
-        failing = _failing(checks)
-
-        def answered() -> None:
-            nonlocal failing
-            failing = _failing({name: checks[name] for name in failing})
-            if failing:
-                raise NotYet(", ".join(failing))
-        if failing:
-            try:
-                poll(f"the services of {self.role} to answer", answered, timeout=PROBE_SETTLE, interval=0.5)
-            except WaitTimeout:
-                pass  # still not answering: that is the answer
-        return failing

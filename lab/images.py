@@ -50,6 +50,11 @@ def mailhost_image(suite: str) -> str:
     return f"maillab/mailhost:{suite}"
 
 
+def server_image(kind: str, suite: str) -> str:
+    """The image of a host running `kind` (dovecot: the mail host; courier, cyrus: dockerfiles/<kind>)."""
+    return mailhost_image(suite) if kind == "dovecot" else f"maillab/{kind}:{suite}"
+
+
 def _context_files(context: Path) -> dict[str, Path]:
     """What a build sees, by name: the shared files, then the context's own."""
     return {str(path.relative_to(folder)): path
@@ -116,13 +121,16 @@ BUILD_LOCK = Path(tempfile.gettempdir()) / "maillab-build.lock"
 
 def ensure_images(client: docker.DockerClient, suites: tuple[str, ...], internet: bool,
                   browser: bool = False, compose: bool = False,
-                  upgrades: tuple[tuple[str, str], ...] = ()) -> dict[str, bool]:
+                  upgrades: tuple[tuple[str, str], ...] = (),
+                  servers: tuple[tuple[str, str], ...] = ()) -> dict[str, bool]:
     """The mail host images of `suites` and the forwarder's (and the internet's, the browser's, Compose
     v2's), two builds at a time; the base images first, one after the other (debootstrap may need installing once);
-    then the upgrade images of `upgrades` (suite, target), each on its suite's mail host image.
+    then the upgrade images of `upgrades` (suite, target), each on its suite's mail host image;
+    and the images of `servers` (kind, suite) other than Dovecot.
     Returns, per image, whether it was built."""
     suites = tuple(sorted({*suites, *(suite for suite, _ in upgrades)}))
-    built = _ensure_images(client, suites, internet, browser, compose)
+    built = _ensure_images(client, suites, internet, browser, compose,
+                           tuple((kind, suite) for kind, suite in servers if kind != "dovecot"))
     stale = [(suite, target) for suite, target in upgrades
              if not _labelled(client, upgrade_image(suite, target), _upgrade_label())]
     if stale:
@@ -136,8 +144,9 @@ def ensure_images(client: docker.DockerClient, suites: tuple[str, ...], internet
 
 
 def _ensure_images(client: docker.DockerClient, suites: tuple[str, ...], internet: bool,
-                   browser: bool, compose: bool) -> dict[str, bool]:
+                   browser: bool, compose: bool, servers: tuple[tuple[str, str], ...]) -> dict[str, bool]:
     wanted = {mailhost_image(suite): (MAILHOST_CONTEXT, suite) for suite in suites}
+    wanted |= {server_image(kind, suite): (DOCKERFILES / kind, suite) for kind, suite in servers}
     wanted[forwarder_image()] = (FORWARDER_CONTEXT, FORWARDER_SUITE)  # every lab has one
     if internet:
         wanted[internet_image()] = (INTERNET_CONTEXT, INTERNET_SUITE)

@@ -41,8 +41,10 @@ from .forwarder import (  # noqa: E402
     FORWARDS, ROLE as FORWARDER, Forwarder, door, read_forwards, sealed_networks,
 )
 from .images import (  # noqa: E402
-    ensure_images, ensure_imapsync_image, forwarder_image, internet_image, mailhost_image, upgrade_image,
+    ensure_images, ensure_imapsync_image, forwarder_image, internet_image, mailhost_image, server_image,
+    upgrade_image,
 )
+from .servers import server_classes  # noqa: E402
 from ..runner.schema.scenario import HostSpec  # noqa: E402
 from ..runner.schema.sources import config_files  # noqa: E402
 from . import signals  # noqa: E402
@@ -178,17 +180,20 @@ class Lab:
         """The network, then every machine at once. A signal or an error on the way leaves
         nothing that `destroy` would not find: each Docker object asked for is waited for."""
         ensure_images(self.client, tuple(sorted({spec.suite for spec in self.specs.values()})), self.internet,
-                      upgrades=tuple((self.specs[role].suite, target) for role, target in self.upgrades.items()))
+                      upgrades=tuple((self.specs[role].suite, target) for role, target in self.upgrades.items()),
+                      servers=tuple((spec.server, spec.suite) for spec in self.specs.values()))
         self.network, self.outside = sealed_networks(self.id, self.labels)
         for role, spec in self.specs.items():
-            log.info("starting host '%s' (Debian %s, %s, users in %s)", role, spec.suite, spec.mail_format,
-                     spec.own_store.kind if spec.own_store else spec.user_store)
+            log.info("starting host '%s' (Debian %s, %s)", role, spec.suite,
+                     f"{spec.mail_format}, users in {spec.own_store.kind if spec.own_store else spec.user_store}"
+                     if spec.server == "dovecot" else f"{spec.server}, its users in its own store")
             host_secrets = HostSecrets(doveadm=self.doveadm_password, db=self.new_secret(), probe=self.new_secret(),
                                        tls=self.tls.get(role))
-            image = upgrade_image(spec.suite, self.upgrades[role]) if role in self.upgrades else mailhost_image(spec.suite)
-            self.hosts[role] = MailHostContainer(image, role=role, labels=self.labels,
-                                                 network=self.network, spec=spec, secrets=host_secrets,
-                                                 name=f"{self.id}-{role}")
+            image = upgrade_image(spec.suite, self.upgrades[role]) if role in self.upgrades \
+                else server_image(spec.server, spec.suite)
+            machine = MailHostContainer if spec.server == "dovecot" else server_classes()[spec.server]
+            self.hosts[role] = machine(image, role=role, labels=self.labels, network=self.network, spec=spec,
+                                       secrets=host_secrets, name=f"{self.id}-{role}")
         if self.internet:  # started bare: the runner configures them once the hosts' addresses are known
             log.info("starting the lab's internet: DNS and a sending MTA (Debian %s)", internet_image().split(":")[1])
             options = {"labels": self.labels, "network": self.network}

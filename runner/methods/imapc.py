@@ -166,7 +166,7 @@ def _client_settings(step: Imapc, old, new) -> str:
         lines += ["imapc_user = %u", "imapc_features = rfc822.size fetch-headers"]
     if step.auth == "master_user":
         lines.append(f"imapc_master_user = {MASTER_USER}")
-    if old.spec.namespace == "courier":
+    if old.spec.shown_namespace == "courier":
         lines.append("imapc_list_prefix = INBOX")
     if step.pop3_migration:
         lines += ["pop3c_host = old", "pop3c_port = 110"]

@@ -29,7 +29,7 @@ from ..schema.steps import Sql, Step
 from .compare import judge
 from .inject import Injection, heal
 from .ledger import Ledger
-from .seed import seed_host
+from .seed import seed_host, write_user_store
 from .snapshot import snapshot_host, snapshot_hosts
 from .state import Evidence, HostState, TlsCheck
 from .tls import check_names, make_certificates
@@ -159,6 +159,9 @@ def prepare(lab: Lab, scenario: Scenario, result: Rehearsal, ca: str) -> None:
         result.passwords = {user.address: lab.new_secret(12) for user in scenario.users}
         written = seed_host(lab["old"], scenario, result.passwords)
         log.info("%d messages written on old", written)
+        if scenario.hosts["old"].server != "dovecot":  # no copy_userdb from it: the admin makes them on new
+            write_user_store(lab["new"], scenario.users, result.passwords)
+            log.info("the users made on new (%s's own store cannot be copied)", scenario.hosts["old"].server)
     with _phase(result, "baseline"):
         result.baseline = snapshot_host(lab["old"], result.passwords)
         # a user old refuses would be left out of every comparison: the lab failed to make old

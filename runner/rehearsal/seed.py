@@ -25,6 +25,7 @@ from ..schema.scenario import HostSpec, RoundcubeSpec, Scenario, UserSpec
 from ..schema.vocabulary import MAILDIR_FLAG_LETTERS, maildir_folder_path
 from ..schema.vocabulary import MAILDIR_KEYWORD_LETTERS as KEYWORD_LETTERS
 from .messages import labelled_messages
+from .seed_over_imap import seed_over_imap
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,9 @@ UPLOAD_BYTES = 16 * 2**20  # of users' archives at a time: the upload holds abou
 def seed_host(host, scenario: Scenario, passwords: dict[str, str]) -> int:
     """Seed every user of the scenario onto `host`; returns the number of messages written.
     Users' archives go up together, about UPLOAD_BYTES at a time: each request to the host
-    costs more than writing a user's mail."""
+    costs more than writing a user's mail. A server that is not Dovecot is seeded over IMAP."""
+    if host.spec.server != "dovecot":
+        return seed_over_imap(host, scenario, passwords)
     write_user_store(host, scenario.users, passwords)
     places = mail_places(host, [user.address for user in scenario.users]) if host.spec.own_store else {}
     if scenario.roundcube:

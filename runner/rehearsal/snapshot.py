@@ -30,6 +30,8 @@ from .state import FolderState, HostState, MessageState, SieveState, UserState
 log = logging.getLogger(__name__)
 
 FETCH_QUERY = "(UID FLAGS INTERNALDATE RFC822.SIZE X-GUID BODY.PEEK[])"  # X-GUID: Dovecot's
+# what a server that is not Dovecot is asked (it answers an unknown item with BAD)
+FETCH_QUERY_WITHOUT_GUID = FETCH_QUERY.replace(" X-GUID", "")
 FLAGS_ITEM = re.compile(rb"\bFLAGS \([^)]*\)")
 UID_ITEM = re.compile(rb"\bUID (\d+)")
 SIZE_ITEM = re.compile(rb"\bRFC822\.SIZE (\d+)")
@@ -65,7 +67,7 @@ def snapshot_hosts(hosts: list, passwords: dict[str, str]) -> list[HostState]:
                              if address in present[host.role] else _nothing_yet(host, address, unknown[host.role])
                              for address, password in passwords.items()} for host in hosts}
         user_db = {host.role: pool.submit(snapshot_user_db, host) for host in hosts
-                   if "MariaDB" not in unanswered[host.role]}
+                   if "MariaDB" in host.SERVICES and "MariaDB" not in unanswered[host.role]}
         return [HostState(role=host.role, users=_with_reasons(host, {a: f.result() for a, f in users[host.role].items()},
                                                               started, unknown[host.role]),
                           user_db=user_db[host.role].result() if host.role in user_db else {},
@@ -153,7 +155,8 @@ def snapshot_user(host, address: str, password: str, unanswered: dict[str, str] 
         address=address,
         folders=folders,
         subscriptions=subscriptions,
-        sieve=SieveState() if "ManageSieve" in unanswered else _sieve_state(host, address, password),
+        sieve=SieveState() if "ManageSieve" in unanswered or "ManageSieve" not in host.SERVICES
+        else _sieve_state(host, address, password),
         pop3_uidls=[] if "POP3" in unanswered else _pop3_uidls(host, address, password),
     )
 
@@ -179,10 +182,11 @@ def _imap_state(host, address: str, password: str) -> tuple[dict[str, FolderStat
             status = imap.folder_status(name, ["UIDVALIDITY", "UIDNEXT"])
             imap.select_folder(name, readonly=True)
             uids = imap.search("ALL")
+            query = FETCH_QUERY if host.spec.server == "dovecot" else FETCH_QUERY_WITHOUT_GUID
             if len(uids) >= PARALLEL_FROM and WORKERS > 1:
-                messages = _fetch_in_workers(host.port("imap"), address, password, name, uids)
+                messages = _fetch_in_workers(host.port("imap"), address, password, name, uids, query)
             else:
-                messages = _fetch(imap, uids)
+                messages = _fetch(imap, uids, query)
             imap.unselect_folder()
             folders[canonical] = FolderState(
                 name=canonical, uidvalidity=status[b"UIDVALIDITY"], uidnext=status[b"UIDNEXT"], messages=messages
@@ -190,7 +194,7 @@ def _imap_state(host, address: str, password: str) -> tuple[dict[str, FolderStat
     return folders, subscriptions
 
 
-def _fetch(imap: IMAPClient, uids: list[int]) -> list[MessageState]:
+def _fetch(imap: IMAPClient, uids: list[int], query: str = FETCH_QUERY) -> list[MessageState]:
     """The messages `uids` of the selected folder, in UID order. Read through imapclient's
     own imaplib connection: imapclient's response parser lexes every byte of the metadata in
     Python, which limited a snapshot to ~2,000 messages a second; the stdlib returns each
@@ -201,7 +205,7 @@ def _fetch(imap: IMAPClient, uids: list[int]) -> list[MessageState]:
     messages = []
     for start in range(0, len(uids), FETCH_BATCH):
         batch = uids[start:start + FETCH_BATCH]
-        kind, data = connection.uid("FETCH", ",".join(map(str, batch)), FETCH_QUERY)
+        kind, data = connection.uid("FETCH", ",".join(map(str, batch)), query)
         if kind != "OK":
             raise LabError(f"FETCH of {len(batch)} messages failed: {data}")
         messages += sorted(_fetched_messages(data), key=lambda message: message.uid)
@@ -261,21 +265,23 @@ def _flags(item: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
             tuple(sorted(f for f in flags if not f.startswith("\\"))))
 
 
-def _fetch_in_workers(port: int, address: str, password: str, folder: str, uids: list[int]) -> list[MessageState]:
+def _fetch_in_workers(port: int, address: str, password: str, folder: str, uids: list[int],
+                      query: str) -> list[MessageState]:
     """Parsing FETCH responses is CPU-bound Python: split a big folder's UIDs across cores,
     each worker with its own IMAP session."""
     share = -(-len(uids) // WORKERS)
     parts = [uids[i:i + share] for i in range(0, len(uids), share)]
     # forkserver: snapshots read users in threads, and a fork would copy their held locks
     with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("forkserver")) as pool:
-        fetched = pool.map(_fetch_part, repeat(port), repeat(address), repeat(password), repeat(folder), parts)
+        fetched = pool.map(_fetch_part, repeat(port), repeat(address), repeat(password), repeat(folder), parts,
+                           repeat(query))
         return [message for part in fetched for message in part]
 
 
-def _fetch_part(port: int, address: str, password: str, folder: str, uids: list[int]) -> list[MessageState]:
+def _fetch_part(port: int, address: str, password: str, folder: str, uids: list[int], query: str) -> list[MessageState]:
     with imap_login(port, address, password) as imap:
         imap.select_folder(folder, readonly=True)
-        return _fetch(imap, uids)
+        return _fetch(imap, uids, query)
 
 
 def _sieve_state(host, address: str, password: str) -> SieveState:

@@ -14,7 +14,7 @@ from ..rehearsal.state import UserState
 from ..rehearsal.sweep import Sweep
 from ..schema.findings import Finding
 from ..schema.scenario import GMAIL_VIRTUAL_FOLDERS
-from ..schema.vocabulary import PROPERTIES
+from ..schema.vocabulary import PROPERTIES, SERVER_LACKS
 
 # Which snapshot part each property is read from (compare.SERVES says which service serves it).
 PROPERTY_PART = {"folders": "folders", "messages": "folders", "content": "folders", "flags": "folders",
@@ -113,6 +113,7 @@ def not_checked(rehearsal: Rehearsal) -> dict[str, str]:
         reasons["idempotence"] = "the steps did not run twice"
     if rehearsal.scenario.in_place:
         reasons["source"] = "in place: no source is left beside the host upgraded"
+    reasons |= SERVER_LACKS.get(rehearsal.scenario.hosts["old"].server, {})  # what old's server does not have
     if not expect.smoke_delivery and not rehearsal.arrivals and not rehearsal.ledger:
         reasons["delivery"] = "no mail was sent to new"
     if new and new.users and all(user.login_error for user in new.users.values()) and not rehearsal.arrivals:

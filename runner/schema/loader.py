@@ -27,7 +27,7 @@ from ruamel.yaml.tokens import (
 from .faults import FAULTS, Fault
 from .scenario import FolderSpec, MailSource, RawMessageSpec, Scenario, UserSpec
 from .sources import IrregularFile, check_source, config_files, maildir_tree, source_bytes
-from .steps import METHODS, Imapsync, Script, Step, in_place_problem
+from .steps import METHODS, Imapsync, Script, Step, foreign_old_problem, in_place_problem
 
 MAX_BYTES = 4 * 2**20
 MAX_DEPTH = 32
@@ -74,15 +74,20 @@ def load_scenario(path: Path) -> Scenario:
             raise ScenarioError(f"{path}:{line_of(document, ('users', index))}: users[{index}]: with the mail in "
                                 f"its files the users' mail takes {need / 2**20:.0f} MiB; a lab host holds "
                                 f"{holds // 2**20} MiB (hosts' mail_store_mb)")
+    if (new := scenario.hosts.get("new")) and new.server != "dovecot":
+        loc = ("hosts", "new", "server")
+        raise ScenarioError(f"{path}:{line_of(document, loc)}: {field_path(loc)}: new is the Dovecot the users move "
+                            f"to; {new.server} can only be old")
+    foreign = scenario.hosts["old"].server
     for field, specs in (("steps", scenario.steps), ("faults", scenario.faults)):
         for index, spec in enumerate(specs):
-            if problem := (scenario.in_place and _in_place_problem(field, spec)) or spec.problem_with(scenario):
+            if problem := (scenario.in_place and _in_place_problem(field, spec)) or (
+                    foreign != "dovecot" and _foreign_old_problem(field, spec, foreign)) or spec.problem_with(scenario):
                 raise ScenarioError(f"{path}:{line_of(document, (field, index))}: {field}[{index}]: {problem}")
             if field == "steps" and getattr(spec, "method", "") == "dist_upgrade" and spec.config is not None:
                 spec.config = str(_config_folder(path, document, scenario.base_dir, ("steps", index, "config"),
                                                  spec.config))
     old = scenario.hosts["old"]  # seeded as it is: its layout must hold every name
-    new = scenario.hosts.get("new")
     for field in sorted({"password_scheme", "password_prefix"} & (new.model_fields_set if new else set())):
         loc = ("hosts", "new", field)
         raise ScenarioError(f"{path}:{line_of(document, loc)}: {field_path(loc)}: hashes are made on old when it is "
@@ -91,6 +96,10 @@ def load_scenario(path: Path) -> Scenario:
         loc = ("hosts", "old", "password_scheme")
         raise ScenarioError(f"{path}:{line_of(document, loc)}: {field_path(loc)}: {problem}")
     for index, user in enumerate(scenario.users):
+        if user.password_scheme and old.server != "dovecot":
+            loc = ("users", index, "password_scheme")
+            raise ScenarioError(f"{path}:{line_of(document, loc)}: {field_path(loc)}: {old.server} on old keeps "
+                                "passwords its own way; the scheme is Dovecot's")
         if user.password_scheme and (problem := old.password_problem(user.password_scheme)):
             loc = ("users", index, "password_scheme")
             raise ScenarioError(f"{path}:{line_of(document, loc)}: {field_path(loc)}: hosts.old ({old.suite}): {problem}")
@@ -206,6 +215,12 @@ def _in_place_problem(field: str, spec: Step | Fault) -> str | None:
     if field == "faults":
         return "faults strike during a migration between two hosts; an upgrade in place has only old"
     return in_place_problem(spec)
+
+
+def _foreign_old_problem(field: str, spec: Step | Fault, server: str) -> str | None:
+    if field == "faults":
+        return f"faults strike a lab of Dovecot hosts; old is {server}"
+    return foreign_old_problem(spec, server)
 
 
 def _fail(path: Path, document: CommentedMap, loc: tuple, problem: str) -> None:

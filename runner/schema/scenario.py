@@ -23,7 +23,7 @@ from .vocabulary import CRYPT_SCHEMES, DEFAULT_PASSWORD_SCHEME, SUITE_SCHEMES, W
 from .vocabulary import (
     DATABASES, MAIL_STORE_BYTES, MESSAGE_MAX, NAMESPACES, QUOTA_MAX, Address, ArgText, Compression,
     ContentType, FileName, FolderName, HeaderText, Keyword, MailFormat, MessageId, Namespace, PlainName,
-    Property, Role, SourcePath, Suite, SystemFlag, UserStore, checked_str, shaped,
+    MailServerKind, Property, Role, SourcePath, Suite, SystemFlag, UserStore, checked_str, shaped,
 )
 
 
@@ -53,8 +53,15 @@ HostUserStore = Annotated[
 ]
 
 
+# What a host that is not Dovecot may set (HostSpec._dovecot_settings_on_dovecot)
+FOREIGN_SERVER_FIELDS = frozenset({"suite", "server", "mail_store", "mail_store_mb"})
+
+
 class HostSpec(Model):
     suite: Suite
+    # the IMAP/POP3 server: Dovecot, or (old only) a real Courier-IMAP or Cyrus IMAP, seeded over
+    # IMAP and ManageSieve as its users' clients would (docs/foreign-servers.md)
+    server: MailServerKind = "dovecot"
     mail_format: MailFormat = "maildir"
     user_store: HostUserStore = "sql"
     # courier: clients see `INBOX.` before every folder and `.` between levels
@@ -175,7 +182,7 @@ class HostSpec(Model):
     def folder_problem(self, folder: str) -> str | None:
         """Why this host's Dovecot cannot keep `folder` (what it answered in the lab), or None."""
         levels = folder.split("/")
-        if self.namespace == "courier" and any("." in level for level in levels):
+        if self.shown_namespace == "courier" and any("." in level for level in levels):
             return "the courier namespace shows clients '.' between levels: no level can hold one"
         if self.seeded_layout == "maildir++" and not self.storage_escape_char and "." in folder:
             escape = "listescape_char" if DOVECOT_SERIES[self.suite] == "2.3" else "mailbox_list_storage_escape_char"
@@ -188,6 +195,15 @@ class HostSpec(Model):
         if max(len(part.encode()) for part in self.folder_directory(folder).split("/")) > NAME_MAX:
             return f"escaped, a directory name would be longer than {NAME_MAX} bytes"
         return None
+
+    @model_validator(mode="after")
+    def _dovecot_settings_on_dovecot(self) -> HostSpec:
+        """A Courier or Cyrus host is that server as Debian ships it: Dovecot's knobs do not apply."""
+        if self.server != "dovecot":
+            if dovecot_only := sorted(self.model_fields_set - FOREIGN_SERVER_FIELDS):
+                raise ValueError(f"{dovecot_only[0]}: a Dovecot setting; a {self.server} host takes only "
+                                 f"{', '.join(sorted(FOREIGN_SERVER_FIELDS))}")
+        return self
 
     @model_validator(mode="after")
     def _own_store_read_by_own_config(self) -> HostSpec:
@@ -208,8 +224,14 @@ class HostSpec(Model):
         """The name IMAP clients of this host see for `folder` ('A/B' in the scenario)."""
         if folder == "INBOX":
             return folder
-        prefix, separator = NAMESPACES[self.namespace]
+        prefix, separator = NAMESPACES[self.shown_namespace]
         return prefix + folder.replace("/", separator)
+
+    @property
+    def shown_namespace(self) -> str:
+        """The namespace style clients see: the setting on Dovecot, the server's own otherwise
+        (Courier's and Cyrus's personal folders both sit under `INBOX.` with '.')."""
+        return self.namespace if self.server == "dovecot" else "courier"
 
 
 def scheme_problem(suite: str, scheme: str) -> str | None:

@@ -458,6 +458,25 @@ class Wait(Step):
         return f"wait {self.seconds} s (guide time)"
 
 
+# What a step may do when old is not Dovecot (server: courier or cyrus): the IMAP side of a
+# migration (imapc with the users' own passwords), and what acts on new or over IMAP. The others
+# need Dovecot on old (doveadm, its SQL user store, its sshd).
+FOREIGN_OLD_METHODS = frozenset({"imapc", "script", "send_mail", "change_flags", "service", "postconf", "queue",
+                                 "wait"})
+
+
+def foreign_old_problem(step: Step, server: str) -> str | None:
+    """Why `step` cannot run against an old server of kind `server` (not Dovecot), or None."""
+    if step.method not in FOREIGN_OLD_METHODS:
+        return f"{step.method} needs Dovecot on old; old is {server} (imapc reads it over IMAP and POP3)"
+    if step.method == "imapc" and step.auth != "user_password":
+        return f"auth: {step.auth} is set up on a Dovecot old; {server} takes each user's own password (user_password)"
+    if step.method in ("script", "service", "postconf", "queue") and "old" in {getattr(step, "on", None),
+                                                                             getattr(step, "host", None)}:
+        return f"{step.method} on old needs the lab's Dovecot host; old is {server}"
+    return None
+
+
 def in_place_problem(step: Step) -> str | None:
     """Why `step` cannot run in an in-place rehearsal (only old is there), or None."""
     where = {getattr(step, name) for name in ("host", "on", "to") if name in type(step).model_fields}

@@ -34,6 +34,16 @@ Layout = Literal["maildir++", "fs"]
 EscapeChar = Literal["\\", "^"]
 # The Dovecot each suite ships (dovecot-core: bullseye 2.3.13, bookworm 2.3.19, trixie 2.4.1).
 DOVECOT_SERIES: dict[str, str] = {"bullseye": "2.3", "bookworm": "2.3", "trixie": "2.4"}
+# The IMAP/POP3 server a host runs: Dovecot (the lab's mail host), or a real Courier-IMAP or
+# Cyrus IMAP as old (docs/foreign-servers.md), from Debian's packages.
+MailServerKind = Literal["dovecot", "courier", "cyrus"]
+# What each server other than Dovecot does not have, by property: reported as "not checked",
+# never as a finding.
+SERVER_LACKS: dict[str, dict[str, str]] = {
+    "courier": {"guids": "Courier has no GUIDs", "sieve": "Courier has no Sieve (its filters are maildrop's)",
+                "db_rows": "Courier keeps its users in its userdb, not in SQL"},
+    "cyrus": {"guids": "Cyrus shows clients no GUIDs", "db_rows": "Cyrus keeps its users in sasldb, not in SQL"},
+}
 # The upgrades in place a rehearsal runs (method dist_upgrade): each suite to the next, as the
 # Debian release notes support them (never one skipped).
 NEXT_SUITE: dict[str, str] = {"bullseye": "bookworm", "bookworm": "trixie"}
