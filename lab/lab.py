@@ -89,6 +89,11 @@ def _runner_labels(lab_id: str, kept: bool, scenario: str) -> dict[str, str]:
     return labels | ({KEPT: "yes"} if kept else {})
 
 
+def machine_class(spec: HostSpec) -> type:
+    """The lab's machine for a host of `spec`: the mail host, or the server of another kind (lab/servers)."""
+    return MailHostContainer if spec.server == "dovecot" else server_classes()[spec.server]
+
+
 class Lab:
     def __init__(self, hosts: dict[str, HostSpec], *, keep: bool = False, internet: bool = False,
                  tls: dict[str, tuple[str, str]] | None = None, scenario: str = "-",
@@ -126,9 +131,10 @@ class Lab:
                 container = lab.client.containers.get(f"{lab_id}-{role}")
             except docker.errors.NotFound:
                 raise LabError(f"the lab {lab_id} has no host '{role}' any more (see: maillab status)") from None
-            host = MailHostContainer(container.image.tags[0] if container.image.tags else mailhost_image(spec.suite),
-                                     role=role, labels=container.labels, network=None, spec=spec,
-                                     secrets=host_secrets[role], name=container.name)
+            image = container.image.tags[0] if container.image.tags else server_image(spec.server, spec.suite)
+            host = machine_class(spec)(image,
+                           role=role, labels=container.labels, network=None, spec=spec, secrets=host_secrets[role],
+                           name=container.name)
             host._container = container  # testcontainers' handle on a running container
             host.forwarder = lab.forwarder
             lab.hosts[role] = host
@@ -191,8 +197,7 @@ class Lab:
                                        tls=self.tls.get(role))
             image = upgrade_image(spec.suite, self.upgrades[role]) if role in self.upgrades \
                 else server_image(spec.server, spec.suite)
-            machine = MailHostContainer if spec.server == "dovecot" else server_classes()[spec.server]
-            self.hosts[role] = machine(image, role=role, labels=self.labels, network=self.network, spec=spec,
+            self.hosts[role] = machine_class(spec)(image, role=role, labels=self.labels, network=self.network, spec=spec,
                                        secrets=host_secrets, name=f"{self.id}-{role}")
         if self.internet:  # started bare: the runner configures them once the hosts' addresses are known
             log.info("starting the lab's internet: DNS and a sending MTA (Debian %s)", internet_image().split(":")[1])

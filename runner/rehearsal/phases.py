@@ -374,7 +374,10 @@ def _run_step(step: Step, context: MigrationContext, steps: list[StepResult], pr
 
 
 def start_stopped(host) -> None:
-    """Start what a snapshot of old reads if the migration stopped it (old is retired)."""
+    """Start what a snapshot of old reads if the migration stopped it (old is retired): a
+    Dovecot host's (no step stops a server of another kind)."""
+    if host.spec.server != "dovecot":
+        return
     stopped = [service for service in SNAPSHOT_SERVICES if not host.is_running(service)]
     for service in stopped:
         log.info("%s on %s was left stopped: starting it to look at the source", service, host.role)
