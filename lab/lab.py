@@ -132,9 +132,8 @@ class Lab:
             except docker.errors.NotFound:
                 raise LabError(f"the lab {lab_id} has no host '{role}' any more (see: maillab status)") from None
             image = container.image.tags[0] if container.image.tags else server_image(spec.server, spec.suite)
-            host = machine_class(spec)(image,
-                           role=role, labels=container.labels, network=None, spec=spec, secrets=host_secrets[role],
-                           name=container.name)
+            host = machine_class(spec)(image, role=role, labels=container.labels, network=None, spec=spec,
+                                       secrets=host_secrets[role], name=container.name)
             host._container = container  # testcontainers' handle on a running container
             host.forwarder = lab.forwarder
             lab.hosts[role] = host
