@@ -9,7 +9,7 @@ courier-fixtures/ holds two users' Maildirs copied with `docker cp` out of maill
   courierimapuiddb), and keyword changes still in courierimapkeywords' update files.
 The expected files are what Dovecot 2.3.19 (maillab/mailhost:bookworm) then showed exactly as
 Courier did: UIDs, UIDVALIDITY, flags, keywords, POP3 UIDLs and their order, subscriptions.
-Git keeps no empty directories: the copy gets new/ and tmp/ back.
+Git keeps no empty directories: the copy gets cur/, new/ and tmp/ back.
 """
 
 import os
@@ -54,9 +54,10 @@ SUBSCRIPTIONS = "V\t2\n\nINBOX\nArchive\nArchive\t2024\n"
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     shutil.copytree(FIXTURES, tmp_path / "vmail")
-    for cur in (tmp_path / "vmail").rglob("cur"):
-        for sibling in ("new", "tmp"):
-            (cur.parent / sibling).mkdir(exist_ok=True)
+    folders = [*(tmp_path / "vmail").glob("*/Maildir"), *(p.parent for p in (tmp_path / "vmail").rglob("maildirfolder"))]
+    for folder in folders:
+        for sub in ("cur", "new", "tmp"):
+            (folder / sub).mkdir(exist_ok=True)
     return tmp_path / "vmail"
 
 
@@ -155,6 +156,29 @@ def test_keywords_beyond_26_are_reported(tree: Path) -> None:
     assert f"{folder}: more than 26 keywords; not kept: k26" in done.stderr
     assert (folder / "dovecot-keywords").read_text() == "".join(f"{n} k{n}\n" for n in range(26))
     assert os.listdir(folder / "cur") == [f"{base}:2,FRS" + "abcdefghijklmnopqrstuvwxyz"]
+
+
+def test_utf8_folder_names_become_modified_utf7(tree: Path) -> None:
+    maildir = tree / "utf8" / "Maildir"
+    done = run("--convert", maildir)
+    assert done.returncode == 0, done.stderr
+    assert f"{maildir}/.xäy.sub: renamed to .x&AOQ-y.sub" in done.stdout
+    assert sorted(p.name for p in maildir.glob(".*")) == [".Entw&APw-rfe", ".a&-b", ".x&AOQ-y.sub"]
+    assert (maildir / "subscriptions").read_text() == "V\t2\n\nEntw&APw-rfe\na&-b\nx&AOQ-y\tsub\n"
+    drafts = maildir / ".Entw&APw-rfe"
+    assert (drafts / "dovecot-uidlist").read_text() == (
+        "3 V796448667 N2\n1 :1796448712.M418837P120V000000000000008EI000000000022801C_0.6cfe7c43d57a,S=152:2,Da\n")
+    assert (drafts / "dovecot-keywords").read_text() == "0 Later\n"
+    assert (maildir / ".a&-b" / "dovecot-uidlist").read_text() == "3 V796448679 N1\n"
+    assert run("--convert", "--overwrite", maildir).returncode == 0  # a second run renames nothing
+    assert sorted(p.name for p in maildir.glob(".*")) == [".Entw&APw-rfe", ".a&-b", ".x&AOQ-y.sub"]
+
+
+def test_utf8_keeps_the_names(tree: Path) -> None:
+    maildir = tree / "utf8" / "Maildir"
+    assert run("--convert", "--utf8", maildir).returncode == 0
+    assert sorted(p.name for p in maildir.glob(".*")) == [".Entwürfe", ".a&b", ".xäy.sub"]
+    assert (maildir / "subscriptions").read_text() == "V\t2\n\nEntwürfe\na&b\nxäy\tsub\n"
 
 
 def test_a_maildir_courier_never_served_is_left_alone(tmp_path: Path) -> None:
