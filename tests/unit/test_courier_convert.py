@@ -53,12 +53,13 @@ SUBSCRIPTIONS = "V\t2\n\nINBOX\nArchive\nArchive\t2024\n"
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
-    shutil.copytree(FIXTURES, tmp_path / "vmail")
-    folders = [*(tmp_path / "vmail").glob("*/Maildir"), *(p.parent for p in (tmp_path / "vmail").rglob("maildirfolder"))]
+    root = tmp_path / "vmail"
+    shutil.copytree(FIXTURES, root)
+    folders = [*root.glob("*/Maildir"), *(p.parent for p in root.rglob("maildirfolder"))]
     for folder in folders:
         for sub in ("cur", "new", "tmp"):
             (folder / sub).mkdir(exist_ok=True)
-    return tmp_path / "vmail"
+    return root
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess:
