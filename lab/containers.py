@@ -409,6 +409,7 @@ class Served:
     its lab-only user PROBE_USER."""
 
     SERVICES: tuple[str, ...] = ("IMAP", "POP3", "ManageSieve", "SMTP", "MariaDB")
+    PROBE_LOGIN = PROBE_USER  # the lab-only user's login name on this server
     role: str
     secrets: HostSecrets
     _published: dict[str, int]
@@ -467,14 +468,14 @@ class Served:
 
     def _service_checks(self) -> dict:
         def imap() -> None:
-            with self.imap(PROBE_USER, self.secrets.probe):
+            with self.imap(self.PROBE_LOGIN, self.secrets.probe):
                 pass
 
         def pop3() -> None:
-            self.pop3(PROBE_USER, self.secrets.probe).quit()
+            self.pop3(self.PROBE_LOGIN, self.secrets.probe).quit()
 
         def managesieve() -> None:
-            with self.managesieve(PROBE_USER, self.secrets.probe):
+            with self.managesieve(self.PROBE_LOGIN, self.secrets.probe):
                 pass
 
         def smtp() -> None:

@@ -48,6 +48,7 @@ class ForeignServer(Served, LabContainer):
     # the image's script that makes (or remakes) one user: ADDRESS as its argument, the password
     # on its stdin (dockerfiles/<kind>)
     USER_TOOL: ClassVar[str]
+    PROBE_LOGIN = f"{PROBE_USER}@maillab.invalid"  # its users are addresses
 
     def __init__(self, image: str, *, spec: HostSpec, secrets: HostSecrets, **options) -> None:
         super().__init__(image, **options)
@@ -79,11 +80,11 @@ class ForeignServer(Served, LabContainer):
                 raise HostNotReady(f"host '{self.role}' exited during start-up; {self.log_tail()}")
             if not self._probe_made:
                 try:
-                    self.add_user(PROBE_USER, self.secrets.probe)
+                    self.add_user(self.PROBE_LOGIN, self.secrets.probe)
                 except LabError as error:
                     raise NotYet(f"{self.KIND} does not take users yet: {error}") from None
                 self._probe_made = True
-            with self.imap(PROBE_USER, self.secrets.probe):
+            with self.imap(self.PROBE_LOGIN, self.secrets.probe):
                 pass
         try:
             poll(f"host '{self.role}' ({self.KIND}: IMAP LOGIN)", ready, timeout=timeout, interval=0.2)
@@ -98,9 +99,3 @@ class ForeignServer(Served, LabContainer):
 
     def users_unknown(self, addresses: list[str]) -> set[str]:
         return set()
-
-    def is_running(self, service: str) -> bool:
-        return self.run(Command.of("supervisorctl", "status", service)).exit_code == 0
-
-    def service(self, name: str, action: str) -> None:
-        self.run_checked(Command.of("supervisorctl", action, name), f"{action} {name}")
