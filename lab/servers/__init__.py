@@ -56,7 +56,12 @@ class ForeignServer(Served, LabContainer):
         self.secrets = secrets
         self._published: dict[str, int] = {}
         self.own = None  # the admin's own configuration: Dovecot hosts only
+        self.with_envs(**self.environment())
         self._probe_made = False
+
+    def environment(self) -> dict[str, str]:
+        """What the image's entrypoint is told (the lab's secrets for the server's own accounts)."""
+        return {}
 
     @property
     def dovecot_series(self) -> str:

@@ -10,3 +10,7 @@ from . import ForeignServer, server_kind
 class CyrusHost(ForeignServer):
     SERVICES = ("IMAP", "POP3", "ManageSieve")
     USER_TOOL = "/usr/local/sbin/maillab-cyrus-user"
+
+    def environment(self) -> dict[str, str]:
+        # the Cyrus administrator `cyrus`, who makes the users' mailboxes (maillab-cyrus-user)
+        return {"MAILLAB_CYRUS_ADMIN_PASSWORD": self.secrets.db}

@@ -187,7 +187,9 @@ def _imap_state(host, address: str, password: str) -> tuple[dict[str, FolderStat
                 messages = _fetch_in_workers(host.port("imap"), address, password, name, uids, query)
             else:
                 messages = _fetch(imap, uids, query)
-            imap.unselect_folder()
+            # UNSELECT (RFC 3691) where the server has it; Courier has not: CLOSE, which on a
+            # folder opened read-only (EXAMINE) expunges nothing (RFC 3501 6.4.2)
+            imap.unselect_folder() if imap.has_capability("UNSELECT") else imap.close_folder()
             folders[canonical] = FolderState(
                 name=canonical, uidvalidity=status[b"UIDVALIDITY"], uidnext=status[b"UIDNEXT"], messages=messages
             )
