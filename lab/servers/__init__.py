@@ -104,3 +104,7 @@ class ForeignServer(Served, LabContainer):
 
     def users_unknown(self, addresses: list[str]) -> set[str]:
         return set()
+
+    def service(self, name: str, action: str) -> None:
+        """Stop, start or restart one of the server's programs (supervisord's)."""
+        self.run_checked(Command.of("supervisorctl", action, name), f"{action} {name}")

@@ -173,7 +173,8 @@ def _imap_state(host, address: str, password: str) -> tuple[dict[str, FolderStat
     folders: dict[str, FolderState] = {}
     with host.imap(address, password) as imap:
         prefix, separator = imap.namespace().personal[0]
-        subscriptions = sorted(canonical_name(name, prefix, separator) for _, _, name in imap.list_sub_folders())
+        subscriptions = sorted(canonical_name(name, prefix, separator)
+                               for name in _subscribed(imap.list_sub_folders(), separator))
         for flags, _, name in imap.list_folders():
             canonical = canonical_name(name, prefix, separator)
             if NOT_SELECTABLE & {flag.lower() for flag in flags}:
@@ -194,6 +195,15 @@ def _imap_state(host, address: str, password: str) -> tuple[dict[str, FolderStat
                 name=canonical, uidvalidity=status[b"UIDVALIDITY"], uidnext=status[b"UIDNEXT"], messages=messages
             )
     return folders, subscriptions
+
+
+def _subscribed(lsub: list, separator: str) -> list[str]:
+    """The names LSUB answered, but a parent it lists only for a subscribed folder below it: marked
+    Noselect, it is not subscribed itself (RFC 3501 6.3.9; Courier lists such parents, Dovecot not)."""
+    names = [name for _, _, name in lsub]
+    return [name for flags, _, name in lsub
+            if not (b"\\noselect" in {flag.lower() for flag in flags}
+                    and any(other.startswith(name + separator) for other in names))]
 
 
 def _fetch(imap: IMAPClient, uids: list[int], query: str = FETCH_QUERY) -> list[MessageState]:

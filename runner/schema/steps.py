@@ -217,6 +217,22 @@ class ForceResync(Step):
         return "doveadm force-resync -A '*' (on new)"
 
 
+class ConvertCourier(Step):
+    """After a Courier Maildir was copied to new (rsync): Courier's UID, POP3 and keyword files
+    and subscriptions turned into Dovecot's, with the project's converter
+    (scripts/courier-to-dovecot, after Dovecot's wiki script courier-dovecot-migrate.pl)."""
+
+    method: Literal["convert_courier"]
+
+    def problem_with(self, scenario: Scenario) -> str | None:
+        if scenario.hosts["old"].server != "courier":
+            return "convert_courier reads the Maildir files of Courier-IMAP: old must be server: courier"
+        return None
+
+    def describe(self) -> str:
+        return "courier-to-dovecot --recursive --convert /var/vmail (on new)"
+
+
 class SshRootKey(Step):
     """install: root login by key only from `client` to its peer; remove: both halves gone."""
 
@@ -463,16 +479,18 @@ class Wait(Step):
 # need Dovecot on old (doveadm, its SQL user store, its sshd).
 FOREIGN_OLD_METHODS = frozenset({"imapc", "script", "send_mail", "change_flags", "service", "postconf", "queue",
                                  "wait"})
+# and per kind, what its image also serves: Courier's Maildir over root's ssh (the copy road)
+FOREIGN_OLD_EXTRA = {"courier": frozenset({"ssh_root_key", "rsync", "convert_courier", "force_resync"})}
 
 
 def foreign_old_problem(step: Step, server: str) -> str | None:
     """Why `step` cannot run against an old server of kind `server` (not Dovecot), or None."""
-    if step.method not in FOREIGN_OLD_METHODS:
+    if step.method not in FOREIGN_OLD_METHODS | FOREIGN_OLD_EXTRA.get(server, frozenset()):
         return f"{step.method} needs Dovecot on old; old is {server} (imapc reads it over IMAP and POP3)"
     if step.method == "imapc" and step.auth != "user_password":
         return f"auth: {step.auth} is set up on a Dovecot old; {server} takes each user's own password (user_password)"
-    if step.method in ("script", "service", "postconf", "queue") and "old" in {getattr(step, "on", None),
-                                                                             getattr(step, "host", None)}:
+    if step.method in ("script", "service", "postconf", "queue", "ssh_root_key") and "old" in {
+            getattr(step, "on", None), getattr(step, "host", None), getattr(step, "client", None)}:
         return f"{step.method} on old needs the lab's Dovecot host; old is {server}"
     return None
 

@@ -92,6 +92,8 @@ class FakeHost(MailServer):
         text = content.decode(errors="replace")
         if "PRIVATE KEY" in text:
             body = ["<private key>"]
+        elif text.startswith("#!"):  # a program of the project's (its own tests read it): its name says it
+            body = [f"<a program: {text.splitlines()[0]}>"]
         else:
             body = [f"  | {line}" for line in text.splitlines()]
         self.transcript.add(f"{self.role}: write {path} ({mode:04o})")

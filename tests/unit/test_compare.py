@@ -12,7 +12,7 @@ from maillab.lab.own_config import ConfigProblem
 from maillab.runner.methods.context import Arrival, FlagChange
 from maillab.runner.rehearsal.compare import compare, judge
 from maillab.runner.rehearsal.ledger import Attempt, Sent, account
-from maillab.runner.rehearsal.snapshot import canonical_name
+from maillab.runner.rehearsal.snapshot import _subscribed, canonical_name
 from maillab.runner.rehearsal.state import Evidence, FolderState, TlsCheck, UserState
 from maillab.runner.schema.findings import FINDING_CLASSES
 from maillab.runner.schema.scenario import Expectations
@@ -365,3 +365,12 @@ def test_a_password_hash_is_kept_as_a_keyed_digest_that_still_tells_a_change():
     assert hidden == _hidden(host, dict(row)) != _hidden(host, row | {"password": crypt + "x"})
     assert hidden != _hidden(other_lab, row)
     assert _hidden(host, {"id": "1"}) == {"id": "1"} and _hidden(host, {"password": None}) == {"password": None}
+
+
+def test_a_parent_lsub_lists_only_for_a_subscribed_child_is_not_a_subscription():
+    """Courier answers LSUB "" "*" with the parents of a subscribed folder, marked Noselect
+    (RFC 3501 6.3.9; measured: INBOX.A.B subscribed gives INBOX.A and INBOX too); Dovecot does
+    not. A subscribed folder that is Noselect itself (its mailbox gone) stays one."""
+    lsub = [((b"\\HasNoChildren",), b".", "INBOX.A.B"), ((b"\\Noselect", b"\\HasChildren"), b".", "INBOX.A"),
+            ((b"\\Noselect", b"\\HasChildren"), b".", "INBOX"), ((b"\\Noselect",), b".", "INBOX.Gone")]
+    assert _subscribed(lsub, ".") == ["INBOX.A.B", "INBOX.Gone"]

@@ -133,6 +133,8 @@ GOLDEN = [
     ("dist_upgrade in place, the admin's 2.4 configuration put in place",
      {"method": "dist_upgrade", "config": "own-config-2.4"}, BOOKWORM_IN_PLACE, None),
     ("dist_upgrade in place, the configuration kept", {"method": "dist_upgrade"}, BOOKWORM_IN_PLACE, None),
+    ("convert_courier after the copy", {"method": "convert_courier"},
+     {"old": {"suite": "bookworm", "server": "courier"}, "new": {"suite": "bookworm"}}, None),
 ]
 
 
