@@ -127,6 +127,12 @@ def failed_steps(directory: Path) -> list[str]:
     return [step["step"] for step in report_of(directory)["steps"] if not step["ok"]]
 
 
+def not_checked(directory: Path) -> dict[str, str]:
+    """The properties the report says were not checked, with why."""
+    return {c["property"]: c["status"].removeprefix("not checked: ") for c in report_of(directory)["checks"]
+            if c["status"].startswith("not checked")}
+
+
 def secrets_masked(directory: Path) -> bool:
     script = next(step for step in report_of(directory)["steps"] if step["show_output"])
     lines = script["output"].splitlines()
@@ -319,6 +325,25 @@ PATHS = [
      lambda d: [(f["mailbox"], f["detail"]) for f in report_of(d)["findings"] if f["class"] == "config_failed"]
      == [("old dovecot/dovecot.conf:5", "dovecot: The first setting must be dovecot_config_version")]
      and {f["mailbox"] for f in report_of(d)["findings"] if f["class"] == "service_down"} == {"IMAP", "POP3", "ManageSieve"}),
+    # servers other than Dovecot as old, seeded over IMAP: what they lack is "not checked", never a finding
+    ("scenarios/courier-to-dovecot.yaml", 0, set(),
+     lambda d: same_uidls(d) and not_checked(d) == {"guids": "Courier has no GUIDs",
+                                                    "sieve": "Courier has no Sieve (its filters are maildrop's)",
+                                                    "db_rows": "Courier keeps its users in its userdb, not in SQL",
+                                                    "tls": "no live cutover: the lab serves no TLS"}
+     and snapshot_of(d, "old")["users"]["cora@example.org"]["pop3_uidls"][0].startswith("UID")),
+    ("tests/integration/scenarios/negative-courier-imapc-without-pop3c.yaml", 1, {"uidl_changed"},
+     lambda d: {e["user"] for e in report_of(d)["clients_would_redownload"]["pop3"]} == {"cora@example.org",
+                                                                                      "dirk@example.com"}),
+    ("scenarios/courier-maildir-to-dovecot.yaml", 0, set(),
+     lambda d: same_uidls(d) and "converted" in {s["meaning"] for s in report_of(d)["steps"]}),
+    ("tests/integration/scenarios/negative-courier-maildir-without-conversion.yaml", 1,
+     {"uidvalidity_changed", "keywords_changed", "subscription_lost", "uidl_changed", "not_idempotent"},
+     lambda d: {e["user"] for e in report_of(d)["clients_would_redownload"]["imap"]} == {"cora@example.org",
+                                                                                      "dirk@example.com"}),
+    ("scenarios/cyrus-to-dovecot.yaml", 0, {"sieve_lost"},
+     lambda d: same_uidls(d) and not_checked(d)["guids"] == "Cyrus shows clients no GUIDs"
+     and re.fullmatch(r"\d+\.1", snapshot_of(d, "old")["users"]["dirk@example.com"]["pop3_uidls"][0])),
     ("scenarios/own-script.yaml", 0, set(),
      lambda d: "migrating cem@example.org" in report_of(d)["steps"][-1]["output"]),
     ("scenarios/negative-own-script-subtly-wrong.yaml", 1,

@@ -1,7 +1,7 @@
 """scripts/courier-to-dovecot on real Courier Maildirs.
 
 courier-fixtures/ holds two users' Maildirs copied with `docker cp` out of maillab/courier:bookworm
-(Courier-IMAP 5.0.13, courier-pop 1.0.16) after seeding over IMAP and POP3 (notes/courier.md):
+(Courier-IMAP 5.0.13, courier-pop 1.0.16) after seeding over IMAP and POP3 (docs/foreign-servers.md):
 - alice: INBOX, INBOX.Archive, INBOX.Archive.2024 with flags and keywords, one POP3 session, so
   Courier's POP3 order (its filename order) differs from the IMAP UIDs;
 - bob: the same, then a message appended after a POP3 session (UID 5, first in POP3 order), one
