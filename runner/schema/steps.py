@@ -220,7 +220,7 @@ class ForceResync(Step):
 class ConvertCourier(Step):
     """After a Courier Maildir was copied to new (rsync): Courier's UID, POP3 and keyword files
     and subscriptions turned into Dovecot's, with the project's converter
-    (scripts/courier-to-dovecot, after Dovecot's wiki script courier-dovecot-migrate.pl)."""
+    (dockerfiles/mailhost/courier-to-dovecot, after Dovecot's wiki script courier-dovecot-migrate.pl)."""
 
     method: Literal["convert_courier"]
 

@@ -1,4 +1,4 @@
-"""scripts/courier-to-dovecot on real Courier Maildirs.
+"""dockerfiles/mailhost/courier-to-dovecot on real Courier Maildirs.
 
 courier-fixtures/ holds two users' Maildirs copied with `docker cp` out of maillab/courier:bookworm
 (Courier-IMAP 5.0.13, courier-pop 1.0.16) after seeding over IMAP and POP3 (docs/foreign-servers.md):
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "courier-to-dovecot"
+SCRIPT = ROOT / "dockerfiles" / "mailhost" / "courier-to-dovecot"
 FIXTURES = Path(__file__).parent / "courier-fixtures"
 ALICE = "1796448244.M{}P134V0000000000000034I000000000019E{}.courier-old,S={}"
 BOB = "1796448335.M{}P22{}V0000000000000034I000000000019E{}.courier-old,S={}"
