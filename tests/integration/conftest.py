@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # negatives); bullseye to bookworm is built by `maillab build` and measured by bench, not here,
 # for CI's time.
 UPGRADES_REHEARSED = (("bookworm", "trixie"),)
+# The servers other than Dovecot the tests run as old (docs/foreign-servers.md)
+SERVERS_REHEARSED = (("courier", "bookworm"), ("cyrus", "bookworm"))
 NO_ENGINE: list[str] = []
 LABS_BEFORE: set[str] = set()  # labs on the engine when the test run began (a developer's kept lab)
 
@@ -59,7 +61,8 @@ def pytest_sessionstart(session):
         builds.setLevel(logging.INFO)
         try:
             # every shipped suite, the cutover's, the browser's, and the upgrade in place the tests rehearse
-            ensure_images(client, SUITES, internet=True, browser=True, upgrades=UPGRADES_REHEARSED)
+            ensure_images(client, SUITES, internet=True, browser=True, upgrades=UPGRADES_REHEARSED,
+                          servers=SERVERS_REHEARSED)
         finally:
             builds.removeHandler(handler)
 
@@ -116,7 +119,7 @@ class _Progress(logging.Handler):
 @pytest.fixture(scope="session")
 def images(docker):
     """The images, built when the run began (found up to date here)."""
-    ensure_images(docker, SUITES, internet=True, upgrades=UPGRADES_REHEARSED)
+    ensure_images(docker, SUITES, internet=True, upgrades=UPGRADES_REHEARSED, servers=SERVERS_REHEARSED)
 
 
 def maillab(*args: str, **kwargs) -> subprocess.CompletedProcess:
