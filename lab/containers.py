@@ -181,6 +181,11 @@ class LabContainer(DockerContainer):
         return container.status
 
     @talking_to_the_engine("looking at the {0.role} machine")
+    def image_id(self) -> str:
+        """The id of the image this machine runs (a tag may name another image tomorrow)."""
+        return self.get_wrapped_container().attrs["Image"]
+
+    @talking_to_the_engine("looking at the {0.role} machine")
     def address(self) -> str:
         """This machine's IPv4 address on the lab network."""
         return self._lab_network()["IPAddress"]
@@ -271,6 +276,23 @@ class LabContainer(DockerContainer):
         self.run_checked(Command.script('tar -C "$1" --ignore-zeros -xpf "$2"; unpacked=$?; rm -f "$2"; exit $unpacked',
                                         directory, upload, display=f"tar -C {directory} -xpf {upload}"),
                          f"unpacking files into {directory}")
+
+    @talking_to_the_engine("copying files out of {0.role}")
+    def save_archive(self, path: str, destination: Path) -> None:
+        """`path` (a file or a folder) as Docker's tar of it, streamed into the file
+        `destination`: a mail store may be larger than the runner should hold."""
+        stream, _ = self.get_wrapped_container().get_archive(path)
+        with destination.open("wb") as out:
+            for chunk in stream:
+                out.write(chunk)
+
+    @talking_to_the_engine("copying files into {0.role}")
+    def put_saved_archive(self, directory: str, archive: Path) -> None:
+        """Unpack a tar that `save_archive` wrote into `directory` (not a tmpfs mount: see
+        `extract`), streamed from the file."""
+        with archive.open("rb") as data:
+            if not self.get_wrapped_container().put_archive(directory, data):
+                raise LabError(f"copying {archive.name} into '{self.role}' failed")
 
     @talking_to_the_engine("reading a file on {0.role}")
     def read_file(self, path: str) -> bytes:

@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from ..methods.context import StepResult
-from ..rehearsal.state import HostState
+from ..rehearsal.state import HostState, write_snapshot
 
 
 class KeptHost(BaseModel):
@@ -59,8 +59,6 @@ def _folder(lab_id: str) -> Path:
 
 
 def save(record: KeptLab, baseline: HostState) -> Path:
-    from ..reports.json_report import write_snapshot  # noqa: PLC0415  (the report's snapshot format)
-
     folder = _folder(record.lab_id)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     write_snapshot(baseline, folder / "baseline.json")

@@ -30,7 +30,8 @@ from .compare import judge
 from .inject import Injection, heal
 from .ledger import Ledger
 from .seed import seed_host, write_user_store
-from .snapshot import snapshot_host, snapshot_hosts
+from .seed_cache import SeedCache
+from .snapshot import snapshot_host, snapshot_hosts, snapshot_user_db
 from .state import Evidence, HostState, TlsCheck
 from .tls import check_names, make_certificates
 from .traffic import CutoverRecord, accepted_message_ids, ledger_of, open_internet, while_the_internet_sends
@@ -81,10 +82,11 @@ class Rehearsal:
         return "error" if self.error else "pass" if self.passed else "fail"
 
 
-def rehearse(scenario: Scenario, keep: bool = False) -> Rehearsal:
-    """Run the whole rehearsal. Raises only when no lab could be made (LabError)."""
+def rehearse(scenario: Scenario, keep: bool = False, cache: bool = True) -> Rehearsal:
+    """Run the whole rehearsal, with old from the seed cache unless `cache` is false. Raises
+    only when no lab could be made (LabError)."""
     def phases(lab: Lab, result: Rehearsal, ca: str) -> None:
-        prepare(lab, scenario, result, ca)
+        prepare(lab, scenario, result, ca, SeedCache() if cache else None)
         migrate(lab, scenario, result)
     return in_a_lab(scenario, phases, keep=keep)
 
@@ -144,8 +146,9 @@ def _phase(result: Rehearsal, name: str) -> Iterator[None]:
         result.timings[name] = round(time.monotonic() - started, 2)
 
 
-def prepare(lab: Lab, scenario: Scenario, result: Rehearsal, ca: str) -> None:
-    """create, seed and baseline: old as the migration finds it."""
+def prepare(lab: Lab, scenario: Scenario, result: Rehearsal, ca: str, cache: SeedCache | None = None) -> None:
+    """create, seed and baseline: old as the migration finds it; from `cache` when it holds
+    old (seed restores it, baseline reads only its databases again), else kept there."""
     with _phase(result, "create"):
         try:
             lab.create()
@@ -155,14 +158,24 @@ def prepare(lab: Lab, scenario: Scenario, result: Rehearsal, ca: str) -> None:
             result.config_refused = list(new.own.problems) if new is not None and new.own else []
         if scenario.cutover:
             open_internet(lab, scenario, ca)
+    key = cache.key_for(lab["old"], scenario) if cache else None
     with _phase(result, "seed"):
-        result.passwords = {user.address: lab.new_secret(12) for user in scenario.users}
-        written = seed_host(lab["old"], scenario, result.passwords)
-        log.info("%d messages written on old", written)
+        restored = cache.restore(lab["old"], key) if key else None
+        if restored:
+            result.passwords = restored.passwords
+            lab.secrets.update(restored.passwords.values())
+            log.info("%d messages restored on old from the seed cache (%s)", restored.written, key)
+        else:
+            result.passwords = {user.address: lab.new_secret(12) for user in scenario.users}
+            written = seed_host(lab["old"], scenario, result.passwords)
+            log.info("%d messages written on old", written)
         if scenario.hosts["old"].server != "dovecot":  # no copy_userdb from it: the admin makes them on new
             write_user_store(lab["new"], scenario.users, result.passwords)
             log.info("the users made on new (%s's own store cannot be copied)", scenario.hosts["old"].server)
     with _phase(result, "baseline"):
+        if restored:  # the rows' password column is keyed with this lab's secret
+            result.baseline = restored.baseline.model_copy(update={"user_db": snapshot_user_db(lab["old"])})
+            return
         result.baseline = snapshot_host(lab["old"], result.passwords)
         # a user old refuses would be left out of every comparison: the lab failed to make old
         if refused := [user for user in result.baseline.users.values() if user.login_error]:
@@ -172,6 +185,8 @@ def prepare(lab: Lab, scenario: Scenario, result: Rehearsal, ca: str) -> None:
         if (served := sum(user.message_count for user in result.baseline.users.values())) < written:
             raise LabError(f"old serves {served} of the {written} messages the lab seeded: they are not where "
                            "old's Dovecot looks for them (its userdb's home and mail, its mail_location)")
+        if key:
+            cache.save(lab["old"], key, result.passwords, result.baseline, written)
 
 
 def migrate(lab: Lab, scenario: Scenario, result: Rehearsal, faults: list[Fault] | None = None) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..rehearsal.ledger import timeline
 from ..rehearsal.phases import Rehearsal
-from ..rehearsal.state import HostState
+from ..rehearsal.state import write_snapshot
 from ..rehearsal.sweep import Sweep
 from .chart import draw_timeline
 from .checks import (
@@ -62,16 +62,6 @@ def cutover_timeline(rehearsal: Rehearsal) -> dict[str, object]:
     record = rehearsal.cutover
     return {"seconds": timeline(record.sent, record.attempts, record.ended_at),
             "events": [{"at": event.at, "step": event.label} for event in record.events]}
-
-
-def write_snapshot(state: HostState, path: Path) -> None:
-    """The snapshot as JSON, one user at a time: the whole text of a 100,000-message host is
-    about 40 MB, held twice while written at once."""
-    with path.open("wb") as out:
-        out.write(state.model_dump_json(exclude={"users"}).encode()[:-1] + b', "users": {')
-        for n, (address, user) in enumerate(state.users.items()):
-            out.write(b", " * bool(n) + json.dumps(address).encode() + b": " + user.model_dump_json(indent=1).encode())
-        out.write(b"}}\n")
 
 
 def write_reports(rehearsal: Rehearsal, directory: Path) -> None:

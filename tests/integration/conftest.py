@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+# The seed cache of this test run (its workers inherit it), never the user's: a rehearsal of
+# the same scenario, seed and image restores old instead of seeding it again (docs/cache.md).
+OWN_CACHE = None
+if "MAILLAB_CACHE_DIR" not in os.environ:
+    OWN_CACHE = os.environ["MAILLAB_CACHE_DIR"] = tempfile.mkdtemp(prefix="maillab-test-cache-")
 
 from maillab.lab.errors import LabError  # noqa: E402
 from maillab.lab.images import ensure_images  # noqa: E402
@@ -72,6 +79,8 @@ def pytest_sessionfinish(session, exitstatus):
     before are not the tests' to judge, nor are those of another runner still at work (a
     rehearsal or a test run beside this one: by now every runner this run started has ended,
     so a live lab's runner is this process or someone else's)."""
+    if OWN_CACHE:
+        shutil.rmtree(OWN_CACHE, ignore_errors=True)
     if _worker(session.config) or NO_ENGINE:
         return
     me = f"{socket.gethostname()} pid {os.getpid()}"

@@ -190,4 +190,4 @@ def _main() -> None:
 
 
 # Each module registers its commands on `app`; imported last, as they use what is defined above.
-from . import capture, exercises, images, labs, rehearse  # noqa: E402, F401
+from . import cache, capture, exercises, images, labs, rehearse  # noqa: E402, F401

@@ -22,12 +22,13 @@ from . import (
 @click.option("--keep", is_flag=True, help="leave the lab running and print how to connect")
 @click.option("--report-dir", type=click.Path(path_type=Path), help="where report.json and junit.xml go")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="override the scenario's seed")
+@click.option("--no-cache", is_flag=True, help="seed old afresh: neither read nor write the seed cache")
 @click.option("--interrupt-sweep", "points", type=click.IntRange(1, 100), metavar="N",
               help="measure the migration, then interrupt it at N points spread over it, resume and verify each")
 @click.option("--fault", type=click.Choice(get_args(SweepFault)), default="kill", show_default=True,
               help="what interrupts the migration in --interrupt-sweep")
 @verbosity
-def run(scenario: Path, keep: bool, report_dir: Path | None, seed: int | None, points: int | None,
+def run(scenario: Path, keep: bool, report_dir: Path | None, seed: int | None, no_cache: bool, points: int | None,
         fault: str) -> None:
     """Run a rehearsal: create, seed, baseline, converge, idempotence, side_effect, verify, destroy."""
     # imported when the command runs: every command module loads with any maillab command,
@@ -47,7 +48,7 @@ def run(scenario: Path, keep: bool, report_dir: Path | None, seed: int | None, p
         raise click.UsageError("--fault goes with --interrupt-sweep")
     directory = _report_directory(spec.name, report_dir)
     log.info("rehearsing %s: %s", spec.name, spec.description)
-    rehearsal = rehearse(spec, keep=keep)
+    rehearsal = rehearse(spec, keep=keep, cache=not no_cache)
     signals.settle()  # the lab is gone (or kept): what it found is written whatever arrives now
     write_reports(rehearsal, directory)
     (render_verdict if _quiet() else render)(rehearsal, console)
