@@ -20,6 +20,7 @@ from ..methods.context import Arrival, FlagChange
 from ..schema.findings import Finding
 from ..schema.scenario import DbChange, Expectations
 from ..schema.vocabulary import GMAIL_ALL_MAIL, GMAIL_POP3_DELETED, GMAIL_UIDL
+from .on_disk import UsersSeenAs
 from .state import Evidence, FolderState, HostState, MessageState, SieveState, UserState
 
 # The ledger's fates that are findings (delayed mail is still on its way: reported, not lost).
@@ -96,24 +97,25 @@ def from_gmail(gmail: HostState, new: HostState) -> HostState:
     archived mail: the rest comes with its labels, `-O '-$GmailHaveLabels'`); what Gmail's POP3 had
     deleted marked GMAIL_POP3_DELETED wherever it is; and POP3 as Dovecot's lists it: INBOX in
     UID order without those, each message by Gmail's UIDL (Gmail's POP3 lists All Mail)."""
-    users = {}
-    for address, user in gmail.users.items():
-        arrived = new.users[address].folders if address in new.users else {}
-        labelled = {_identity(m) for name, folder in user.folders.items()
-                    if name != GMAIL_ALL_MAIL and name in arrived for m in folder.messages}
-        listed = set(user.pop3_uidls)
-        all_mail = user.folders.get(GMAIL_ALL_MAIL)
-        deleted = {_identity(m) for m in all_mail.messages if _gmail_uidl(m) not in listed} if all_mail else set()
-        folders = {}
-        for name, folder in user.folders.items():
-            kept = [m for m in folder.messages if name != GMAIL_ALL_MAIL or _identity(m) not in labelled]
-            kept = [replace(m, keywords=tuple(sorted({*m.keywords, GMAIL_POP3_DELETED})))
-                    if _identity(m) in deleted else m for m in kept]
-            folders[name] = folder.model_copy(update={"messages": kept})
-        inbox = folders["INBOX"].messages if "INBOX" in folders else []
-        uidls = [_gmail_uidl(m) for m in sorted(inbox, key=lambda m: m.uid) if _identity(m) not in deleted]
-        users[address] = user.model_copy(update={"folders": folders, "pop3_uidls": uidls})
-    return gmail.model_copy(update={"users": users})
+    return gmail.model_copy(update={"users": UsersSeenAs(gmail.users, lambda user: _from_gmail_user(user, new))})
+
+
+def _from_gmail_user(user: UserState, new: HostState) -> UserState:
+    arrived = new.users[user.address].folders if user.address in new.users else {}
+    labelled = {_identity(m) for name, folder in user.folders.items()
+                if name != GMAIL_ALL_MAIL and name in arrived for m in folder.messages}
+    listed = set(user.pop3_uidls)
+    all_mail = user.folders.get(GMAIL_ALL_MAIL)
+    deleted = {_identity(m) for m in all_mail.messages if _gmail_uidl(m) not in listed} if all_mail else set()
+    folders = {}
+    for name, folder in user.folders.items():
+        kept = [m for m in folder.messages if name != GMAIL_ALL_MAIL or _identity(m) not in labelled]
+        kept = [replace(m, keywords=tuple(sorted({*m.keywords, GMAIL_POP3_DELETED})))
+                if _identity(m) in deleted else m for m in kept]
+        folders[name] = folder.model_copy(update={"messages": kept})
+    inbox = folders["INBOX"].messages if "INBOX" in folders else []
+    uidls = [_gmail_uidl(m) for m in sorted(inbox, key=lambda m: m.uid) if _identity(m) not in deleted]
+    return user.model_copy(update={"folders": folders, "pop3_uidls": uidls})
 
 
 def archived_on_gmail(gmail: HostState, new: HostState) -> dict[str, tuple[int, int]]:
@@ -218,16 +220,24 @@ def source_damage(evidence: Evidence) -> list[Finding]:
 
 def _with_flags(host: HostState, changes: tuple[FlagChange, ...]) -> HostState:
     """`host` with the declared flag changes made."""
-    users = dict(host.users)
+    if not changes:
+        return host
+    by_user: dict[str, list[FlagChange]] = defaultdict(list)
     for change in changes:
-        user = users.get(change.user)
-        if user is None or change.folder not in user.folders:
+        by_user[change.user].append(change)
+    return host.model_copy(update={"users": UsersSeenAs(
+        host.users, lambda user: _user_with_flags(user, by_user.get(user.address, [])))})
+
+
+def _user_with_flags(user: UserState, changes: list[FlagChange]) -> UserState:
+    for change in changes:
+        if change.folder not in user.folders:
             continue
         folder, uids = user.folders[change.folder], set(change.uids)
         messages = [_flagged(m, change) if m.uid in uids else m for m in folder.messages]
         folders = {**user.folders, change.folder: folder.model_copy(update={"messages": messages})}
-        users[change.user] = user.model_copy(update={"folders": folders})
-    return host.model_copy(update={"users": users})
+        user = user.model_copy(update={"folders": folders})
+    return user
 
 
 def _flagged(message: MessageState, change: FlagChange) -> MessageState:
@@ -243,8 +253,7 @@ def _without(host: HostState | None, message_ids: frozenset[str]) -> HostState |
     ledger judges; mail that arrived during the migration)."""
     if host is None or not message_ids:
         return host
-    return host.model_copy(update={"users": {address: _strip(user, message_ids)[0]
-                                             for address, user in host.users.items()}})
+    return host.model_copy(update={"users": UsersSeenAs(host.users, lambda user: _strip(user, message_ids)[0])})
 
 
 def _strip(user: UserState, message_ids: set[str] | frozenset[str]) -> tuple[UserState, set[str]]:

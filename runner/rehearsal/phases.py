@@ -177,12 +177,16 @@ def prepare(lab: Lab, scenario: Scenario, result: Rehearsal, ca: str, cache: See
             result.baseline = restored.baseline.model_copy(update={"user_db": snapshot_user_db(lab["old"])})
             return
         result.baseline = snapshot_host(lab["old"], result.passwords)
+        refused, served = [], 0
+        for user in result.baseline.users.values():  # one pass: each user is read from disk
+            refused += [user] if user.login_error else []
+            served += user.message_count
         # a user old refuses would be left out of every comparison: the lab failed to make old
-        if refused := [user for user in result.baseline.users.values() if user.login_error]:
+        if refused:
             raise LabError(f"old refuses {len(refused)} of the seeded users' logins, e.g. {refused[0].address}: "
                            f"{refused[0].login_error}")
         # mail seeded where old's Dovecot does not look would make every comparison pass on nothing
-        if (served := sum(user.message_count for user in result.baseline.users.values())) < written:
+        if served < written:
             raise LabError(f"old serves {served} of the {written} messages the lab seeded: they are not where "
                            "old's Dovecot looks for them (its userdb's home and mail, its mail_location)")
         if key:
@@ -297,15 +301,20 @@ def _smoke(lab: Lab, scenario: Scenario, result: Rehearsal) -> Arrival | None:
     if down:
         log.info("no smoke delivery: new does not answer %s", " or ".join(sorted(down)))
         return None
-    # to a user who can log in on new to see it (login_failed names the others)
-    refused = {address for address, user in result.new.users.items() if user.login_error} if result.new else set()
-    address = next((user.address for user in scenario.users if user.address not in refused), None)
+    # to a user who can log in on new to see it (login_failed names the others): the first
+    address = next((user.address for user in scenario.users if not _refused(result.new, user.address)), None)
     if address is None:
         log.info("no smoke delivery: no user can log in on new")
         return None
     smoke, delivered = smoke_delivery(lab, address, result.passwords, scenario.target)
     result.undelivered = [] if delivered else [smoke]
     return smoke
+
+
+def _refused(new: HostState | None, address: str) -> bool:
+    """Whether new's snapshot says the user's login failed."""
+    user = new.users.get(address) if new else None
+    return bool(user and user.login_error)
 
 
 def _since(origin: float) -> float:

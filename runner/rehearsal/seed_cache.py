@@ -32,7 +32,8 @@ from ...lab.command import Command
 from ...lab.containers import PASSWD_FILE, VMAIL
 from ..schema.scenario import RawMessageSpec, Scenario
 from ..schema.vocabulary import DATABASES
-from .state import HostState, write_snapshot
+from .on_disk import read_snapshot, write_snapshot
+from .state import HostState
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,8 @@ CACHE_DIR_ENV = "MAILLAB_CACHE_DIR"
 CACHE_MB_ENV = "MAILLAB_CACHE_MB"
 DEFAULT_CAP_MB = 2048
 # What an entry holds and how seeding writes old: raise it when either changes, and older
-# entries are never read again (eviction removes them in time).
-FORMAT = 1
+# entries are never read again (eviction removes them in time). 2: baseline.json a user a line.
+FORMAT = 2
 # What a scenario says that neither seeding nor the baseline reads: the migration and its judging.
 NOT_SEEDED = {"name", "description", "steps", "idempotence", "expect", "faults", "resume"}
 ARCHIVE, USERS, RECORD, BASELINE = "seed.tar", "users", "entry.json", "baseline.json"
@@ -127,7 +128,7 @@ class SeedCache:
         folder = self.root / key
         try:
             record = json.loads((folder / RECORD).read_text())
-            baseline = HostState.model_validate_json((folder / BASELINE).read_bytes())
+            baseline = read_snapshot(folder / BASELINE)
             users = (folder / USERS).read_bytes() if host.spec.user_store == "passwd-file" else None
             os.utime(folder)  # its last use, which eviction goes by
             host.put_saved_archive(STAGE.rpartition("/")[0], folder / ARCHIVE)

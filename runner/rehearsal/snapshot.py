@@ -10,7 +10,6 @@ import logging
 import multiprocessing
 import os
 import re
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -25,6 +24,7 @@ from ...lab.errors import LabError
 from ...lab.stores import hidden, store_of
 from ...lab.stores.mariadb import database_rows
 from ..schema.vocabulary import DATABASES
+from .on_disk import UsersOnDisk
 from .state import FolderState, HostState, MessageState, SieveState, UserState
 
 log = logging.getLogger(__name__)
@@ -55,36 +55,42 @@ def snapshot_host(host, passwords: dict[str, str]) -> HostState:
 def snapshot_hosts(hosts: list, passwords: dict[str, str]) -> list[HostState]:
     """What each user's clients see on each host, the database rows, and which services did
     not answer (what they serve is then left out, and the verdict says so). Users and hosts
-    are read at once: most of the time goes to waiting for the servers."""
+    are read at once: most of the time goes to waiting for the servers. Each user goes to disk
+    as soon as it is read (on_disk.UsersOnDisk)."""
     started = time.time()
     unanswered = {host.role: host.probe() for host in hosts}
     present = {host.role: host.homes_present(list(passwords)) for host in hosts}
     unknown = {host.role: _unknown(host, [a for a in passwords if a not in present[host.role]], unanswered[host.role])
                for host in hosts}
+    stores = {host.role: UsersOnDisk() for host in hosts}
     with ThreadPoolExecutor(SESSIONS) as pool:
-        users = {host.role: {address: pool.submit(_user, host, address, password, unanswered[host.role])
-                             if address in present[host.role] else _nothing_yet(host, address, unknown[host.role])
-                             for address, password in passwords.items()} for host in hosts}
+        # per host, address -> the login error, if any (the user itself is in the store)
+        errors = {host.role: {address: pool.submit(_user, host, address, password, unanswered[host.role],
+                                                   stores[host.role])
+                              if address in present[host.role] else _nothing_yet(host, address, unknown[host.role],
+                                                                                  stores[host.role])
+                              for address, password in passwords.items()} for host in hosts}
         user_db = {host.role: pool.submit(snapshot_user_db, host) for host in hosts
                    if "MariaDB" in host.SERVICES and "MariaDB" not in unanswered[host.role]}
-        return [HostState(role=host.role, users=_with_reasons(host, {a: f.result() for a, f in users[host.role].items()},
-                                                              started, unknown[host.role]),
+        failed = {role: [address for address, error in errors[role].items() if error.result()] for role in errors}
+        return [HostState(role=host.role, users=_with_reasons(host, stores[host.role].ordered(list(passwords)),
+                                                              failed[host.role], started, unknown[host.role]),
                           user_db=user_db[host.role].result() if host.role in user_db else {},
                           unanswered=unanswered[host.role]) for host in hosts]
 
 
-def _with_reasons(host, users: dict[str, UserState], started: float, unknown: set[str]) -> dict[str, UserState]:
+def _with_reasons(host, users: UsersOnDisk, failed: list[str], started: float, unknown: set[str]) -> UsersOnDisk:
     """The users, each failed login with what the server logged about it (read from the
     container's log since the snapshot began, a second early: Docker counts whole seconds);
     a user the userdb does not know was never tried."""
-    failed = [address for address, user in users.items() if user.login_error and address not in unknown]
+    failed = [address for address in failed if address not in unknown]
     if not failed:
         return users
     reasons = login_reasons(host.logs(since=started - 1), failed)
     for address in failed:
         said = reasons.get(address, "no line about this user")
-        users[address] = users[address].model_copy(
-            update={"login_error": f"{users[address].login_error}; {host.role}'s log: {said}"})
+        user = users[address]
+        users.put(user.model_copy(update={"login_error": f"{user.login_error}; {host.role}'s log: {said}"}))
     return users
 
 
@@ -122,24 +128,28 @@ def _unknown(host, addresses: list[str], unanswered: dict[str, str]) -> set[str]
     return host.users_unknown(addresses) or set()
 
 
-def _nothing_yet(host, address: str, unknown: set[str]) -> Future:
+def _nothing_yet(host, address: str, unknown: set[str], store: UsersOnDisk) -> Future:
     """A user without a home has no mail here yet (a login would make an INBOX), or is not a
     user here at all."""
     done: Future = Future()
     if address in unknown:
         log.info("%s: %s: not in the userdb", host.role, address)
-        done.set_result(UserState(address=address, login_error=f"{host.role}'s userdb does not know the user "
-                                                                "(doveadm user: user doesn't exist)"))
+        user = UserState(address=address, login_error=f"{host.role}'s userdb does not know the user "
+                                                      "(doveadm user: user doesn't exist)")
     else:
         log.info("%s: %s: no mailbox yet", host.role, address)
-        done.set_result(UserState(address=address))
+        user = UserState(address=address)
+    store.put(user)
+    done.set_result(user.login_error)
     return done
 
 
-def _user(host, address: str, password: str, unanswered: dict[str, str]) -> UserState:
+def _user(host, address: str, password: str, unanswered: dict[str, str], store: UsersOnDisk) -> str | None:
+    """Read the user into `store`; its login error, if any."""
     state = snapshot_user(host, address, password, unanswered)
     log.info("%s: %s: %d messages", host.role, address, state.message_count)
-    return state
+    store.put(state)
+    return state.login_error
 
 
 def snapshot_user(host, address: str, password: str, unanswered: dict[str, str] | None = None) -> UserState:
@@ -268,16 +278,15 @@ def _message_state(text: bytes, body: bytes) -> MessageState:
     header_end = body.find(b"\r\n\r\n")
     found = MESSAGE_ID.search(body, 0, header_end if header_end >= 0 else len(body))
     guid = GUID_ITEM.search(text)
-    # the same values recur in every snapshot of a rehearsal: interned, each is held once
     return MessageState(
         uid=int(_item(UID_ITEM, text).group(1)),
-        sha256=sys.intern(hashlib.sha256(body).hexdigest()),
+        sha256=hashlib.sha256(body).hexdigest(),
         flags=flags,
         keywords=keywords,
         internaldate=_internaldate(text),
         size=int(_item(SIZE_ITEM, text).group(1)),
-        message_id=sys.intern(found.group(1).decode(errors="replace")) if found else None,
-        guid=sys.intern((guid.group(1) or guid.group(2)).decode()) if guid else None,
+        message_id=found.group(1).decode(errors="replace") if found else None,
+        guid=(guid.group(1) or guid.group(2)).decode() if guid else None,
     )
 
 

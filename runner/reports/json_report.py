@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..rehearsal.ledger import timeline
 from ..rehearsal.phases import Rehearsal
-from ..rehearsal.state import write_snapshot
+from ..rehearsal.on_disk import write_snapshot
 from ..rehearsal.sweep import Sweep
 from .chart import draw_timeline
 from .checks import (

@@ -6,6 +6,7 @@ import pytest
 
 from maillab.lab.containers import dovecot_settings
 from maillab.runner.rehearsal.compare import compare
+from maillab.runner.rehearsal.on_disk import UsersOnDisk
 from maillab.runner.rehearsal.seed import stored_hash
 from maillab.runner.rehearsal.snapshot import _with_reasons, login_reasons
 from maillab.runner.rehearsal.state import HostState, UserState
@@ -61,13 +62,21 @@ class LoggingHost:
         return self.log
 
 
+def stored(users) -> UsersOnDisk:
+    """The users as a snapshot keeps them."""
+    store = UsersOnDisk()
+    for user in users:
+        store.put(user)
+    return store
+
+
 def test_every_failed_login_carries_what_the_log_says_and_every_user_is_a_finding():
     refused = "b'[AUTHENTICATIONFAILED] Authentication failed.'"
     addresses = [f"u{n}@example.org" for n in range(5)]
     log = "\n".join(WEAK.replace("md5@", f"u{n}@") for n in range(4))  # the log names all but the last
     host = LoggingHost(log)
-    users = _with_reasons(host, {a: UserState(address=a, login_error=refused) for a in addresses}, started=100.0,
-                          unknown=set())
+    users = _with_reasons(host, stored(UserState(address=a, login_error=refused) for a in addresses), addresses,
+                          started=100.0, unknown=set())
     assert host.since == [99.0]
     assert users["u0@example.org"].login_error == (f"{refused}; new's log: auth-worker(u0@example.org,172.18.0.1)"
                                                     "<239><Eo2BnNdh6N5/AAAB>: request [1]: Error: sql: Invalid "
@@ -84,8 +93,8 @@ def test_every_failed_login_carries_what_the_log_says_and_every_user_is_a_findin
 
 def test_nothing_is_read_when_every_login_worked():
     host = LoggingHost("")
-    users = {"a@example.org": UserState(address="a@example.org")}
-    assert _with_reasons(host, users, started=5.0, unknown=set()) == users and host.since == []
+    users = stored([UserState(address="a@example.org")])
+    assert _with_reasons(host, users, [], started=5.0, unknown=set()) is users and host.since == []
 
 
 @pytest.mark.parametrize(("prefix", "stored"), [(True, "{MD5-CRYPT}$1$salt$hash"), (False, "$1$salt$hash")])
@@ -105,7 +114,7 @@ def test_a_user_the_userdb_does_not_know_is_not_looked_for_in_the_log_and_is_a_l
     host = LoggingHost("")
     unknown = UserState(address="a@example.org", login_error="new's userdb does not know the user "
                                                               "(doveadm user: user doesn't exist)")
-    users = _with_reasons(host, {"a@example.org": unknown}, started=5.0, unknown={"a@example.org"})
+    users = _with_reasons(host, stored([unknown]), ["a@example.org"], started=5.0, unknown={"a@example.org"})
     assert users == {"a@example.org": unknown} and host.since == []
     old = HostState(role="old", users={"a@example.org": state().users["a@example.org"]}, user_db={})
     [finding] = compare(old, HostState(role="new", users=users, user_db={}))

@@ -10,7 +10,8 @@ from rich.console import Console
 from maillab.runner.methods.context import StepResult
 from maillab.runner.rehearsal.compare import judge
 from maillab.runner.rehearsal.phases import Rehearsal
-from maillab.runner.rehearsal.state import Evidence, HostState, write_snapshot
+from maillab.runner.rehearsal.on_disk import write_snapshot
+from maillab.runner.rehearsal.state import Evidence, HostState
 from maillab.runner.reports.checks import check_rows, messages_per_user, redownload
 from maillab.runner.reports.json_report import write_reports
 from maillab.runner.reports.terminal import render, verdict_line
