@@ -50,9 +50,9 @@ def judge(evidence: Evidence, expect: Expectations) -> list[Finding]:
         # a folder the source shows as a parent that holds no mail (Gmail's [Gmail]): Dovecot 2.3's
         # first backup from Gmail left it openable and empty, the rerun made it the parent it is on
         # the source (measured): no client of the source could open it either
-        parents = {(address, name) for address, user in reference.users.items()
-                   for name, folder in user.folders.items() if not folder.selectable}
-        findings += _summarised([f for f in compare(evidence.converged, evidence.new) if (f.user, f.mailbox) not in parents],
+        rerun = compare(evidence.converged, evidence.new)
+        parents = _parents(reference, {f.user for f in rerun})
+        findings += _summarised([f for f in rerun if (f.user, f.mailbox) not in parents],
                                 "not_idempotent", "the rerun changed new")
     findings += [Finding(kind="config_failed", user="-", mailbox=f"{evidence.new.role} {problem.file}"
                          + (f":{problem.line}" if problem.line else ""), detail=f"{problem.server}: {problem.message}")
@@ -66,6 +66,13 @@ def judge(evidence: Evidence, expect: Expectations) -> list[Finding]:
     for finding in findings:
         finding.tolerated = not expect.must_hold(finding.property)
     return findings
+
+
+def _parents(host: HostState, addresses: set[str]) -> set[tuple[str, str]]:
+    """(user, folder) for the folders of `addresses` that `host` shows as parents that cannot be
+    opened (only those users are read)."""
+    return {(address, name) for address in addresses if address in host.users
+            for name, folder in host.users[address].folders.items() if not folder.selectable}
 
 
 def compare(old: HostState, new: HostState, db_changes: list[DbChange] = (),

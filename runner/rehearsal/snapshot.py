@@ -65,14 +65,15 @@ def snapshot_hosts(hosts: list, passwords: dict[str, str]) -> list[HostState]:
     stores = {host.role: UsersOnDisk() for host in hosts}
     with ThreadPoolExecutor(SESSIONS) as pool:
         # per host, address -> the login error, if any (the user itself is in the store)
-        errors = {host.role: {address: pool.submit(_user, host, address, password, unanswered[host.role],
-                                                   stores[host.role])
-                              if address in present[host.role] else _nothing_yet(host, address, unknown[host.role],
-                                                                                  stores[host.role])
-                              for address, password in passwords.items()} for host in hosts}
+        login_errors = {host.role: {address: pool.submit(_user, host, address, password, unanswered[host.role],
+                                                         stores[host.role])
+                                    if address in present[host.role]
+                                    else _nothing_yet(host, address, unknown[host.role], stores[host.role])
+                                    for address, password in passwords.items()} for host in hosts}
         user_db = {host.role: pool.submit(snapshot_user_db, host) for host in hosts
                    if "MariaDB" in host.SERVICES and "MariaDB" not in unanswered[host.role]}
-        failed = {role: [address for address, error in errors[role].items() if error.result()] for role in errors}
+        failed = {role: [address for address, error in login_errors[role].items() if error.result()]
+                  for role in login_errors}
         return [HostState(role=host.role, users=_with_reasons(host, stores[host.role].ordered(list(passwords)),
                                                               failed[host.role], started, unknown[host.role]),
                           user_db=user_db[host.role].result() if host.role in user_db else {},

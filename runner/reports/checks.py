@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 
 from ..rehearsal.compare import SERVES, archived_on_gmail, stored_copies
 from ..rehearsal.phases import Rehearsal
-from ..rehearsal.state import UserState
+from ..rehearsal.state import HostState, UserState
 from ..rehearsal.sweep import Sweep
 from ..schema.findings import Finding
 from ..schema.vocabulary import PROPERTIES, SERVER_LACKS
@@ -29,18 +29,14 @@ OWN_CONFIG_KINDS = ("added", "changed", "made", "refused")
 
 def redownload(rehearsal: Rehearsal) -> dict[str, list[dict[str, object]]]:
     """Where clients would re-download: IMAP per user and folder, POP3 per user."""
-    old_sizes = {
-        (user.address, name): len(folder.messages)
-        for user in (rehearsal.baseline.users.values() if rehearsal.baseline else [])
-        for name, folder in user.folders.items()
-    }
     imap: dict[tuple[str, str], dict[str, object]] = {}
     changed_uids: Counter[tuple[str, str]] = Counter()
     pop3 = []
     for finding in rehearsal.findings:
         key = (finding.user, finding.mailbox or "")
         if finding.kind == "uidvalidity_changed":
-            imap[key] = {"user": finding.user, "mailbox": finding.mailbox, "messages": old_sizes.get(key, 0),
+            imap[key] = {"user": finding.user, "mailbox": finding.mailbox,
+                         "messages": _messages_in(rehearsal.baseline, *key),
                          "reason": f"UIDVALIDITY changed ({finding.detail}): clients drop their cache"}
         elif finding.kind == "uid_changed":
             changed_uids[key] += 1
@@ -50,6 +46,12 @@ def redownload(rehearsal: Rehearsal) -> dict[str, list[dict[str, object]]]:
         imap.setdefault(key, {"user": key[0], "mailbox": key[1], "messages": count,
                               "reason": f"{count} messages got new UIDs: clients fetch them as new mail"})
     return {"imap": sorted(imap.values(), key=lambda e: (e["user"], e["mailbox"])), "pop3": pop3}
+
+
+def _messages_in(host: HostState | None, address: str, folder: str) -> int:
+    """How many messages the folder holds on `host` (its user is read only when asked)."""
+    user = host.users.get(address) if host else None
+    return len(user.folders[folder].messages) if user and folder in user.folders else 0
 
 
 def road(rehearsal: Rehearsal) -> str:
