@@ -264,7 +264,8 @@ class LabContainer(DockerContainer):
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.uid, info.gid, info.mtime = len(content), mode, uid, uid, time.time()
             tar.addfile(info, io.BytesIO(content))
-        if not self.get_wrapped_container().put_archive(directory or "/", buffer.getvalue()):
+        buffer.seek(0)  # streamed, not copied: a seed batch is 16 MB (seed.UPLOAD_BYTES)
+        if not self.get_wrapped_container().put_archive(directory or "/", buffer):
             raise LabError(f"copying {path} into '{self.role}' failed")
 
     def extract(self, directory: str, archive: bytes) -> None:

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 # mtime 0 as already read and shows its keywords as unknown-N.
 CONTROL_MTIME = 1_577_836_800  # 2020-01-01
 STAGING = f"{VMAIL}/.maillab-seed"
-UPLOAD_BYTES = 16 * 2**20  # of users' archives at a time: the upload holds about four copies of it
+UPLOAD_BYTES = 16 * 2**20  # of users' archives at a time: the upload holds about three copies of it
 
 
 def seed_host(host, scenario: Scenario, passwords: dict[str, str]) -> int:
