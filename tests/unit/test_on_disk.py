@@ -81,6 +81,11 @@ def test_a_snapshot_file_reads_back_as_itself_from_a_dict_or_a_store(tmp_path):
         assert read.users == host.users  # the store is the reader's own
 
 
+def test_a_snapshot_file_written_whole_still_reads(tmp_path):
+    (tmp_path / "baseline.json").write_text(many(3).model_dump_json(indent=1))
+    assert read_snapshot(tmp_path / "baseline.json") == many(3)
+
+
 def broken(host: HostState) -> HostState:
     for n, user in enumerate(host.users.values()):
         if n % 7 == 0:
