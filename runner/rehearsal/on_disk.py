@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .state import HostState, UserState
 
-KEPT = 2  # users a store keeps loaded: compare asks for the same user of new twice in a row
+KEPT = 2  # users a store keeps loaded: a reader often asks for a user again at once (Gmail's view, then compare)
 USERS_START = b',"users":{\n'
 
 
