@@ -134,7 +134,8 @@ class SeedCache:
         except FileNotFoundError:  # none, or evicted by another rehearsal meanwhile
             return None
         host.run_checked(Command.script(RESTORE, display=f"tar -C {VMAIL} -xpf mail.tar; mysql < db.sql"),
-                         "restoring old from the seed cache")
+                         f"restoring old from the seed cache's entry {key} (maillab run --no-cache seeds instead, "
+                         "maillab cache clear removes it)")
         if users is not None:
             host.install_users_file(users)
         host.wait_for_users(list(record["passwords"]))

@@ -141,3 +141,22 @@ def test_cache_clear_empties_the_cache(tmp_path, monkeypatch):
     cleared = CliRunner().invoke(app, ["cache", "clear"])
     assert cleared.exit_code == 0 and "2 entries removed" in cleared.output
     assert list(tmp_path.iterdir()) == []
+
+
+class Rehearsed(Exception):
+    """Where the fake rehearsal ends `maillab run` (no lab, no report)."""
+
+
+@pytest.mark.parametrize(("options", "cached"), [([], True), (["--no-cache"], False)])
+def test_run_no_cache_skips_the_cache(tmp_path, monkeypatch, options, cached):
+    asked = []
+
+    def rehearse(scenario, keep=False, cache=True):
+        asked.append(cache)
+        raise Rehearsed
+
+    monkeypatch.setattr("maillab.runner.rehearsal.phases.rehearse", rehearse)
+    monkeypatch.setattr("maillab.runner.entry.cli._name_stale_labs", lambda: None)  # no Docker here
+    run = CliRunner().invoke(app, ["run", "scenarios/bullseye-to-bookworm.yaml", "--report-dir", str(tmp_path),
+                                   *options])
+    assert isinstance(run.exception, Rehearsed) and asked == [cached]
