@@ -27,6 +27,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import docker.errors
 from docker.types import Mount
@@ -432,6 +433,9 @@ class Served:
 
     SERVICES: tuple[str, ...] = ("IMAP", "POP3", "ManageSieve", "SMTP", "MariaDB")
     PROBE_LOGIN = PROBE_USER  # the lab-only user's login name on this server
+    # the FETCH item that names a message whatever folder shows it: Dovecot's GUID (what dsync
+    # matches by); None where the server has none
+    GUID_ITEM: ClassVar[str | None] = "X-GUID"
     role: str
     secrets: HostSecrets
     _published: dict[str, int]

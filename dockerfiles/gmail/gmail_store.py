@@ -26,6 +26,16 @@ import time
 
 ROOT = os.environ.get("MAILLAB_GMAIL_ROOT", "/var/lib/maillab-gmail")
 SEPARATOR = "/"
+
+
+def list_pattern(wildcard: str) -> re.Pattern:
+    """A LIST pattern (RFC 3501 6.3.8: '*' matches anything, '%' anything but the separator,
+    every other character itself) as a regular expression to fullmatch a folder's name with.
+    Twisted's wildcardToRegexp leaves '[' and ']' to the regular expression: `LIST "" "[Gmail]/All
+    Mail"` found nothing (measured)."""
+    parts = re.split(r"([*%])", wildcard)
+    return re.compile("".join(".*" if part == "*" else f"[^{re.escape(SEPARATOR)}]*" if part == "%"
+                              else re.escape(part) for part in parts), re.IGNORECASE)
 # The system folders: name, special-use flag (RFC 6154 as Gmail lists them), the label or
 # flag that puts a message there.
 ALL_MAIL = "[Gmail]/All Mail"

@@ -1,5 +1,5 @@
 """Real IMAP/POP3 servers other than Dovecot, as old (HostSpec.server): one module per kind
-(`courier.py`, `cyrus.py`), each registering its class with `@server_kind`. Each runs its
+(`courier.py`, `cyrus.py`, `gmail.py`), each registering its class with `@server_kind`. Each runs its
 Debian packages under supervisord in an image of its own (dockerfiles/<kind>), makes its users
 with its own tools, and is ready when its lab-only user logs in over IMAP. Its mail is seeded
 over IMAP as its users' clients would (runner/rehearsal/seed_over_imap.py).
@@ -49,6 +49,7 @@ class ForeignServer(Served, LabContainer):
     # on its stdin (dockerfiles/<kind>)
     USER_TOOL: ClassVar[str]
     PROBE_LOGIN = f"{PROBE_USER}@maillab.invalid"  # its users are addresses
+    GUID_ITEM = None
 
     def __init__(self, image: str, *, spec: HostSpec, secrets: HostSecrets, **options) -> None:
         super().__init__(image, **options)

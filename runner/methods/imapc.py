@@ -13,6 +13,11 @@ then the backup. A Courier-style old server (`INBOX.` prefix) gets `imapc_list_p
 
 Known losses (Dovecot's docs): Sieve scripts do not travel over IMAP, and message GUIDs are
 not kept (imapc has none from a Dovecot source).
+
+From Gmail (`gmail_migration`, seed 002): `imapc_features = gmail-migration`, a virtual mailbox
+`virtual/All` of all mail given to the backup as `-a` (each message is read once and hard-linked
+into its labels' folders) and `-O '-$GmailHaveLabels'`, unless told otherwise, and new's POP3 told
+to hide what Gmail's POP3 had deleted (`pop3_deleted_flag`: kept after the step, as the server's).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 from ...lab.command import Command
 from ...lab.errors import WaitTimeout
 from ...lab.poll import NotYet, poll
-from ..schema.steps import Imapc
+from ..schema.steps import GMAIL_ALL_VIRTUAL, Imapc
 from . import executes
 from .context import DOVEADM_EXIT_MEANINGS, MigrationContext, StepResult
 
@@ -31,6 +36,12 @@ CLIENT_CONF = "/etc/dovecot/maillab.d/60-imapc-client.conf"
 POP3_MIGRATION_NS = "POP3-MIGRATION-NS/"
 MAIN_CONF = "/etc/dovecot/dovecot.conf"
 PASSWORD_CONF = "/root/maillab-imapc.conf"  # Dovecot's configuration plus one user's password (0600)
+# Gmail's road: the virtual mailbox of all mail (the seed's definition: every mailbox, all
+# messages), and new's POP3 from then on (quoted: a bare $ starts a variable in 2.3's parser)
+GMAIL_VIRTUAL_DIR = "/etc/dovecot/maillab-gmail-virtual"
+GMAIL_VIRTUAL_NS, _, GMAIL_VIRTUAL_MAILBOX = GMAIL_ALL_VIRTUAL.partition("/")
+GMAIL_POP3_CONF = "/etc/dovecot/maillab.d/61-gmail-pop3.conf"
+GMAIL_POP3_DELETED = 'pop3_deleted_flag = "$POP3Deleted"\n'
 
 SOURCE_AUTH = {
     ("2.3", "master_user"): f"""auth_master_user_separator = *
@@ -72,6 +83,12 @@ def run(step: Imapc, context: MigrationContext) -> list[StepResult]:
         results.append(set_up_source(step, context))
         if not results[-1].ok:
             return results
+    if step.gmail_migration:
+        folder = f"{GMAIL_VIRTUAL_DIR}/{GMAIL_VIRTUAL_MAILBOX}"
+        new.run_checked(Command.of("install", "-d", folder), f"making {folder}")
+        new.put_file(f"{folder}/dovecot-virtual", b"*\n  all\n", mode=0o644)
+        new.put_file(GMAIL_POP3_CONF, GMAIL_POP3_DELETED.encode(), mode=0o640)
+        new.run_checked(Command.of("chgrp", "dovecot", GMAIL_POP3_CONF), f"making {GMAIL_POP3_CONF} readable to Dovecot")
     new.put_file(CLIENT_CONF, _client_settings(step, old, new).encode(), mode=0o640)
     _reload(new, CLIENT_CONF)
     try:
@@ -80,6 +97,8 @@ def run(step: Imapc, context: MigrationContext) -> list[StepResult]:
         # The settings serve this migration only: a pop3c namespace left in place makes
         # every IMAP login and LMTP delivery on new fail ("missing pop3c_password").
         new.run_checked(Command.of("rm", "-f", CLIENT_CONF), "removing the imapc settings")
+        if step.gmail_migration:
+            new.run_checked(Command.of("rm", "-r", GMAIL_VIRTUAL_DIR), "removing the virtual All Mail")
         new.run_checked(Command.of("doveadm", "reload"), "reloading Dovecot")
 
 
@@ -103,9 +122,13 @@ def _pull(step: Imapc, context: MigrationContext, users: list[str]) -> list[Step
                                        label=f"imapc check: mailbox list -u {user} (on new)"))
             if not results[-1].ok:
                 return results
-            backup = Command.of("doveadm", *options, "backup", "-R", "-u", user, "imapc:", secrets=[password])
+            # a folder by the name the source's clients see it ('INBOX.Archive' on Courier)
+            excludes = [option for mask in step.exclude for option in
+                        ("-x", mask if mask.startswith("\\") else context.lab["old"].spec.imap_name(mask))]
+            chosen = [*step.gmail_options, *excludes]
+            backup = Command.of("doveadm", *options, "backup", *chosen, "-R", "-u", user, "imapc:", secrets=[password])
             results.append(context.run(new, backup, DOVEADM_EXIT_MEANINGS,
-                                       label=f"doveadm backup -R -u {user} imapc: (on new)"))
+                                       label=f"doveadm backup {' '.join([*chosen, '-R'])} -u {user} imapc: (on new)"))
             if not results[-1].ok:
                 return results
         return results
@@ -163,7 +186,8 @@ def _client_settings(step: Imapc, old, new) -> str:
     series_23 = new.dovecot_series == "2.3"
     lines = ["# imapc: this server reads the old one over IMAP", "imapc_host = old", "imapc_port = 143"]
     if series_23:
-        lines += ["imapc_user = %u", "imapc_features = rfc822.size fetch-headers"]
+        features = "rfc822.size fetch-headers" + (" gmail-migration" if step.gmail_migration else "")
+        lines += ["imapc_user = %u", f"imapc_features = {features}"]
     if step.auth == "master_user":
         lines.append(f"imapc_master_user = {MASTER_USER}")
     if old.spec.shown_namespace == "courier":
@@ -184,4 +208,10 @@ def _client_settings(step: Imapc, old, new) -> str:
         ]
         lines += ["plugin {", f"  pop3_migration_mailbox = {POP3_MIGRATION_NS}INBOX", "}"] if series_23 \
             else [f"pop3_migration_mailbox = {POP3_MIGRATION_NS}INBOX"]
+    if step.gmail_migration:  # seed 002's virtual All Mail, for doveadm only (2.3's syntax: Imapc.problem_with)
+        lines += [
+            "protocol doveadm {", "  mail_plugins = $mail_plugins virtual", "}",
+            "namespace virtual {", f"  prefix = {GMAIL_VIRTUAL_NS}/", "  separator = /",
+            f"  location = virtual:{GMAIL_VIRTUAL_DIR}:INDEX=~/virtual", "}",
+        ]
     return "\n".join(lines) + "\n"

@@ -40,17 +40,20 @@ def folder_messages(seed: int, user: UserSpec, folder: FolderSpec) -> list[SeedM
     return (source_messages(folder.source) if folder.source else []) + generated + written
 
 
-def labelled_messages(seed: int, user: UserSpec) -> dict[str, list[SeedMessage]]:
-    """Each folder's messages, with the messages of other folders whose labels put them there
-    (Gmail shows a message with labels in each label's folder: the same bytes, flags and
-    keywords), after the folder's own."""
-    own = {folder.name: folder_messages(seed, user, folder) for folder in user.folders}
-    folders = {name: list(messages) for name, messages in own.items()}
-    for folder in user.folders:
-        for label, share in folder.labels.items():
-            rng = _rng(seed, user, folder, f"label {label}")
-            folders.setdefault(label, []).extend(m for m in own[folder.name] if rng.random() < share)
-    return folders
+def labelled(seed: int, user: UserSpec, folder: FolderSpec, count: int) -> dict[str, list[int]]:
+    """Per label of the folder: which of its `count` messages (their places in
+    `folder_messages`) carry it too, and so show in that label's folder as well (Gmail)."""
+    return {label: _chosen(seed, user, folder, f"label {label}", share, count) for label, share in folder.labels.items()}
+
+
+def pop3_deleted(seed: int, user: UserSpec, folder: FolderSpec, count: int) -> list[int]:
+    """Which of the folder's `count` messages the user's POP3 client deleted (Gmail)."""
+    return _chosen(seed, user, folder, "pop3 deleted", folder.pop3_deleted, count)
+
+
+def _chosen(seed: int, user: UserSpec, folder: FolderSpec, what: str, share: float, count: int) -> list[int]:
+    rng = _rng(seed, user, folder, what)
+    return [n for n in range(count) if rng.random() < share]
 
 
 def _rng(seed: int, user: UserSpec, folder: FolderSpec, n: int | str) -> random.Random:

@@ -246,7 +246,7 @@ def _judge(result: Rehearsal) -> None:
                         old_mail=result.old_mail, old_flags=tuple(result.old_flags),
                         old_db_declared=any(isinstance(s, Sql) and s.changes_old for s in scenario.steps),
                         undelivered=tuple(result.undelivered), ledger=result.ledger, tls=tuple(result.tls),
-                        config_refused=tuple(result.config_refused),
+                        config_refused=tuple(result.config_refused), source_server=scenario.hosts["old"].server,
                         traffic=frozenset(m.message_id for m in result.cutover.sent) if result.cutover else frozenset())
     result.findings = judge(evidence, scenario.expect)
 

@@ -24,7 +24,7 @@ from ...lab.stores import store_of
 from ..schema.scenario import HostSpec, RoundcubeSpec, Scenario, UserSpec
 from ..schema.vocabulary import MAILDIR_FLAG_LETTERS, maildir_folder_path
 from ..schema.vocabulary import MAILDIR_KEYWORD_LETTERS as KEYWORD_LETTERS
-from .messages import labelled_messages
+from .messages import folder_messages
 from .seed_over_imap import seed_over_imap
 
 log = logging.getLogger(__name__)
@@ -256,7 +256,7 @@ def user_archive(seed: int, user: UserSpec, home: str, maildir_parent: str, mail
         for directory in dict.fromkeys(_parents(home) + _parents(root)):
             _add_dir(tar, directory)
         _add_dir(tar, f"{root}/{maildir_name}")
-        folders = labelled_messages(seed, user)
+        folders = {folder.name: folder_messages(seed, user, folder) for folder in user.folders}
         for name in user.all_folder_names():
             path = f"{root}/{maildir_name}/{folder_directory(name)}".rstrip("/")
             if name != "INBOX":

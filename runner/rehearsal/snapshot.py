@@ -18,7 +18,7 @@ from functools import lru_cache
 from itertools import repeat
 
 from imapclient import IMAPClient
-from imapclient.exceptions import LoginError
+from imapclient.exceptions import IMAPClientError, LoginError
 
 from ...lab.containers import PASSWD_FILE, imap_login
 from ...lab.errors import LabError
@@ -29,9 +29,7 @@ from .state import FolderState, HostState, MessageState, SieveState, UserState
 
 log = logging.getLogger(__name__)
 
-FETCH_QUERY = "(UID FLAGS INTERNALDATE RFC822.SIZE X-GUID BODY.PEEK[])"  # X-GUID: Dovecot's
-# what a server that is not Dovecot is asked (it answers an unknown item with BAD)
-FETCH_QUERY_WITHOUT_GUID = FETCH_QUERY.replace(" X-GUID", "")
+FETCH_ITEMS = "UID FLAGS INTERNALDATE RFC822.SIZE"  # then the host's GUID_ITEM, then BODY.PEEK[]
 FLAGS_ITEM = re.compile(rb"\bFLAGS \([^)]*\)")
 UID_ITEM = re.compile(rb"\bUID (\d+)")
 SIZE_ITEM = re.compile(rb"\bRFC822\.SIZE (\d+)")
@@ -39,7 +37,8 @@ SIZE_ITEM = re.compile(rb"\bRFC822\.SIZE (\d+)")
 INTERNALDATE_ITEM = re.compile(rb'\bINTERNALDATE " ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([-+])(\d\d)(\d\d)"')
 MONTHS = {month: n for n, month in enumerate(
     (b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"), start=1)}
-GUID_ITEM = re.compile(rb'\bX-GUID (?:"((?:[^"\\]|\\.)*)"|([^\s()"]+))')
+# Dovecot's X-GUID (a string) or Gmail's X-GM-MSGID (a number)
+GUID_ITEM = re.compile(rb'\b(?:X-GUID|X-GM-MSGID) (?:"((?:[^"\\]|\\.)*)"|([^\s()"]+))')
 FETCH_BATCH = 500
 PARALLEL_FROM = 2_000  # messages in a folder; below this one session is faster than several
 WORKERS = os.cpu_count() or 1
@@ -180,10 +179,19 @@ def _imap_state(host, address: str, password: str) -> tuple[dict[str, FolderStat
             if NOT_SELECTABLE & {flag.lower() for flag in flags}:
                 folders[canonical] = FolderState(name=canonical, selectable=False)
                 continue
-            status = imap.folder_status(name, ["UIDVALIDITY", "UIDNEXT"])
+            try:
+                status = imap.folder_status(name, ["UIDVALIDITY", "UIDNEXT"])
+            except IMAPClientError as error:
+                # Dovecot lists the parent a dsync from Gmail's `[Gmail]` (Noselect) made, without
+                # \Noselect, and answers STATUS "NO [NONEXISTENT]" (measured, Maildir++): what a client
+                # sees is a folder it cannot open
+                if "doesn't exist" not in str(error):
+                    raise
+                folders[canonical] = FolderState(name=canonical, selectable=False)
+                continue
             imap.select_folder(name, readonly=True)
             uids = imap.search("ALL")
-            query = FETCH_QUERY if host.spec.server == "dovecot" else FETCH_QUERY_WITHOUT_GUID
+            query = fetch_query(host.GUID_ITEM)
             if len(uids) >= PARALLEL_FROM and WORKERS > 1:
                 messages = _fetch_in_workers(host.port("imap"), address, password, name, uids, query)
             else:
@@ -197,6 +205,11 @@ def _imap_state(host, address: str, password: str) -> tuple[dict[str, FolderStat
     return folders, subscriptions
 
 
+def fetch_query(guid_item: str | None) -> str:
+    """What a snapshot asks of each message; a server asked for an item it lacks answers BAD."""
+    return f"({FETCH_ITEMS}{' ' + guid_item if guid_item else ''} BODY.PEEK[])"
+
+
 def _subscribed(lsub: list, separator: str) -> list[str]:
     """The names LSUB answered, but a parent it lists only for a subscribed folder below it: marked
     Noselect, it is not subscribed itself (RFC 3501 6.3.9; Courier lists such parents, Dovecot not)."""
@@ -206,7 +219,7 @@ def _subscribed(lsub: list, separator: str) -> list[str]:
                     and any(other.startswith(name + separator) for other in names))]
 
 
-def _fetch(imap: IMAPClient, uids: list[int], query: str = FETCH_QUERY) -> list[MessageState]:
+def _fetch(imap: IMAPClient, uids: list[int], query: str) -> list[MessageState]:
     """The messages `uids` of the selected folder, in UID order. Read through imapclient's
     own imaplib connection: imapclient's response parser lexes every byte of the metadata in
     Python, which limited a snapshot to ~2,000 messages a second; the stdlib returns each

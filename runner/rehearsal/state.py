@@ -116,3 +116,5 @@ class Evidence:
     tls: tuple[TlsCheck, ...] = ()
     # the admin's own configuration on new, as Dovecot and Postfix refused it
     config_refused: tuple[ConfigProblem, ...] = ()
+    # old's server (HostSpec.server): Gmail's mail reaches new in Dovecot's shape (compare.from_gmail)
+    source_server: str = "dovecot"

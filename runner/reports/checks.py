@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from ..rehearsal.compare import SERVES, stored_copies
+from ..rehearsal.compare import SERVES, archived_on_gmail, stored_copies
 from ..rehearsal.phases import Rehearsal
 from ..rehearsal.state import UserState
 from ..rehearsal.sweep import Sweep
 from ..schema.findings import Finding
-from ..schema.scenario import GMAIL_VIRTUAL_FOLDERS
 from ..schema.vocabulary import PROPERTIES, SERVER_LACKS
 
 # Which snapshot part each property is read from (compare.SERVES says which service serves it).
@@ -66,31 +65,40 @@ def compared(rehearsal: Rehearsal) -> str:
     return "old before -> old after the upgrade, in place" if rehearsal.scenario.in_place else "old -> new"
 
 
-def views(rehearsal: Rehearsal, role: str) -> frozenset[str]:
-    """The folders of a host that show other folders' messages and store none (a Gmail-shaped
-    host's virtual folders): not counted as mail of their own."""
-    return frozenset(GMAIL_VIRTUAL_FOLDERS) if rehearsal.scenario.hosts[role].special_folders == "gmail" \
-        else frozenset()
+def stored_messages(user: UserState, once: bool, leaving_out: frozenset[str] = frozenset()) -> int:
+    """The user's messages, but those of `leaving_out` (Message-IDs); `once`: each message once
+    whatever folders show it (Gmail's labels and views), by its GUID."""
+    messages = [message for folder in user.folders.values() for message in folder.messages
+                if message.message_id not in leaving_out]
+    return len({message.guid or message.sha256 for message in messages}) if once else len(messages)
 
 
-def stored_messages(user: UserState, shown_elsewhere: frozenset[str], leaving_out: frozenset[str] = frozenset()) -> int:
-    """The user's messages in real folders, but those of `leaving_out` (Message-IDs)."""
-    return sum(1 for name, folder in user.folders.items() if name not in shown_elsewhere
-               for message in folder.messages if message.message_id not in leaving_out)
+def shown_once(rehearsal: Rehearsal, role: str) -> bool:
+    """Whether the host shows one message in several folders (Gmail: labels, All Mail)."""
+    return rehearsal.scenario.hosts[role].server == "gmail"
 
 
 def messages_per_user(rehearsal: Rehearsal) -> dict[str, dict[str, int | None]]:
-    """Each user's message count on old and new, in real folders, without the expected
-    arrivals on either side. Old is the reference the verdict compares with (compare.judge): old
-    before the migration, or old at its end when the steps are meant to change it (cutover mail)."""
+    """Each user's message count on old and new, without the expected arrivals on either side
+    (on Gmail each message once). Old is the reference the verdict compares with
+    (compare.judge): old before the migration, or old at its end when the steps are meant to
+    change it (cutover mail)."""
     reference = rehearsal.old if rehearsal.scenario.changes_old and rehearsal.old else rehearsal.baseline
     old = reference.users if reference else {}
     new = rehearsal.new.users if rehearsal.new else {}
     arrived = frozenset(arrival.message_id for arrival in rehearsal.arrivals)
-    old_views, new_views = views(rehearsal, "old"), views(rehearsal, rehearsal.scenario.target)
-    return {address: {"old": stored_messages(user, old_views, arrived),
-                      "new": stored_messages(new[address], new_views, arrived) if address in new else None}
+    return {address: {"old": stored_messages(user, shown_once(rehearsal, "old"), arrived),
+                      "new": stored_messages(new[address], False, arrived) if address in new else None}
             for address, user in old.items()}
+
+
+def archived_mail(rehearsal: Rehearsal) -> dict[str, dict[str, int]]:
+    """Per Gmail user with archived mail (only in All Mail): how much, and how much reached new's
+    All Mail."""
+    if rehearsal.scenario.hosts["old"].server != "gmail" or rehearsal.baseline is None or rehearsal.new is None:
+        return {}
+    return {address: {"archived": archived, "on_new": arrived}
+            for address, (archived, arrived) in archived_on_gmail(rehearsal.baseline, rehearsal.new).items()}
 
 
 def copies_on_new(rehearsal: Rehearsal) -> dict[str, dict[str, object]]:
@@ -102,7 +110,7 @@ def copies_on_new(rehearsal: Rehearsal) -> dict[str, dict[str, object]]:
     return {address: {"messages": found.messages, "copies": found.copies, "copy_bytes": found.copy_bytes,
                       "stored_bytes": found.stored_bytes, "quota": found.quota, "quota_share": found.quota_share,
                       "folders": found.folders}
-            for address, found in stored_copies(rehearsal.new, quotas, views(rehearsal, rehearsal.scenario.target)).items()}
+            for address, found in stored_copies(rehearsal.new, quotas).items()}
 
 
 def not_checked(rehearsal: Rehearsal) -> dict[str, str]:

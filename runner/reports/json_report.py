@@ -17,7 +17,10 @@ from ..rehearsal.phases import Rehearsal
 from ..rehearsal.state import write_snapshot
 from ..rehearsal.sweep import Sweep
 from .chart import draw_timeline
-from .checks import check_rows, compared, copies_on_new, road, messages_per_user, redownload, stored_messages, sweep_rows, views
+from .checks import (
+    archived_mail, check_rows, compared, copies_on_new, messages_per_user, redownload, road, shown_once, stored_messages,
+    sweep_rows,
+)
 from .html import write_html
 from .junit import junit
 from .terminal import verdict_line
@@ -31,11 +34,12 @@ def to_json(rehearsal: Rehearsal) -> dict[str, object]:
         "verdict": rehearsal.verdict,
         "summary": verdict_line(rehearsal),
         "error": rehearsal.error,
-        "messages": {side: sum(stored_messages(user, views(rehearsal, role)) for user in state.users.values())
+        "messages": {side: sum(stored_messages(user, shown_once(rehearsal, role)) for user in state.users.values())
                      if state else None for side, role, state in (("old", "old", rehearsal.baseline),
                                                                   ("new", rehearsal.scenario.target, rehearsal.new))},
         "messages_per_user": messages_per_user(rehearsal),
         "copies_on_new": copies_on_new(rehearsal),
+        "archived_on_gmail": archived_mail(rehearsal),
         "checks": [{"property": p, "status": s, "findings": len(f)} for p, s, f in check_rows(rehearsal)],
         "clients_would_redownload": redownload(rehearsal),
         "steps": [step.model_dump() for step in rehearsal.steps],

@@ -10,7 +10,9 @@ from rich.text import Text
 from ..rehearsal.ledger import FATES
 from ..rehearsal.phases import Rehearsal
 from ..rehearsal.sweep import Sweep
-from .checks import OWN_CONFIG_KINDS, check_rows, compared, road, copies_on_new, messages_per_user, redownload, sweep_rows
+from .checks import (
+    OWN_CONFIG_KINDS, archived_mail, check_rows, compared, copies_on_new, messages_per_user, redownload, road, sweep_rows,
+)
 
 def verdict_line(rehearsal: Rehearsal) -> str:
     name = rehearsal.scenario.name
@@ -65,6 +67,10 @@ def render(rehearsal: Rehearsal, console: Console) -> None:
                 before, after = ("before the upgrade", "after it") if rehearsal.scenario.in_place else ("on old", "on new")
                 console.print(Text(f"{address}: {counts['old']} messages {before}, only {counts['new']} {after}",
                                    style="red"))
+        for address, found in archived_mail(rehearsal).items():
+            console.print(Text(f"{address}: {found['archived']} archived messages on Gmail (in All Mail only), "
+                               f"{found['on_new']} of them in new's [Gmail]/All Mail",
+                               style="" if found["on_new"] == found["archived"] else "red"))
         render_copies(copies_on_new(rehearsal), console)
         again = redownload(rehearsal)
         if again["imap"] or again["pop3"]:

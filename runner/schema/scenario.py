@@ -23,7 +23,7 @@ from .vocabulary import CRYPT_SCHEMES, DEFAULT_PASSWORD_SCHEME, SUITE_SCHEMES, W
 from .vocabulary import (
     DATABASES, MAIL_STORE_BYTES, MESSAGE_MAX, NAMESPACES, QUOTA_MAX, Address, ArgText, Compression,
     ContentType, FileName, FolderName, HeaderText, Keyword, MailFormat, MessageId, Namespace, PlainName,
-    MailServerKind, Property, Role, SourcePath, Suite, SystemFlag, UserStore, checked_str, shaped,
+    MailServerKind, Property, Role, SERVER_NAMESPACE, SourcePath, Suite, SystemFlag, UserStore, checked_str, shaped,
 )
 
 
@@ -36,13 +36,6 @@ class Model(BaseModel):
 # no '$' (a setting's value), no quote or backslash (the entrypoint writes it quoted).
 Pop3UidlFormat = checked_str(shaped(r"[%A-Za-z0-9{}|() ._:,-]{1,100}", "a pop3_uidl_format the lab takes "
                                     "(letters, digits, % { } | ( ) . _ : , - and spaces; at most 100)"))
-
-
-# Gmail over IMAP (seed 002, "Migration from Gmail to Dovecot"): labels are folders, and All Mail,
-# Starred and Important are views of the same messages, found by their SPECIAL-USE flag. A host
-# with `special_folders: gmail` shows them as virtual folders (Dovecot's virtual plugin:
-# dockerfiles/mailhost/dovecot-2.3/special-folders-gmail.conf); no mail can be seeded into them.
-GMAIL_VIRTUAL_FOLDERS = {"[Gmail]/All Mail": "\\All", "[Gmail]/Starred": "\\Flagged", "[Gmail]/Important": "\\Important"}
 
 
 # hosts.<role>.user_store: the lab's own (sql: ISPmail's tables in MariaDB; passwd-file), or the
@@ -66,8 +59,9 @@ class HostSpec(Model):
     user_store: HostUserStore = "sql"
     # courier: clients see `INBOX.` before every folder and `.` between levels
     namespace: Namespace = "dovecot"
-    # dovecot: Debian's Drafts, Junk, Sent and Trash; gmail: Gmail's Drafts, Sent Mail, Spam and
-    # Trash, and GMAIL_VIRTUAL_FOLDERS (Dovecot 2.3 hosts)
+    # dovecot: Debian's Drafts, Junk, Sent and Trash; gmail: the folders a migration from Gmail
+    # brought ([Gmail]/Drafts, Sent Mail, Spam, Trash) are the special ones, and Dovecot makes
+    # none of its own (Dovecot 2.3 hosts: dovecot-2.3/special-folders-gmail.conf)
     special_folders: Literal["dovecot", "gmail"] = "dovecot"
     # how new mail is written: Dovecot 2.3's zlib plugin, 2.4's mail_compress
     compression: Compression = "none"
@@ -230,8 +224,8 @@ class HostSpec(Model):
     @property
     def shown_namespace(self) -> str:
         """The namespace style clients see: the setting on Dovecot, the server's own otherwise
-        (Courier's and Cyrus's personal folders both sit under `INBOX.` with '.')."""
-        return self.namespace if self.server == "dovecot" else "courier"
+        (SERVER_NAMESPACE)."""
+        return self.namespace if self.server == "dovecot" else SERVER_NAMESPACE[self.server]
 
 
 def scheme_problem(suite: str, scheme: str) -> str | None:
@@ -358,9 +352,13 @@ class FolderSpec(Model):
     dates: tuple[dt.date, dt.date] = (dt.date(2022, 1, 1), dt.date(2024, 12, 31))
     messages: list[WrittenMessage] = []
     source: MailSource | None = None
-    # Gmail labels: the share of this folder's messages that also carry label X, and so are
-    # also in folder X (the same message, its flags and keywords; on a Dovecot server a copy)
+    # Gmail labels (old is server: gmail): the share of this folder's messages that also carry
+    # label X, and so are also in folder X (the same message, seeded by UID COPY, as Gmail's
+    # clients label it)
     labels: dict[FolderName, float] = {}
+    # Gmail (old is server: gmail): the share of this folder's messages its users' POP3 clients
+    # deleted; Gmail hides them from POP3 only (seed 002's pop3_deleted_flag)
+    pop3_deleted: float = Field(0, ge=0, le=1)
 
     @field_validator("flags", "keywords", "labels")
     @classmethod
@@ -567,12 +565,9 @@ class Scenario(Model):
         need = sum(folder.bytes_estimate for user in self.users for folder in user.folders)
         if need > (holds := min(host.mail_store_mb for host in self.hosts.values()) * 2**20):
             raise ValueError(f"the users' mail would take about {_size(need)}; a lab host holds {_size(holds)}")
-        if any(host.special_folders == "gmail" for host in self.hosts.values()):
-            for user in self.users:
-                for folder in user.folders:
-                    if virtual := {folder.name, *folder.labels} & set(GMAIL_VIRTUAL_FOLDERS):
-                        raise ValueError(f"{user.address}: '{min(virtual)}' is a virtual folder on a gmail host "
-                                         "(it shows the other folders' messages): seed those instead")
+        gmailish = next((user for user in self.users if any(f.labels or f.pop3_deleted for f in user.folders)), None)
+        if gmailish and self.hosts["old"].server != "gmail":
+            raise ValueError(f"{gmailish.address}: labels and pop3_deleted are Gmail's: old is not server: gmail")
         for fault in self.faults:
             if fault.when.step > len(self.steps):
                 raise ValueError(f"a fault strikes during step {fault.when.step}; there are {len(self.steps)} steps")

@@ -47,6 +47,12 @@ class Step(BaseModel):
         raise NotImplementedError
 
 
+def _unknown_folder(exclude: list[str], scenario: Scenario) -> str | None:
+    folders = {name for user in scenario.users for name in user.all_folder_names()}
+    unknown = [mask for mask in exclude if not mask.startswith("\\") and mask not in folders]
+    return f"exclude names a folder no user has: {unknown[0]}" if unknown else None
+
+
 def _unknown_users(users: str | list[str], scenario: Scenario) -> str | None:
     if not isinstance(users, list):  # all, or the users file
         return None
@@ -107,10 +113,13 @@ class DoveadmBackup(Step):
     def problem_with(self, scenario: Scenario) -> str | None:
         if self.one_way and self.command != "sync":
             return "one_way (-1) goes with command: sync"
-        folders = {name for user in scenario.users for name in user.all_folder_names()}
-        if unknown := [mask for mask in self.exclude if not mask.startswith("\\") and mask not in folders]:
-            return f"exclude names a folder no user has: {unknown[0]}"
-        return _unknown_users(self.users, scenario)
+        return _unknown_folder(self.exclude, scenario) or _unknown_users(self.users, scenario)
+
+
+# The virtual mailbox of all mail the Gmail road backs up by (`-a`), and the Dovecot it is
+# rehearsed into: the settings are 2.3's (docs/gmail.md)
+GMAIL_ALL_VIRTUAL = "virtual/All"
+GMAIL_MIGRATION_SUITES = ("bullseye", "bookworm")
 
 
 class Imapc(Step):
@@ -120,15 +129,45 @@ class Imapc(Step):
     auth: Literal["user_password", "master_password", "master_user"] = "user_password"
     pop3_migration: bool = False  # keep POP3 UIDLs with pop3c + the pop3_migration plugin
     users: Literal["all"] | list[Address] = "all"
+    # seed 002's Gmail road: imapc_features = gmail-migration (labels read per message, Gmail's
+    # POP3 UIDLs, pop3_deleted_flag)
+    gmail_migration: bool = False
+    # -a virtual/All, a virtual mailbox of all mail (the seed's): each message is read once and
+    # hard-linked into its labels' folders. Measured (Dovecot 2.3.19): INBOX mail whose other
+    # label's folder syncs first arrives without Gmail's POP3 UIDL (docs/gmail.md)
+    link_labels: bool = True
+    # -O '-$GmailHaveLabels': of All Mail only the archived mail (in no label), the rest comes
+    # with its labels' folders
+    skip_labelled: bool = True
+    # folders the backup leaves out (-x): a SPECIAL-USE flag or a folder name
+    exclude: list[SpecialUse | FolderName] = []
 
     def describe(self) -> str:
         pop3 = " + pop3_migration" if self.pop3_migration else ""
-        return f"doveadm backup -R imapc:{pop3} (on new, {self.auth.replace('_', ' ')})"
+        options = "".join(f" {option}" for option in self.gmail_options)
+        options += "".join(f" -x '{mask}'" for mask in self.exclude)
+        return f"doveadm backup{options} -R imapc:{pop3} (on new, {self.auth.replace('_', ' ')})"
+
+    @property
+    def gmail_options(self) -> list[str]:
+        """What Gmail's road adds to `doveadm backup` (seed 002: -a 'virtual/All' -O '-$GmailHaveLabels')."""
+        if not self.gmail_migration:
+            return []
+        return [*(["-a", GMAIL_ALL_VIRTUAL] if self.link_labels else []),
+                *(["-O", "-$GmailHaveLabels"] if self.skip_labelled else [])]
 
     def problem_with(self, scenario: Scenario) -> str | None:
         if scenario.hosts["new"].namespace != "dovecot":
             return "imapc pulls into a server with Dovecot's default namespace (hosts.new.namespace: dovecot)"
-        return _unknown_users(self.users, scenario)
+        if self.gmail_migration and scenario.hosts["old"].server != "gmail":
+            return "gmail_migration reads Gmail's IMAP extension: old is not server: gmail"
+        if self.gmail_migration and self.pop3_migration:
+            return "gmail_migration keeps Gmail's POP3 UIDLs itself (from X-GM-MSGID): no pop3_migration"
+        if self.gmail_migration and scenario.hosts["new"].suite not in GMAIL_MIGRATION_SUITES:
+            return f"gmail_migration is rehearsed into Dovecot 2.3 ({', '.join(GMAIL_MIGRATION_SUITES)})"
+        if not self.gmail_migration and (gmail_only := {"skip_labelled", "link_labels"} & self.model_fields_set):
+            return f"{min(gmail_only)} goes with gmail_migration"
+        return _unknown_folder(self.exclude, scenario) or _unknown_users(self.users, scenario)
 
 
 class Mbsync(Step):

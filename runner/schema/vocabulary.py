@@ -36,20 +36,34 @@ EscapeChar = Literal["\\", "^"]
 DOVECOT_SERIES: dict[str, str] = {"bullseye": "2.3", "bookworm": "2.3", "trixie": "2.4"}
 # The IMAP/POP3 server a host runs: Dovecot (the lab's mail host), or a real Courier-IMAP or
 # Cyrus IMAP as old (docs/foreign-servers.md), from Debian's packages.
-MailServerKind = Literal["dovecot", "courier", "cyrus"]
+MailServerKind = Literal["dovecot", "courier", "cyrus", "gmail"]
 # What each server other than Dovecot does not have, by property: reported as "not checked",
 # never as a finding.
 SERVER_LACKS: dict[str, dict[str, str]] = {
     "courier": {"guids": "Courier has no GUIDs", "sieve": "Courier has no Sieve (its filters are maildrop's)",
                 "db_rows": "Courier keeps its users in its userdb, not in SQL"},
     "cyrus": {"guids": "Cyrus shows clients no GUIDs", "db_rows": "Cyrus keeps its users in sasldb, not in SQL"},
+    "gmail": {"sieve": "Gmail has no Sieve (its filters are settings of the account, not over IMAP)",
+              "db_rows": "Gmail keeps its users in Google's accounts, not in SQL"},
 }
+# Gmail's folder of every message (SPECIAL-USE \All), archived mail included: a view, not a label
+# (docs/gmail.md). Its X-GM-MSGID is what the snapshot reads as a Gmail message's GUID: Dovecot's
+# imapc makes it the message's GUID on new (measured).
+GMAIL_ALL_MAIL = "[Gmail]/All Mail"
+# Gmail's POP3 UIDL of a message, from its X-GM-MSGID (Dovecot's imapc-mail.c: "GmailId%"PRIx64),
+# and the keyword Dovecot's gmail-migration gives what Gmail's POP3 had deleted (seed 002's
+# pop3_deleted_flag, as its example names it)
+GMAIL_UIDL = "GmailId{:x}"
+GMAIL_POP3_DELETED = "$POP3Deleted"
 # The upgrades in place a rehearsal runs (method dist_upgrade): each suite to the next, as the
 # Debian release notes support them (never one skipped).
 NEXT_SUITE: dict[str, str] = {"bullseye": "bookworm", "bookworm": "trixie"}
 # The personal namespace's prefix and separator, by style: Dovecot's default, or Courier's
 # `INBOX.` prefix with `.` (what many old servers show their clients).
 NAMESPACES: dict[str, tuple[str, str]] = {"dovecot": ("", "/"), "courier": ("INBOX.", ".")}
+# The namespace style each server other than Dovecot shows (Courier and Cyrus: `INBOX.` with
+# '.'; Gmail: '/' at the top, as Dovecot's default)
+SERVER_NAMESPACE: dict[str, str] = {"courier": "courier", "cyrus": "courier", "gmail": "dovecot"}
 # Password schemes a host's users may have (docs/password-schemes.md): every one `doveadm pw -l`
 # lists in the lab's images whose hash `doveadm pw -s` makes from the password alone and
 # `doveadm pw -t` verifies (not DIGEST-MD5: it needs the user name; not PLAIN-TRUNC: a length).

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # for CI's time.
 UPGRADES_REHEARSED = (("bookworm", "trixie"),)
 # The servers other than Dovecot the tests run as old (docs/foreign-servers.md)
-SERVERS_REHEARSED = (("courier", "bookworm"), ("cyrus", "bookworm"))
+SERVERS_REHEARSED = (("courier", "bookworm"), ("cyrus", "bookworm"), ("gmail", "bookworm"))
 NO_ENGINE: list[str] = []
 LABS_BEFORE: set[str] = set()  # labs on the engine when the test run began (a developer's kept lab)
 

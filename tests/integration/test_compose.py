@@ -23,7 +23,7 @@ from maillab.lab.images import compose_image, ensure_images
 from maillab.lab.lab import LABEL, remove_lab
 from maillab.lab.poll import NotYet, poll
 from maillab.runner.entry.compose_env import COMPOSE_FILE, DEFAULT_SCENARIO
-from maillab.runner.rehearsal.messages import labelled_messages
+from maillab.runner.rehearsal.messages import folder_messages
 from maillab.runner.schema.loader import load_scenario
 
 from .conftest import lab_objects, maillab
@@ -88,8 +88,8 @@ def test_compose_up_starts_old_with_the_default_users_and_mail_and_new_empty(doc
     scenario = load_scenario(DEFAULT_SCENARIO)
     user = scenario.users[0]
     assert env["MAILLAB_USER_1"] == user.address
-    expected = {scenario.hosts["old"].imap_name(name): len(messages)
-                for name, messages in labelled_messages(scenario.seed, user).items()}
+    expected = {scenario.hosts["old"].imap_name(folder.name): len(folder_messages(scenario.seed, user, folder))
+                for folder in user.folders}
     try:
         run("up", "-d")
         seen = poll(f"{user.address} on old", lambda: login_sees(port("old"), user.address, env["MAILLAB_USER_1_PASSWORD"]),

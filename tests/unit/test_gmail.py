@@ -1,66 +1,135 @@
-"""A Gmail-shaped source (seed 002): labels seeded as copies of the same message, and what the
-report counts of them on new (copies, their bytes, their share of the quota). No Docker."""
+"""Gmail as old (seed 002): labels chosen for seeding, what new must hold of Gmail's mail after
+the seed's procedure (compare.from_gmail), and what the report counts of it: archived mail, the
+labels' copies on new and their share of the quota. No Docker."""
 
-import io
-from dataclasses import replace
 import json
-import tarfile
+from dataclasses import replace
 
+import pytest
 from rich.console import Console
 
-from maillab.runner.rehearsal.compare import judge, stored_copies
-from maillab.runner.rehearsal.messages import labelled_messages
+from maillab.runner.rehearsal.compare import archived_on_gmail, from_gmail, judge, stored_copies
+from maillab.runner.rehearsal.messages import labelled, pop3_deleted
 from maillab.runner.rehearsal.phases import Rehearsal
-from maillab.runner.rehearsal.seed import user_archive
-from maillab.runner.rehearsal.state import Evidence
-from maillab.runner.reports.checks import copies_on_new, messages_per_user
+from maillab.runner.rehearsal.state import Evidence, FolderState, HostState, UserState
+from maillab.runner.reports.checks import archived_mail, copies_on_new, messages_per_user
 from maillab.runner.reports.json_report import to_json, write_reports
 from maillab.runner.reports.terminal import render
 from maillab.runner.schema.scenario import Scenario
+from maillab.runner.schema.vocabulary import GMAIL_ALL_MAIL, GMAIL_POP3_DELETED, GMAIL_UIDL
 
-from .states import USER, inbox, state
+from .states import USER, inbox, message, state
 
-GMAIL_USER = {"address": "a@example.org", "quota": 1_000, "folders": [
-    {"name": "INBOX", "count": 40, "flags": {"\\Flagged": 0.3}, "labels": {"Work": 0.5, "Receipts": 0.25}},
+GMAIL_USER = {"address": USER, "quota": 1_000, "folders": [
+    {"name": "INBOX", "count": 40, "flags": {"\\Flagged": 0.3}, "labels": {"Work": 0.5, "Receipts": 0.25},
+     "pop3_deleted": 0.2},
     {"name": "Work", "count": 3},
     {"name": "Receipts"},
 ]}
 
 
-def gmail_scenario(new: dict | None = None) -> Scenario:
+def gmail_scenario() -> Scenario:
     return Scenario.model_validate({
-        "name": "gmail", "description": "labels", "hosts": {"old": {"suite": "bullseye", "special_folders": "gmail"},
-                                                           "new": new or {"suite": "bookworm"}},
-        "users": [GMAIL_USER], "steps": [{"method": "doveadm_backup", "exclude": ["\\Flagged", "\\Important"]}],
+        "name": "gmail", "description": "labels", "hosts": {"old": {"suite": "bookworm", "server": "gmail"},
+                                                           "new": {"suite": "bookworm", "special_folders": "gmail"}},
+        "users": [GMAIL_USER], "steps": [{"method": "imapc", "gmail_migration": True}],
     })
 
 
-def test_a_label_puts_the_same_message_into_its_folder_after_the_folders_own():
+def test_labels_and_pop3_deletions_are_chosen_by_the_seed_in_their_shares():
     scenario = gmail_scenario()
-    folders = labelled_messages(scenario.seed, scenario.users[0])
-    inbox_raw = {m.raw: m for m in folders["INBOX"]}
-    work_own, work_labelled = folders["Work"][:3], folders["Work"][3:]
-    assert len(folders["INBOX"]) == 40 and all(m.raw not in inbox_raw for m in work_own)
-    assert 10 <= len(work_labelled) <= 30 and 2 <= len(folders["Receipts"]) <= 20
-    # the same message: bytes, date, flags and keywords
-    assert all(inbox_raw[m.raw] == m for m in work_labelled + folders["Receipts"])
-    assert labelled_messages(scenario.seed, scenario.users[0]) == folders  # the same seed, the same copies
+    user = scenario.users[0]
+    chosen = labelled(scenario.seed, user, user.folders[0], 40)
+    assert 10 <= len(chosen["Work"]) <= 30 and 2 <= len(chosen["Receipts"]) <= 20
+    assert chosen["Work"] != chosen["Receipts"]  # each label its own draw
+    assert labelled(scenario.seed, user, user.folders[0], 40) == chosen  # the same seed, the same labels
+    assert labelled(scenario.seed + 1, user, user.folders[0], 40) != chosen
+    deleted = pop3_deleted(scenario.seed, user, user.folders[0], 40)
+    assert 2 <= len(deleted) <= 20 and deleted == pop3_deleted(scenario.seed, user, user.folders[0], 40)
+    assert labelled(scenario.seed, user, user.folders[1], 3) == {} and pop3_deleted(scenario.seed, user, user.folders[1], 3) == []
 
 
-def test_the_seeded_maildir_holds_each_labelled_message_in_each_of_its_folders():
-    scenario = gmail_scenario()
-    archive = user_archive(scenario.seed, scenario.users[0], home="example.org/a", maildir_parent="example.org/a")
-    with tarfile.open(fileobj=io.BytesIO(archive.tar)) as tar:
-        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile() and "/cur/" in m.name}
-    by_folder: dict[str, list[bytes]] = {}
-    for name, content in files.items():
-        folder = name.split("/Maildir/")[1].rsplit("cur/", 1)[0].rstrip("/") or "INBOX"
-        by_folder.setdefault(folder, []).append(content)
-    folders = labelled_messages(scenario.seed, scenario.users[0])
-    assert {folder: len(contents) for folder, contents in by_folder.items()} == \
-        {"INBOX": 40, ".Work": len(folders["Work"]), ".Receipts": len(folders["Receipts"])}
-    assert set(by_folder[".Receipts"]) <= set(by_folder["INBOX"])
-    assert archive.count == sum(len(messages) for messages in folders.values())
+def gm(uid: int, msgid: int, **changes):
+    """A Gmail message: its X-GM-MSGID is its GUID in a snapshot, on Gmail and on new."""
+    return message(uid, "abcdefgh"[msgid - 1], guid=str(msgid), **changes)
+
+
+def gmail_state() -> HostState:
+    """Gmail as the snapshot sees it: m1 in INBOX and Work, m2 in INBOX and deleted over POP3, m3
+    in INBOX, m4 archived, m5 starred only; All Mail shows all five, POP3 lists All Mail but m2."""
+    folders = {
+        "INBOX": FolderState(name="INBOX", uidvalidity=1, uidnext=4, messages=[gm(1, 1), gm(2, 2), gm(3, 3)]),
+        "Work": FolderState(name="Work", uidvalidity=2, uidnext=2, messages=[gm(1, 1)]),
+        "[Gmail]": FolderState(name="[Gmail]", selectable=False),
+        GMAIL_ALL_MAIL: FolderState(name=GMAIL_ALL_MAIL, uidvalidity=3, uidnext=6,
+                                    messages=[gm(n, n, flags=("\\Flagged",) if n == 5 else ("\\Seen",))
+                                              for n in range(1, 6)]),
+        "[Gmail]/Starred": FolderState(name="[Gmail]/Starred", uidvalidity=4, uidnext=2,
+                                       messages=[gm(1, 5, flags=("\\Flagged",))]),
+    }
+    uidls = [GMAIL_UIDL.format(n) for n in (1, 3, 4, 5)]
+    return HostState(role="old", users={USER: UserState(address=USER, folders=folders, pop3_uidls=uidls)}, user_db={})
+
+
+def migrated(gmail: HostState) -> HostState:
+    """New after the seed's procedure: each folder as on Gmail, All Mail with the archived m4
+    only, m2 marked deleted, POP3 = INBOX without m2, by Gmail's UIDLs."""
+    user = gmail.users[USER]
+    folders = {name: folder.model_copy(deep=True) for name, folder in user.folders.items()}
+    folders["[Gmail]"] = FolderState(name="[Gmail]", uidvalidity=9, uidnext=1)  # a real, empty folder on new
+    folders[GMAIL_ALL_MAIL].messages = [m for m in folders[GMAIL_ALL_MAIL].messages if m.guid == "4"]
+    folders["INBOX"].messages[1] = replace(folders["INBOX"].messages[1], keywords=(GMAIL_POP3_DELETED, "Work"))
+    new = UserState(address=USER, folders=folders, pop3_uidls=[GMAIL_UIDL.format(1), GMAIL_UIDL.format(3)])
+    return HostState(role="new", users={USER: new}, user_db={})
+
+
+def kinds(gmail: HostState, new: HostState) -> dict[str, int]:
+    findings = judge(Evidence(baseline=gmail, old=gmail, new=new, source_server="gmail"), Scenario.model_validate({
+        "name": "t", "description": "t", "hosts": {"old": {"suite": "bookworm"}, "new": {"suite": "bookworm"}},
+        "users": [{"address": USER}], "steps": [{"method": "imapc"}]}).expect)
+    found: dict[str, int] = {}
+    for finding in findings:
+        found[finding.kind] = found.get(finding.kind, 0) + 1
+    return found
+
+
+def test_what_gmail_holds_reaches_new_in_dovecots_shape():
+    gmail = gmail_state()
+    expected = from_gmail(gmail, migrated(gmail)).users[USER]
+    assert [m.guid for m in expected.folders[GMAIL_ALL_MAIL].messages] == ["4"]  # archived only
+    assert expected.folders["INBOX"].messages[1].keywords == ("$POP3Deleted", "Work")
+    assert expected.pop3_uidls == ["GmailId1", "GmailId3"]  # INBOX, as Dovecot's POP3 lists it
+    assert kinds(gmail, migrated(gmail)) == {}
+
+
+@pytest.mark.parametrize("broken, found", [
+    # without -O '-$GmailHaveLabels': every labelled message in All Mail too, a copy each
+    (lambda new, gmail: new.users[USER].folders[GMAIL_ALL_MAIL].messages.__setitem__(
+        slice(None), gmail.users[USER].folders[GMAIL_ALL_MAIL].messages), {"unexpected": 4}),
+    # -x '\Flagged' with the labelled mail skipped: the starred-only message is nowhere on new
+    (lambda new, gmail: new.users[USER].folders.pop("[Gmail]/Starred"), {"folder_missing": 1, "missing": 1}),
+    # no pop3_deleted_flag: what Gmail's POP3 had deleted is listed again, and loses its mark
+    (lambda new, gmail: (new.users[USER].folders["INBOX"].messages.__setitem__(
+        1, gm(2, 2)), new.users[USER].pop3_uidls.insert(1, "GmailId2")), {"keywords_changed": 1, "uidl_changed": 1}),
+    # Dovecot's own UIDLs instead of Gmail's: every POP3 client downloads again
+    (lambda new, gmail: new.users[USER].pop3_uidls.__setitem__(slice(None), ["00000001", "00000003"]),
+     {"uidl_changed": 1}),
+    # an archived message lost
+    (lambda new, gmail: new.users[USER].folders[GMAIL_ALL_MAIL].messages.clear(), {"missing": 1}),
+])
+def test_each_break_of_the_gmail_road_is_found(broken, found):
+    gmail = gmail_state()
+    new = migrated(gmail)
+    broken(new, gmail)
+    assert kinds(gmail, new) == found
+
+
+def test_the_archived_mail_is_counted_on_gmail_and_on_new():
+    gmail = gmail_state()
+    assert archived_on_gmail(gmail, migrated(gmail)) == {USER: (1, 1)}
+    lost = migrated(gmail)
+    lost.users[USER].folders[GMAIL_ALL_MAIL].messages.clear()
+    assert archived_on_gmail(gmail, lost) == {USER: (1, 0)}
 
 
 def copied(s, into="Archive", uids=(1, 2), content=None):
@@ -90,57 +159,48 @@ def test_a_message_in_three_folders_is_two_copies():
     assert (found.messages, found.copies, found.copy_bytes, found.quota_share) == (1, 2, 202, None)
 
 
-def test_messages_that_differ_by_a_byte_are_no_copies_and_views_store_nothing():
+def test_messages_that_differ_by_a_byte_are_no_copies():
     s = state()
     copied(s, content="f")  # same Message-ID, other bytes: another message
     assert stored_copies(s, {USER: 1_000}) == {}
-    copied(s, into="Lists")
-    assert stored_copies(s, {USER: 1_000}, views=frozenset({"Lists"})) == {}
-    assert stored_copies(s, {USER: 1_000})[USER].copies == 2
 
 
-def rehearsal_with_copies(new_host: dict | None = None) -> Rehearsal:
-    scenario = gmail_scenario(new_host)
-    baseline, new = state(), state()
-    copied(new)
-    result = Rehearsal(scenario=scenario, lab_id="mltest", baseline=baseline, old=baseline, new=new)
-    result.findings = judge(Evidence(baseline=baseline, old=baseline, new=new), scenario.expect)
+def gmail_rehearsal() -> Rehearsal:
+    scenario = gmail_scenario()
+    gmail = gmail_state()
+    new = migrated(gmail)
+    copied(new, into="Work", uids=(3,))  # a labelled message: a second copy on new
+    result = Rehearsal(scenario=scenario, lab_id="mltest", baseline=gmail, old=gmail, new=new)
+    result.findings = judge(Evidence(baseline=gmail, old=gmail, new=new, source_server="gmail"), scenario.expect)
     return result
 
 
-def test_the_report_shows_the_copies_on_new_and_their_share_of_the_quota(tmp_path):
-    result = rehearsal_with_copies()
+def test_the_report_shows_the_archived_mail_and_the_copies_quota_cost(tmp_path):
+    result = gmail_rehearsal()
     write_reports(result, tmp_path)
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["copies_on_new"] == {USER: {"messages": 2, "copies": 2, "copy_bytes": 203, "stored_bytes": 712,
-                                              "quota": 1_000, "quota_share": 0.203,
-                                              "folders": {"Archive": 2, "INBOX": 2}}}
+    assert report["archived_on_gmail"] == {USER: {"archived": 1, "on_new": 1}}
+    assert report["copies_on_new"][USER]["copies"] == 2 and report["copies_on_new"][USER]["quota"] == 1_000
     console = Console(record=True, width=200)
     render(result, console)
     text = console.export_text()
-    assert "Messages new stores more than once" in text and "20% of the quota" in text
+    assert "1 archived messages on Gmail (in All Mail only), 1 of them in new's [Gmail]/All Mail" in text
+    assert "Messages new stores more than once" in text and "% of the quota" in text
+    assert "archived messages" in (tmp_path / "report.html").read_text()
 
 
 def test_without_copies_the_report_has_no_copies_table():
-    result = rehearsal_with_copies()
+    result = gmail_rehearsal()
     result.new = state()
     console = Console(record=True, width=200)
     render(result, console)
     assert copies_on_new(result) == {} and "more than once" not in console.export_text()
 
 
-def test_virtual_folders_of_a_gmail_new_are_not_counted():
-    result = rehearsal_with_copies()
-    result.new.users[USER].folders["[Gmail]/All Mail"] = result.new.users[USER].folders["INBOX"]
-    assert copies_on_new(result)[USER]["copies"] == 5  # All Mail is a real folder on a plain new
-    result.scenario.hosts["new"].special_folders = "gmail"
-    assert copies_on_new(result)[USER]["copies"] == 2
-
-
-def test_the_views_of_a_gmail_old_are_not_counted_as_its_mail():
-    result = rehearsal_with_copies()
-    result.baseline.users[USER].folders["[Gmail]/All Mail"] = inbox(result.baseline)
-    assert messages_per_user(result)[USER] == {"old": 5, "new": 7}
-    assert to_json(result)["messages"] == {"old": 5, "new": 7}
-    result.scenario.hosts["old"].special_folders = "dovecot"  # a real folder of that name is mail
-    assert messages_per_user(result)[USER]["old"] == 8
+def test_gmail_counts_each_message_once_whatever_folders_show_it():
+    result = gmail_rehearsal()
+    assert messages_per_user(result)[USER]["old"] == 5  # 10 places in 4 folders, 5 messages
+    assert to_json(result)["messages"]["old"] == 5
+    assert archived_mail(result) == {USER: {"archived": 1, "on_new": 1}}
+    result.scenario.hosts["old"].server = "dovecot"  # a Dovecot host's folders each store their mail
+    assert messages_per_user(result)[USER]["old"] == 10 and archived_mail(result) == {}

@@ -152,3 +152,16 @@ def test_reserved_names_refused(store):
             store.create(name)
     with pytest.raises(gmail_store.StoreError):
         store.append("[Gmail]", _mail(1))
+
+
+@pytest.mark.parametrize("wildcard, matches, misses", [
+    ("[Gmail]/All Mail", ["[Gmail]/All Mail"], ["[Gmail]", "G", "[Gmail]/All Mail/x"]),
+    ("[Gmail]/%", ["[Gmail]/Starred", "[Gmail]/All Mail"], ["[Gmail]", "[Gmail]/Starred/x"]),
+    ("*", ["INBOX", "[Gmail]/All Mail", "a.b"], []),
+    ("a.b", ["a.b"], ["axb"]),
+    ("inbox", ["INBOX"], ["INBOX/x"]),
+])
+def test_list_patterns_take_every_character_but_the_wildcards_literally(wildcard, matches, misses):
+    pattern = gmail_store.list_pattern(wildcard)
+    assert all(pattern.fullmatch(name) for name in matches)
+    assert not any(pattern.fullmatch(name) for name in misses)
