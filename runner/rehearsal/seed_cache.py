@@ -159,8 +159,9 @@ class SeedCache:
             aside.rename(self.root / key)
         except OSError as error:  # another rehearsal kept the same entry first, or the disk is full
             log.info("seed cache: %s not kept: %s", key, error)
-            shutil.rmtree(aside, ignore_errors=True)
             return
+        finally:  # what is still aside (an error, a signal) is no entry
+            shutil.rmtree(aside, ignore_errors=True)
         log.info("seed cache: old kept as %s", key)
         self.evict()
 

@@ -64,6 +64,7 @@ def test_mail_from_files_is_keyed_by_their_content(tmp_path):
 @pytest.mark.parametrize(("old", "reason"), [
     ({"suite": "bookworm", "server": "courier"}, "courier, seeded over IMAP"),
     ({"suite": "bookworm", "server": "cyrus"}, "cyrus, seeded over IMAP"),
+    ({"suite": "bookworm", "server": "gmail"}, "gmail, seeded over IMAP"),
 ])
 def test_a_host_seeded_over_imap_is_not_cached(old, reason):
     assert reason in why_not(scenario(hosts={"old": old, "new": {"suite": "bookworm"}}))
@@ -103,6 +104,19 @@ def test_an_entry_restores_what_was_kept(tmp_path):
     assert "old: put the mail store and the databases into /tmp" in transcript.text()
     cache.save(old, key, {"alice@example.org": "other"}, baseline(), 20)  # kept by another rehearsal first
     assert cache.restore(old, key).passwords == {"alice@example.org": "secret"}
+
+
+class Interrupting(ArchivingHost):
+    def save_archive(self, path: str, destination: Path) -> None:
+        destination.write_bytes(b"half of it")
+        raise KeyboardInterrupt  # a signal while old is being copied out
+
+
+def test_an_entry_is_kept_whole_or_not_at_all(tmp_path):
+    cache = SeedCache(tmp_path, cap_mb=10)
+    with pytest.raises(KeyboardInterrupt):
+        cache.save(Interrupting("old", Transcript(), HostSpec(suite="bullseye")), "a1", {}, baseline(), 0)
+    assert list(tmp_path.iterdir()) == []
 
 
 def entry(root: Path, key: str, megabytes: int, used: float) -> None:
