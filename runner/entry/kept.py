@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from ..methods.context import StepResult
-from ..rehearsal.state import HostState, write_snapshot
+from ..rehearsal.state import HostState, read_snapshot, write_snapshot
 
 
 class KeptHost(BaseModel):
@@ -73,7 +73,7 @@ def update(record: KeptLab) -> None:
 
 
 def load_baseline(record: KeptLab) -> HostState:
-    return HostState.model_validate_json((_folder(record.lab_id) / "baseline.json").read_bytes())
+    return read_snapshot(_folder(record.lab_id) / "baseline.json")
 
 
 def records() -> list[KeptLab]:

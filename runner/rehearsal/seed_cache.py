@@ -32,7 +32,7 @@ from ...lab.command import Command
 from ...lab.containers import PASSWD_FILE, VMAIL
 from ..schema.scenario import RawMessageSpec, Scenario
 from ..schema.vocabulary import DATABASES
-from .state import HostState, write_snapshot
+from .state import HostState, read_snapshot, write_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class SeedCache:
         folder = self.root / key
         try:
             record = json.loads((folder / RECORD).read_text())
-            baseline = HostState.model_validate_json((folder / BASELINE).read_bytes())
+            baseline = read_snapshot(folder / BASELINE)
             users = (folder / USERS).read_bytes() if host.spec.user_store == "passwd-file" else None
             os.utime(folder)  # its last use, which eviction goes by
             host.put_saved_archive(STAGE.rpartition("/")[0], folder / ARCHIVE)

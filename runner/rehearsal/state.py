@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,22 @@ def write_snapshot(state: HostState, path: Path) -> None:
         for n, (address, user) in enumerate(state.users.items()):
             out.write(b", " * bool(n) + json.dumps(address).encode() + b": " + user.model_dump_json(indent=1).encode())
         out.write(b"}}\n")
+
+
+def read_snapshot(path: Path) -> HostState:
+    """A snapshot that write_snapshot wrote, its recurring values held once, as snapshot.py
+    holds them: interned strings are shared with the rehearsal's later snapshots."""
+    state = HostState.model_validate_json(path.read_bytes())
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for user in state.users.values():
+        for folder in user.folders.values():
+            for message in folder.messages:
+                message.sha256 = sys.intern(message.sha256)
+                message.message_id = message.message_id and sys.intern(message.message_id)
+                message.guid = message.guid and sys.intern(message.guid)
+                message.flags = shared.setdefault(message.flags, message.flags)
+                message.keywords = shared.setdefault(message.keywords, message.keywords)
+    return state
 
 
 @dataclass(frozen=True)
