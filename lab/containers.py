@@ -436,6 +436,7 @@ class Served:
     # the FETCH item that names a message whatever folder shows it: Dovecot's GUID (what dsync
     # matches by); None where the server has none
     GUID_ITEM: ClassVar[str | None] = "X-GUID"
+    SSHD: ClassVar[bool] = True  # root logs in over ssh (script steps, a kept lab's hosts)
     role: str
     secrets: HostSecrets
     _published: dict[str, int]

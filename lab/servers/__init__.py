@@ -50,6 +50,7 @@ class ForeignServer(Served, LabContainer):
     USER_TOOL: ClassVar[str]
     PROBE_LOGIN = f"{PROBE_USER}@maillab.invalid"  # its users are addresses
     GUID_ITEM = None
+    SSHD = False
 
     def __init__(self, image: str, *, spec: HostSpec, secrets: HostSecrets, **options) -> None:
         super().__init__(image, **options)

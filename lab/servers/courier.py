@@ -11,3 +11,4 @@ from . import ForeignServer, server_kind
 class CourierHost(ForeignServer):
     SERVICES = ("IMAP", "POP3")
     USER_TOOL = "/usr/local/sbin/maillab-courier-user"
+    SSHD = True  # the Maildir copied with rsync over root's ssh (docs/foreign-servers.md)

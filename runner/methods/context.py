@@ -51,9 +51,19 @@ RSYNC_EXIT_MEANINGS = {
     255: "ssh failed to connect or authenticate",
 }
 MYSQL_EXIT_MEANINGS = {0: "success", 1: "SQL error", 2: "cannot connect to MariaDB"}
-# a reload when Postfix runs (a stopped Postfix reads its configuration when started)
 # one address per line: doveadm's -F users file, and a kept lab's MAILLAB_USERS_FILE
 ADDRESSES_FILE = "/root/maillab-users"
+# "address password" per line (0600): what an admin collects from users of a server without a
+# master user (Gmail's app passwords), a kept lab's MAILLAB_PASSWORDS_FILE
+PASSWORDS_FILE = "/root/maillab-passwords"
+
+
+def passwords_text(passwords: dict[str, str]) -> bytes:
+    """A passwords file's content (the lab's passwords: letters and digits, no space)."""
+    return "".join(f"{address} {password}\n" for address, password in passwords.items()).encode()
+
+
+# a reload when Postfix runs (a stopped Postfix reads its configuration when started)
 RELOAD_POSTFIX = "if postfix status >/dev/null 2>&1; then postfix reload; fi"
 
 

@@ -20,7 +20,7 @@ from ...lab.errors import LabError, WaitTimeout
 from ...lab.poll import NotYet, poll
 from ..schema.steps import SshRootKey
 from . import executes
-from .context import ADDRESSES_FILE, MigrationContext, StepResult
+from .context import ADDRESSES_FILE, PASSWORDS_FILE, MigrationContext, StepResult, passwords_text
 
 SSHD_DROP_IN = "/etc/ssh/sshd_config.d/maillab-migration.conf"
 SSHD_SETTINGS = "PermitRootLogin prohibit-password\nPubkeyAuthentication yes\nPasswordAuthentication no\n"
@@ -93,15 +93,19 @@ def give_key(context: MigrationContext, client, path: str, key: KeyPair, peers: 
 def trust_each_other(context: MigrationContext) -> None:
     """Root on old and on new logs in to the other host by key (a lab a person works in:
     `ssh old mysqldump mailserver | mysql mailserver` on new, as the ISPmail guide copies),
-    and both have the users' list that a script step's MAILLAB_USERS_FILE names."""
+    and both have the users' list and passwords that a script step's MAILLAB_USERS_FILE and
+    MAILLAB_PASSWORDS_FILE name. A host without sshd (Gmail, Cyrus) is reached over IMAP only."""
     key = new_key(context, TRAINEE_KEY_COMMENT)
-    for role in context.lab.hosts:
+    hosts = [role for role in context.lab.hosts if context.lab[role].SSHD]
+    for role in hosts:
         authorize_key(context.lab[role], key)
     for client, peer in (("old", "new"), ("new", "old")) if "new" in context.lab.hosts else (("old", "old"),):
-        scan = give_key(context, context.lab[client], KEY, key, [peer])
-        if not scan.ok:
+        if client not in hosts:
+            continue
+        if peer in hosts and not (scan := give_key(context, context.lab[client], KEY, key, [peer])).ok:
             raise LabError(f"{client} cannot reach {peer}'s sshd: {scan.meaning}")
         context.lab[client].put_file(ADDRESSES_FILE, "".join(f"{user}\n" for user in context.passwords).encode())
+        context.lab[client].put_file(PASSWORDS_FILE, passwords_text(context.passwords), mode=0o600)
 
 
 @executes(SshRootKey)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from maillab.lab.command import Command
 from maillab.lab.containers import ExecResult, MailServer, OwnConfig
+from maillab.lab.servers import server_classes
 from maillab.lab.errors import LabError
 from maillab.lab.internet import Nameserver
 from maillab.runner.schema.scenario import HostSpec
@@ -48,6 +49,7 @@ class FakeHost(MailServer):
     def __init__(self, role: str, transcript: Transcript, spec: HostSpec | None = None,
                  exits: dict[str, int] | None = None) -> None:
         self.role, self.spec, self.transcript = role, spec, transcript
+        self.SSHD = spec is None or spec.server == "dovecot" or server_classes()[spec.server].SSHD
         # a command line's start -> the exit code it gets (or the codes of its runs, in turn)
         self.exits = {start: list(code) if isinstance(code, list) else code for start, code in (exits or {}).items()}
         self.own = OwnConfig(spec.config) if spec and spec.config else None

@@ -12,7 +12,7 @@ import click
 from rich.text import Text
 
 from ....lab import signals
-from ...methods.context import ADDRESSES_FILE, Arrival
+from ...methods.context import ADDRESSES_FILE, PASSWORDS_FILE, Arrival
 from .. import kept
 from . import (
     EXIT_BAD_INPUT, EXIT_LAB, LAB_OPTION, SCENARIO, _exit, _load, _name_stale_labs, _print_connection, _quiet,
@@ -128,7 +128,7 @@ def shell(role: str, command: tuple[str, ...], lab_id: str | None) -> None:
         fail("maillab shell needs the docker command (Debian package docker.io or docker-ce-cli)", EXIT_LAB)
     interactive = ["-i", "-t"] if sys.stdin.isatty() else ["-i"]
     # the variables a script step gets: `maillab exercise solution`'s script runs here as it is
-    env = [f"--env={name}={value}" for name, value in script_environment(lab, ADDRESSES_FILE, KEY).items()]
+    env = [f"--env={name}={value}" for name, value in script_environment(lab, ADDRESSES_FILE, PASSWORDS_FILE, KEY).items()]
     os.execv(docker, [docker, "exec", *interactive, *env, f"{record.lab_id}-{role}", *(command or ("bash",))])
 
 
