@@ -1,20 +1,7 @@
-"""The seed cache (docs/cache.md): old as seeding and its baseline left it, kept on disk, so that
-a rehearsal of the same scenario, seed and image restores it (one archive put and a database
-load) instead of seeding and snapshotting again.
-
-An entry is a folder named by its key in the cache directory ($MAILLAB_CACHE_DIR, else
-$XDG_CACHE_HOME/maillab, else ~/.cache/maillab):
-
-  seed.tar       Docker's archive of a folder holding old's /var/vmail as a tar (Maildir or
-                 mdbox, indexes, dovecot-uidlist: the UIDVALIDITYs) and its databases (mysqldump)
-  users          old's passwd-file, when its user store is one
-  entry.json     the users' passwords (the stores hold their hashes) and the messages seeded
-  baseline.json  the baseline snapshot without its database rows, which are read again from the
-                 restored host: their password column is keyed with each lab's own secret
-
-Entries are written whole or not at all (made aside, then renamed), their files mode 0600.
-Past the cap
-($MAILLAB_CACHE_MB, default 2048) the least recently used go first."""
+"""The seed cache (docs/cache.md: what an entry holds, its key, where it lives, its cap): old
+as seeding and its baseline left it, kept on disk, so that a rehearsal of the same scenario,
+seed and image restores it (one archive put and a database load) instead of seeding and
+snapshotting again. An entry is written whole or not at all: made aside, then renamed."""
 
 from __future__ import annotations
 
@@ -49,8 +36,8 @@ ARCHIVE, USERS, RECORD, BASELINE = "seed.tar", "users", "entry.json", "baseline.
 STAGE = "/tmp/maillab-seed"  # on old: not under the tmpfs /var/vmail, which Docker's archives do not reach
 SAVE = f"""set -e
 rm -rf {STAGE}; mkdir -m 0700 {STAGE}
-tar -C {VMAIL} -cf {STAGE}/mail.tar .
-mysqldump --result-file={STAGE}/db.sql --databases "$@\""""
+mysqldump --result-file={STAGE}/db.sql --databases "$@"
+tar -C {VMAIL} -cf {STAGE}/mail.tar ."""
 RESTORE = f"""set -e
 tar -C {VMAIL} -xpf {STAGE}/mail.tar
 mysql < {STAGE}/db.sql
@@ -135,7 +122,8 @@ class SeedCache:
         except FileNotFoundError:  # none, or evicted by another rehearsal meanwhile
             return None
         host.run_checked(Command.script(RESTORE, display=f"tar -C {VMAIL} -xpf mail.tar; mysql < db.sql"),
-                         "restoring old from the seed cache")
+                         f"restoring old from the seed cache's entry {key} (maillab run --no-cache seeds instead, "
+                         "maillab cache clear removes it)")
         if users is not None:
             host.install_users_file(users)
         host.wait_for_users(list(record["passwords"]))
@@ -159,8 +147,9 @@ class SeedCache:
             aside.rename(self.root / key)
         except OSError as error:  # another rehearsal kept the same entry first, or the disk is full
             log.info("seed cache: %s not kept: %s", key, error)
-            shutil.rmtree(aside, ignore_errors=True)
             return
+        finally:  # what is still aside (an error, a signal) is no entry
+            shutil.rmtree(aside, ignore_errors=True)
         log.info("seed cache: old kept as %s", key)
         self.evict()
 

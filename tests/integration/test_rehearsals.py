@@ -526,8 +526,9 @@ def test_a_hung_command_ends_the_run_with_exit_3_naming_it(images, docker, tmp_p
     ([signal.SIGINT, signal.SIGINT], 130),  # a second Ctrl-C, while the lab is being removed
 ], ids=["Ctrl-C", "SIGTERM", "SIGHUP", "Ctrl-C twice"])
 def test_a_signal_removes_the_lab_and_still_reports(images, docker, tmp_path, signals, exit_code):
-    process, output = run_until(["run", "scenarios/bullseye-to-bookworm.yaml", "--report-dir", str(tmp_path)],
-                                "seeded alice")
+    # seeded afresh: the signal arrives while the lab is busy seeding
+    process, output = run_until(["run", "scenarios/bullseye-to-bookworm.yaml", "--no-cache", "--report-dir",
+                                 str(tmp_path)], "seeded alice")
     for signum in signals:
         process.send_signal(signum)
         time.sleep(0.3)
@@ -540,8 +541,8 @@ def test_a_signal_removes_the_lab_and_still_reports(images, docker, tmp_path, si
 
 
 def test_keep_with_ctrl_c_keeps_the_lab_and_names_it(images, docker, tmp_path):
-    process, output = run_until(["run", "scenarios/bookworm-to-trixie.yaml", "--keep", "--report-dir", str(tmp_path)],
-                                "seeded")
+    process, output = run_until(["run", "scenarios/bookworm-to-trixie.yaml", "--keep", "--no-cache", "--report-dir",
+                                 str(tmp_path)], "seeded")
     process.send_signal(signal.SIGINT)
     output += process.communicate(timeout=120)[0]
     lab_id = report_of(tmp_path)["lab"]

@@ -22,6 +22,7 @@ from .conftest import ROOT, lab_objects, maillab, run_until, runner_objects
 from .engine_proxy import EngineProxy
 
 FAST = "scenarios/bookworm-to-trixie.yaml"  # two hosts, ~300 messages: the quickest rehearsal
+# The tests that wait for "seeded" pass --no-cache: old restored from the seed cache logs no seeding.
 
 
 def start(args: list[str], tmp_path: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path, Path]:
@@ -131,7 +132,7 @@ def test_a_signal_while_the_lab_is_being_created_leaves_nothing(images, docker, 
 
 @pytest.mark.xdist_group("stale labs")  # `down --stale` removes every stale lab
 def test_a_lab_whose_real_runner_was_killed_is_named_and_removed_by_down_stale(images, docker, tmp_path):
-    process, _ = run_until(["run", FAST, "--report-dir", str(tmp_path / "killed")], "seeded")
+    process, _ = run_until(["run", FAST, "--no-cache", "--report-dir", str(tmp_path / "killed")], "seeded")
     try:
         process.kill()  # SIGKILL: nothing of the runner's own runs
         process.wait(timeout=30)
@@ -155,7 +156,7 @@ def test_a_lab_whose_real_runner_was_killed_is_named_and_removed_by_down_stale(i
 def test_a_docker_engine_that_goes_away_mid_run_ends_it_with_exit_3_and_one_line(images, docker, tmp_path):
     proxy = EngineProxy()
     env = dict(os.environ, DOCKER_HOST=proxy.docker_host)
-    process, out, err = start(["run", FAST, "--report-dir", str(tmp_path / "report")], tmp_path, env=env)
+    process, out, err = start(["run", FAST, "--no-cache", "--report-dir", str(tmp_path / "report")], tmp_path, env=env)
     try:
         wait_for(err, "seeded", process)
         proxy.close()

@@ -64,6 +64,7 @@ def test_mail_from_files_is_keyed_by_their_content(tmp_path):
 @pytest.mark.parametrize(("old", "reason"), [
     ({"suite": "bookworm", "server": "courier"}, "courier, seeded over IMAP"),
     ({"suite": "bookworm", "server": "cyrus"}, "cyrus, seeded over IMAP"),
+    ({"suite": "bookworm", "server": "gmail"}, "gmail, seeded over IMAP"),
 ])
 def test_a_host_seeded_over_imap_is_not_cached(old, reason):
     assert reason in why_not(scenario(hosts={"old": old, "new": {"suite": "bookworm"}}))
@@ -105,6 +106,19 @@ def test_an_entry_restores_what_was_kept(tmp_path):
     assert cache.restore(old, key).passwords == {"alice@example.org": "secret"}
 
 
+class Interrupting(ArchivingHost):
+    def save_archive(self, path: str, destination: Path) -> None:
+        destination.write_bytes(b"half of it")
+        raise KeyboardInterrupt  # a signal while old is being copied out
+
+
+def test_an_entry_is_kept_whole_or_not_at_all(tmp_path):
+    cache = SeedCache(tmp_path, cap_mb=10)
+    with pytest.raises(KeyboardInterrupt):
+        cache.save(Interrupting("old", Transcript(), HostSpec(suite="bullseye")), "a1", {}, baseline(), 0)
+    assert list(tmp_path.iterdir()) == []
+
+
 def entry(root: Path, key: str, megabytes: int, used: float) -> None:
     (root / key).mkdir(parents=True)
     (root / key / RECORD).write_text("{}")
@@ -141,3 +155,22 @@ def test_cache_clear_empties_the_cache(tmp_path, monkeypatch):
     cleared = CliRunner().invoke(app, ["cache", "clear"])
     assert cleared.exit_code == 0 and "2 entries removed" in cleared.output
     assert list(tmp_path.iterdir()) == []
+
+
+class Rehearsed(Exception):
+    """Where the fake rehearsal ends `maillab run` (no lab, no report)."""
+
+
+@pytest.mark.parametrize(("options", "cached"), [([], True), (["--no-cache"], False)])
+def test_run_no_cache_skips_the_cache(tmp_path, monkeypatch, options, cached):
+    asked = []
+
+    def rehearse(scenario, keep=False, cache=True):
+        asked.append(cache)
+        raise Rehearsed
+
+    monkeypatch.setattr("maillab.runner.rehearsal.phases.rehearse", rehearse)
+    monkeypatch.setattr("maillab.runner.entry.cli._name_stale_labs", lambda: None)  # no Docker here
+    run = CliRunner().invoke(app, ["run", "scenarios/bullseye-to-bookworm.yaml", "--report-dir", str(tmp_path),
+                                   *options])
+    assert isinstance(run.exception, Rehearsed) and asked == [cached]
