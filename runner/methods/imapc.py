@@ -26,6 +26,7 @@ from ...lab.command import Command
 from ...lab.errors import WaitTimeout
 from ...lab.poll import NotYet, poll
 from ..schema.steps import GMAIL_ALL_VIRTUAL, Imapc
+from ..schema.vocabulary import GMAIL_POP3_DELETED
 from . import executes
 from .context import DOVEADM_EXIT_MEANINGS, MigrationContext, StepResult
 
@@ -41,7 +42,6 @@ PASSWORD_CONF = "/root/maillab-imapc.conf"  # Dovecot's configuration plus one u
 GMAIL_VIRTUAL_DIR = "/etc/dovecot/maillab-gmail-virtual"
 GMAIL_VIRTUAL_NS, _, GMAIL_VIRTUAL_MAILBOX = GMAIL_ALL_VIRTUAL.partition("/")
 GMAIL_POP3_CONF = "/etc/dovecot/maillab.d/61-gmail-pop3.conf"
-GMAIL_POP3_DELETED = 'pop3_deleted_flag = "$POP3Deleted"\n'
 
 SOURCE_AUTH = {
     ("2.3", "master_user"): f"""auth_master_user_separator = *
@@ -87,7 +87,7 @@ def run(step: Imapc, context: MigrationContext) -> list[StepResult]:
         folder = f"{GMAIL_VIRTUAL_DIR}/{GMAIL_VIRTUAL_MAILBOX}"
         new.run_checked(Command.of("install", "-d", folder), f"making {folder}")
         new.put_file(f"{folder}/dovecot-virtual", b"*\n  all\n", mode=0o644)
-        new.put_file(GMAIL_POP3_CONF, GMAIL_POP3_DELETED.encode(), mode=0o640)
+        new.put_file(GMAIL_POP3_CONF, f'pop3_deleted_flag = "{GMAIL_POP3_DELETED}"\n'.encode(), mode=0o640)
         new.run_checked(Command.of("chgrp", "dovecot", GMAIL_POP3_CONF), f"making {GMAIL_POP3_CONF} readable to Dovecot")
     new.put_file(CLIENT_CONF, _client_settings(step, old, new).encode(), mode=0o640)
     _reload(new, CLIENT_CONF)
