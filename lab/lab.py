@@ -47,7 +47,8 @@ from .images import (  # noqa: E402
 from .servers import server_classes  # noqa: E402
 from ..runner.schema.scenario import HostSpec  # noqa: E402
 from ..runner.schema.sources import config_files  # noqa: E402
-from . import signals  # noqa: E402
+from . import signals, standby  # noqa: E402
+from .standby import STANDBY  # noqa: E402
 from .internet import SMTP_PORT, DnsServer, SendingMta  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,11 @@ def machine_class(spec: HostSpec) -> type:
 class Lab:
     def __init__(self, hosts: dict[str, HostSpec], *, keep: bool = False, internet: bool = False,
                  tls: dict[str, tuple[str, str]] | None = None, scenario: str = "-",
-                 upgrades: dict[str, str] | None = None) -> None:
+                 upgrades: dict[str, str] | None = None, from_standby: bool = False) -> None:
         self.id = new_lab_id()
         self.specs = hosts
+        self.scenario = scenario
+        self.from_standby = from_standby  # create takes the scenario's lab on standby if there is one
         self.upgrades = upgrades or {}  # role -> the suite it is upgraded to in place (its image holds the packages)
         self.client = docker_client()
         self.labels = _runner_labels(self.id, keep, scenario)
@@ -120,8 +123,8 @@ class Lab:
     @classmethod
     @talking_to_the_engine("finding the lab {1}")
     def attach(cls, lab_id: str, hosts: dict[str, HostSpec], doveadm: str, host_secrets: dict[str, HostSecrets]) -> Lab:
-        """A lab kept running (`maillab up`), its hosts bound to their containers again, for
-        another runner to look at."""
+        """A lab kept running (`maillab up`) or on standby, its hosts bound to their containers
+        again, for another runner to look at or to take."""
         lab = cls(hosts)
         lab.id, lab.doveadm_password = lab_id, doveadm
         lab.secrets = {doveadm, *(s for secret in host_secrets.values() for s in (secret.db, secret.probe))}
@@ -182,11 +185,21 @@ class Lab:
 
     @talking_to_the_engine("creating the lab")
     def create(self) -> None:
-        """The network, then every machine at once. A signal or an error on the way leaves
-        nothing that `destroy` would not find: each Docker object asked for is waited for."""
+        """The network, then every machine at once, then each is waited for until it answers;
+        or the scenario's lab on standby, waited for the same way. A signal or an error on the
+        way leaves nothing that `destroy` would not find: each Docker object asked for is
+        waited for."""
         ensure_images(self.client, tuple(sorted({spec.suite for spec in self.specs.values()})), self.internet,
                       upgrades=tuple((self.specs[role].suite, target) for role, target in self.upgrades.items()),
                       servers=tuple((spec.server, spec.suite) for spec in self.specs.values()))
+        if self.from_standby and self._take_standby():
+            return
+        self._start()
+        machines = [*self.hosts.values(), *([self.dns, self.sender] if self.internet else []), self.forwarder]
+        _at_once(lambda machine: machine.wait_until_ready(), machines, finish=False)  # they boot at once
+
+    def _start(self) -> None:
+        """The networks and every machine, started (not waited for)."""
         self.network, self.outside = sealed_networks(self.id, self.labels)
         for role, spec in self.specs.items():
             log.info("starting host '%s' (Debian %s, %s)", role, spec.suite,
@@ -214,10 +227,74 @@ class Lab:
             _at_once(lambda machine: machine.start(), machines, finish=True)
         finally:  # the admin's passwords in their own configuration are masked from here on
             self.secrets.update(*(host.own.secrets for host in self.hosts.values() if host.own))
-        _at_once(lambda machine: machine.wait_until_ready(), machines, finish=False)  # they boot at once
 
     def destroy(self) -> None:
         remove_lab(self.client, self.id)
+
+    # -- labs on standby (lab/standby.py) ------------------------------------------------------
+    def why_no_standby(self) -> str | None:
+        return standby.why_not(self.internet, bool(self.tls), bool(self.upgrades),
+                               any(spec.config for spec in self.specs.values()))
+
+    def standby_key(self) -> str | None:
+        """The key of this lab on standby; None when it cannot stand by."""
+        if self.why_no_standby():
+            return None
+        images = {role: server_image(spec.server, spec.suite) for role, spec in self.specs.items()}
+        images[FORWARDER] = forwarder_image()
+        return standby.key_of(self.scenario, {role: spec.model_dump(mode="json") for role, spec in self.specs.items()},
+                              {role: self.client.images.get(image).id for role, image in images.items()})
+
+    def _take_standby(self) -> bool:
+        """Become the scenario's lab on standby, if one waits and answers (one that does not is
+        removed: the run makes its own)."""
+        key = self.standby_key()
+        record = standby.claim(key, self.labels) if key else None
+        if record is None:
+            return False
+        log.info("taking the lab %s on standby", record.lab_id)
+        secrets = {role: HostSecrets(doveadm=record.doveadm, db=db, probe=probe)
+                   for role, (db, probe) in record.hosts.items()}
+        try:
+            taken = Lab.attach(record.lab_id, self.specs, record.doveadm, secrets)
+            if taken.forwarder is None or set(taken.hosts) != set(self.specs):
+                raise LabError("it is not whole")
+            _at_once(lambda machine: machine.wait_until_ready(), [*taken.hosts.values(), taken.forwarder], finish=False)
+        except LabError as error:
+            log.warning("the lab %s on standby cannot be used (%s): making a new one", record.lab_id, error)
+            remove_lab(self.client, record.lab_id)
+            return False
+        self.id, self.doveadm_password = taken.id, taken.doveadm_password
+        self.labels = self.labels | {LABEL: taken.id, STANDBY: key}  # the tool machines it starts are this runner's
+        self.secrets |= taken.secrets
+        self.hosts, self.forwarder = taken.hosts, taken.forwarder
+        self.network, self.outside = (_existing_network(self.client, f"{taken.id}-{name}") for name in ("net", "door"))
+        return True
+
+    @talking_to_the_engine("starting a lab on standby")
+    def stand_by(self) -> str | None:
+        """A lab such as this one, started (not waited for: it boots on its own) for the next
+        run of the scenario, unless one waits already; its id. One made for an older key of
+        the scenario (another image, an edited scenario) is removed."""
+        key = self.standby_key()
+        if key is None:
+            return None
+        for record in standby.waiting():
+            if record.scenario == self.scenario and record.key != key:
+                remove_lab(self.client, record.lab_id)
+            elif record.key == key:
+                return None
+        twin = Lab(self.specs, scenario=self.scenario)
+        twin.labels[STANDBY] = key
+        try:
+            twin._start()
+        except BaseException:
+            twin.destroy()
+            raise
+        standby.save(standby.StandbyRecord(
+            lab_id=twin.id, scenario=self.scenario, key=key, doveadm=twin.doveadm_password,
+            hosts={role: (host.secrets.db, host.secrets.probe) for role, host in twin.hosts.items()}))
+        return twin.id
 
     # -- what faults do to the machines ------------------------------------------------------
     @talking_to_the_engine("cutting {1} off the lab network")
@@ -295,6 +372,13 @@ def check_own_config(spec: HostSpec, role: str) -> list[own_config.ConfigProblem
             machine._container.remove(force=True, v=True)
 
 
+def _existing_network(client: docker.DockerClient, name: str) -> Network:
+    """A network the lab made, as testcontainers' Network (which has no lookup of its own)."""
+    network = Network()
+    network.name, network._network = name, client.networks.get(name)
+    return network
+
+
 def _at_once(work, machines: list, *, finish: bool) -> None:
     """`work` on every machine at once, in threads (only the main thread gets signals). The
     main thread waits with signals held, so no signal can land between starting the threads
@@ -329,6 +413,7 @@ class LabInfo:
     kept: bool
     stale: bool  # its runner is gone and it was not kept on purpose
     scenario: str = "-"
+    standby: bool = False  # waiting on standby for a run of its scenario (lab/standby.py)
     created: dt.datetime | None = None  # its first container's creation
 
     @property
@@ -356,6 +441,8 @@ def find_labs(client: docker.DockerClient, *, warn_foreign: bool = False) -> lis
             log.warning("ignoring Docker objects labelled %s=%r: not a lab id maillab makes", LABEL, found[LABEL])
     labs = []
     for lab_id, found in sorted(labels.items()):
+        waiting, claimer = standby.state_of(lab_id) if STANDBY in found else (False, None)
+        found = claimer or found  # a lab taken from standby is the runner's that claimed it
         started = found.get(RUNNER_STARTED)
         created = [dt.datetime.fromisoformat(c.attrs["Created"][:26].rstrip("Z") + "+00:00")
                    for c in containers if c.labels.get(LABEL) == lab_id]
@@ -366,9 +453,10 @@ def find_labs(client: docker.DockerClient, *, warn_foreign: bool = False) -> lis
             runner=f"{found[RUNNER_HOST]} pid {found[RUNNER_PID]}" if RUNNER_PID in found else "-",
             started=dt.datetime.fromtimestamp(float(started)).isoformat(timespec="seconds") if started else "-",
             kept=KEPT in found,
-            stale=KEPT not in found and runner_gone(found),
+            stale=KEPT not in found and not waiting and runner_gone(found),
             scenario=found.get(SCENARIO, "-"),
             created=min(created, default=None),
+            standby=waiting,
         ))
     return labs
 
@@ -389,10 +477,11 @@ def published_ports(client: docker.DockerClient, lab_id: str) -> dict[str, dict[
 
 
 def choose_labs(labs: list[LabInfo], lab_id: str | None = None, everything: bool = False) -> list[LabInfo]:
-    """What `maillab down` removes: the lab named, every lab with --all, else the stale ones."""
+    """What `maillab down` removes: the lab named, every lab with --all, else the stale ones and
+    those on standby (no runner uses them)."""
     if lab_id:
         return [lab for lab in labs if lab.id == lab_id]
-    return list(labs) if everything else [lab for lab in labs if lab.stale]
+    return list(labs) if everything else [lab for lab in labs if lab.stale or lab.standby]
 
 
 def runner_gone(labels: dict[str, str]) -> bool:
@@ -408,9 +497,12 @@ def runner_gone(labels: dict[str, str]) -> bool:
 
 
 def remove_lab(client: docker.DockerClient, lab_id: str) -> tuple[int, int]:
-    """Remove the containers and networks of one lab. Returns the counts."""
+    """Remove the containers and networks of one lab, and its record if it was on standby.
+    Returns the counts."""
     with talking_to_the_engine(f"removing the lab {lab_id}"):
-        return _remove_lab(client, lab_id)
+        removed = _remove_lab(client, lab_id)
+    standby.release(lab_id)
+    return removed
 
 
 def _remove_lab(client: docker.DockerClient, lab_id: str) -> tuple[int, int]:

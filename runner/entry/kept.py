@@ -1,7 +1,6 @@
 """Labs kept running on purpose (`maillab up`, `maillab exercise start`): what a later
 `maillab check`, `shell` or `exercise` command needs to find the lab again, judge it and
-grade it. One folder per lab under the state directory ($MAILLAB_STATE_DIR, else
-$XDG_STATE_HOME/maillab, else ~/.local/state/maillab):
+grade it. One folder per lab under the state directory (lab/state_dir.py):
 
   labs/<id>/lab.json        the record below (user passwords and the lab's secrets: mode 0600)
   labs/<id>/baseline.json   old as the trainee found it, before any migration (the reference)
@@ -11,12 +10,12 @@ The record is pure data; the lab's containers are found again by their names and
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from ...lab.state_dir import state_dir
 from ..methods.context import StepResult
 from ..rehearsal.on_disk import read_snapshot, write_snapshot
 from ..rehearsal.state import HostState
@@ -42,13 +41,6 @@ class KeptLab(BaseModel):
 
 class NoKeptLab(Exception):
     """No kept lab fits (none, several without --lab, or the one named is gone): one line."""
-
-
-def state_dir() -> Path:
-    if given := os.environ.get("MAILLAB_STATE_DIR"):
-        return Path(given)
-    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(base) / "maillab"
 
 
 def _folder(lab_id: str) -> Path:

@@ -10,12 +10,13 @@ import secrets
 import smtplib
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ...lab import signals
 from ...lab.errors import ConfigRefused, EngineGone, LabError
-from ...lab.lab import Lab
+from ...lab.lab import Lab, remove_lab
 from ...lab.own_config import ConfigProblem
 from ...lab.poll import NotYet, poll
 from ..methods import execute
@@ -82,43 +83,68 @@ class Rehearsal:
         return "error" if self.error else "pass" if self.passed else "fail"
 
 
-def rehearse(scenario: Scenario, keep: bool = False, cache: bool = True) -> Rehearsal:
-    """Run the whole rehearsal, with old from the seed cache unless `cache` is false. Raises
+def rehearse(scenario: Scenario, keep: bool = False, cache: bool = True, standby: bool = False) -> Rehearsal:
+    """Run the whole rehearsal, with old from the seed cache unless `cache` is false, in the
+    scenario's lab on standby if one waits; with `standby`, leave one for the next run. Raises
     only when no lab could be made (LabError)."""
     def phases(lab: Lab, result: Rehearsal, ca: str) -> None:
         prepare(lab, scenario, result, ca, SeedCache() if cache else None)
         migrate(lab, scenario, result)
-    return in_a_lab(scenario, phases, keep=keep)
+    return in_a_lab(scenario, phases, keep=keep, standby=standby)
 
 
-def in_a_lab(scenario: Scenario, phases: Callable[[Lab, Rehearsal, str], None], keep: bool = False) -> Rehearsal:
-    """Make the scenario's lab, run `phases` in it and destroy it (unless kept), whatever
-    happens: an error or a signal is recorded in the returned Rehearsal."""
+def in_a_lab(scenario: Scenario, phases: Callable[[Lab, Rehearsal, str], None], keep: bool = False,
+             standby: bool = False) -> Rehearsal:
+    """Make the scenario's lab (or take it from standby, unless it is to be kept), run
+    `phases` in it and destroy it (unless kept), whatever happens: an error or a signal is
+    recorded in the returned Rehearsal. With `standby`, a lab for the next run is started
+    while this one is removed (lab/standby.py)."""
     result = Rehearsal(scenario=scenario)
     ca, certificates = make_certificates(scenario.domains) if scenario.cutover else ("", None)
     lab = Lab(dict(scenario.hosts), keep=keep, internet=scenario.cutover is not None, tls=certificates,
-              scenario=scenario.name, upgrades=scenario.upgrades)
+              scenario=scenario.name, upgrades=scenario.upgrades, from_standby=not keep)
     result.lab_id = lab.id
     try:
         with _recorded(result):
             phases(lab, result, ca)
     finally:
+        result.lab_id = lab.id  # the lab taken from standby has its own id
         left = ""  # why the lab may still be there
         with signals.held() as arrived:  # first: a signal now must not skip the removal
             if keep:
                 result.kept = lab
             else:
                 with _phase(result, "destroy"):
-                    try:
-                        lab.destroy()
-                    except Exception as error:  # noqa: BLE001  the engine went away: reported, exit 3
-                        log.debug("removing the lab failed", exc_info=True)
-                        left = f"the lab {lab.id} may be left: remove it with: maillab down --lab {lab.id}"
-                        result.error = f"{result.error or one_line(error)}; {left}"
+                    with ThreadPoolExecutor(1) as pool:  # the next run's lab starts while this one goes
+                        next_lab = pool.submit(lab.stand_by) if standby and not result.error else None
+                        try:
+                            lab.destroy()
+                        except Exception as error:  # noqa: BLE001  the engine went away: reported, exit 3
+                            log.debug("removing the lab failed", exc_info=True)
+                            left = f"the lab {lab.id} may be left: remove it with: maillab down --lab {lab.id}"
+                            result.error = f"{result.error or one_line(error)}; {left}"
+                    _standing_by(lab, next_lab, interrupted=bool(arrived))
         if arrived and result.interrupted is None:
             result.interrupted = signals.Interrupted(arrived[0])
             result.error = f"interrupted by {result.interrupted}" + (f"; {left}" if left else "")
     return result
+
+
+def _standing_by(lab: Lab, next_lab: Future | None, interrupted: bool) -> None:
+    """Say which lab waits for the next run; one started as a signal came is removed (the
+    user asked the run to end, not to leave machines behind). Failing to leave one is no
+    error of the run."""
+    try:
+        made = next_lab.result() if next_lab else None
+    except Exception as error:  # noqa: BLE001
+        log.warning("no lab was left on standby: %s", one_line(error))
+        return
+    if made and interrupted:
+        remove_lab(lab.client, made)
+    elif made:
+        log.info("lab %s on standby for the next run of %s (maillab down removes it)", made, lab.scenario)
+    elif next_lab:
+        log.info("no lab was left on standby: %s", lab.why_no_standby() or "one waits already")
 
 
 @contextmanager

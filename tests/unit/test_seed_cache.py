@@ -165,7 +165,7 @@ class Rehearsed(Exception):
 def test_run_no_cache_skips_the_cache(tmp_path, monkeypatch, options, cached):
     asked = []
 
-    def rehearse(scenario, keep=False, cache=True):
+    def rehearse(scenario, keep=False, cache=True, standby=False):
         asked.append(cache)
         raise Rehearsed
 

@@ -143,7 +143,7 @@ def status() -> None:
     if not labs:
         console.print("no labs")
     for lab in labs:
-        how = "kept" if lab.kept else "stale" if lab.stale else f"runner {lab.runner}"
+        how = "kept" if lab.kept else "on standby" if lab.standby else "stale" if lab.stale else f"runner {lab.runner}"
         console.print(Text(f"{lab.id}  {lab.scenario}  up {lab.age}  {how}"))
         for role, ports in published_ports(client, lab.id).items():
             console.print(Text(f"  {role}: " + "  ".join(f"{service} {address}" for service, address in ports.items())))
@@ -152,11 +152,11 @@ def status() -> None:
 @app.command()
 @click.option("--lab", "lab_id", callback=lab_id_option, help="remove this lab, whoever runs it")
 @click.option("--all", "everything", is_flag=True, help="remove every lab, running or not")
-@click.option("--stale", is_flag=True, help="remove the labs whose runner is gone (the default)")
+@click.option("--stale", is_flag=True, help="remove the labs whose runner is gone, and those on standby (the default)")
 @verbosity
 def down(lab_id: str | None, everything: bool, stale: bool) -> None:
     """Remove labs (containers and networks labelled maillab.lab): by default only those whose
-    runner is gone; a running rehearsal's lab stays unless named or --all is given."""
+    runner is gone and those on standby; a running rehearsal's lab stays unless named or --all is given."""
     from ....lab.lab import choose_labs, docker_client, find_labs, remove_lab  # noqa: PLC0415
 
     if sum(map(bool, (lab_id, everything, stale))) > 1:

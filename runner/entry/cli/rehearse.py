@@ -23,13 +23,15 @@ from . import (
 @click.option("--report-dir", type=click.Path(path_type=Path), help="where report.json and junit.xml go")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="override the scenario's seed")
 @click.option("--no-cache", is_flag=True, help="seed old afresh: neither read nor write the seed cache")
+@click.option("--standby", is_flag=True,
+              help="leave a lab started for the next run of this scenario (maillab down removes it)")
 @click.option("--interrupt-sweep", "points", type=click.IntRange(1, 100), metavar="N",
               help="measure the migration, then interrupt it at N points spread over it, resume and verify each")
 @click.option("--fault", type=click.Choice(get_args(SweepFault)), default="kill", show_default=True,
               help="what interrupts the migration in --interrupt-sweep")
 @verbosity
-def run(scenario: Path, keep: bool, report_dir: Path | None, seed: int | None, no_cache: bool, points: int | None,
-        fault: str) -> None:
+def run(scenario: Path, keep: bool, report_dir: Path | None, seed: int | None, no_cache: bool, standby: bool,
+        points: int | None, fault: str) -> None:
     """Run a rehearsal: create, seed, baseline, converge, idempotence, side_effect, verify, destroy."""
     # imported when the command runs: every command module loads with any maillab command,
     # and validate or list must not load Docker
@@ -41,14 +43,16 @@ def run(scenario: Path, keep: bool, report_dir: Path | None, seed: int | None, n
     if seed is not None:
         spec = spec.model_copy(update={"seed": seed})
     if points is not None:
-        if keep or spec.cutover:
-            raise click.UsageError("--interrupt-sweep takes no --keep and no scenario with a live cutover")
+        if keep or standby or spec.cutover:
+            raise click.UsageError("--interrupt-sweep takes no --keep, no --standby and no scenario with a live cutover")
         _interrupt_sweep(spec, points, fault, report_dir)
     if click.get_current_context().get_parameter_source("fault").name != "DEFAULT":
         raise click.UsageError("--fault goes with --interrupt-sweep")
+    if keep and standby:
+        raise click.UsageError("--standby leaves a lab for the next run: this one's is kept (--keep)")
     directory = _report_directory(spec.name, report_dir)
     log.info("rehearsing %s: %s", spec.name, spec.description)
-    rehearsal = rehearse(spec, keep=keep, cache=not no_cache)
+    rehearsal = rehearse(spec, keep=keep, cache=not no_cache, standby=standby)
     signals.settle()  # the lab is gone (or kept): what it found is written whatever arrives now
     write_reports(rehearsal, directory)
     (render_verdict if _quiet() else render)(rehearsal, console)
