@@ -48,7 +48,7 @@ def wait_for_delivery(host, passwords: dict[str, str], sent: dict[str, list[str]
         if waiting:
             raise NotYet(f"{sum(map(len, waiting.values()))} messages not in INBOX yet")
     try:
-        poll(f"LMTP delivery on {host.role}", delivered, timeout=DELIVERY_TIMEOUT, interval=0.25)
+        poll(f"LMTP delivery on {host.role}", delivered, timeout=DELIVERY_TIMEOUT, interval=0.1)
     except WaitTimeout:
         pass
     return sum(len(ids) for ids in waiting.values())
