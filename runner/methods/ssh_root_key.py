@@ -13,8 +13,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import asyncssh
-
 from ...lab.command import Command
 from ...lab.errors import LabError, WaitTimeout
 from ...lab.poll import NotYet, poll
@@ -41,6 +39,8 @@ class KeyPair:
 
 def new_key(context: MigrationContext, comment: str) -> KeyPair:
     """A key pair for this lab; its private half is a secret of the lab, masked everywhere."""
+    import asyncssh  # noqa: PLC0415  (0.07 s of every run's start; only the steps that need a key load it)
+
     key = asyncssh.generate_private_key("ssh-ed25519", comment=comment)
     pair = KeyPair(key.export_public_key().decode().strip(), key.export_private_key())
     context.lab.secrets.update(line for line in pair.private.decode().splitlines() if "PRIVATE KEY" not in line)
