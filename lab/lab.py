@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import re
 import secrets
 import socket
 import time
@@ -37,6 +36,7 @@ from .containers import PUBLISHED, HostSecrets, LabContainer, MailHostContainer,
 from . import own_config  # noqa: E402
 from .engine import engine_client  # noqa: E402
 from .errors import LabError, engine_gone, talking_to_the_engine  # noqa: E402
+from .lab_id import is_lab_id, new_lab_id  # noqa: E402
 from .forwarder import (  # noqa: E402
     FORWARDS, ROLE as FORWARDER, Forwarder, door, read_forwards, sealed_networks,
 )
@@ -57,21 +57,6 @@ LABEL = "maillab.lab"
 RUNNER_HOST, RUNNER_PID, RUNNER_STARTED = "maillab.runner.host", "maillab.runner.pid", "maillab.runner.started"
 KEPT = "maillab.kept"  # a lab kept on purpose (--keep) is never stale
 SCENARIO = "maillab.scenario"  # the name of the scenario the lab was made for
-# What Lab makes (`ml` + 8 hex digits) and `maillab compose-env` (`compose-` + 8 hex). A lab id
-# names a folder of the runner's state and a label filter, so any other value (another tool's
-# label, `../../..`) is never used.
-LAB_ID_PREFIXES = ("ml", "compose-")
-LAB_ID = re.compile(rf"({'|'.join(LAB_ID_PREFIXES)})[0-9a-f]{{8}}")
-
-
-def new_lab_id(prefix: str = "ml") -> str:
-    return f"{prefix}{secrets.token_hex(4)}"
-
-
-def is_lab_id(value: str) -> bool:
-    return LAB_ID.fullmatch(value) is not None
-
-
 def docker_client() -> docker.DockerClient:
     try:
         client = engine_client()

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from .lab_id import is_lab_id
 from .state_dir import state_dir
 
 STANDBY = "maillab.standby"  # the label: the key of the lab it stands in for
@@ -69,8 +70,6 @@ def _folder() -> Path:
 
 
 def _path(lab_id: str, suffix: str) -> Path:
-    from .lab import is_lab_id  # noqa: PLC0415  (lab imports this module)
-
     if not is_lab_id(lab_id):  # never a path: a record or a label naming '../..' is not a lab's
         raise ValueError(f"not a lab id: {lab_id!r}")
     return _folder() / f"{lab_id}{suffix}"

@@ -24,7 +24,7 @@ from pathlib import Path
 from pymysql.converters import escape_item
 
 from ...lab.containers import VMAIL, vmail_home
-from ...lab.lab import new_lab_id
+from ...lab.lab_id import new_lab_id
 from ..schema.scenario import HostSpec, Scenario
 from ..rehearsal.seed import ROUNDCUBE_INSERTS, USER_INSERTS, roundcube_rows, subscribed_folders, \
     user_archive, user_rows

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ...lab.lab_id import is_lab_id
 from ...lab.state_dir import state_dir
 from ..methods.context import StepResult
 from ..rehearsal.on_disk import read_snapshot, write_snapshot
@@ -44,8 +45,6 @@ class NoKeptLab(Exception):
 
 
 def _folder(lab_id: str) -> Path:
-    from ...lab.lab import is_lab_id  # noqa: PLC0415  (docker loads with it)
-
     if not is_lab_id(lab_id):  # never a path: '../../..' from a label would leave the state folder
         raise ValueError(f"not a lab id: {lab_id!r}")
     return state_dir() / "labs" / lab_id

@@ -8,9 +8,8 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
-from maillab.lab.lab import (
-    RUNNER_HOST, RUNNER_PID, RUNNER_STARTED, LabInfo, choose_labs, find_labs, is_lab_id, new_lab_id, runner_gone,
-)
+from maillab.lab.lab import RUNNER_HOST, RUNNER_PID, RUNNER_STARTED, LabInfo, choose_labs, find_labs, runner_gone
+from maillab.lab.lab_id import is_lab_id, new_lab_id
 from maillab.runner.entry import kept
 from maillab.runner.entry.cli import app
 

@@ -28,6 +28,7 @@ from rich.text import Text  # noqa: E402
 
 from ....lab.engine import engine_address  # noqa: E402
 from ....lab.errors import LabError, engine_gone, engine_gone_error  # noqa: E402
+from ....lab.lab_id import is_lab_id  # noqa: E402
 from ...schema.loader import ScenarioError, load_scenario  # noqa: E402
 
 EXIT_PASS, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_LAB = 0, 1, 2, 3
@@ -93,8 +94,6 @@ SCENARIO = click.argument("scenario", type=click.Path(path_type=Path))
 
 def lab_id_option(_context, _option, value: str | None) -> str | None:
     """--lab takes only an id of the shape the lab makes (a label is anybody's text)."""
-    from ....lab.lab import is_lab_id  # noqa: PLC0415  (Docker, only when --lab is given)
-
     if value is not None and not is_lab_id(value):
         fail(f"--lab {value}: not a lab id (ml or compose- and 8 hex digits, as `maillab status` lists them)",
              EXIT_BAD_INPUT)
