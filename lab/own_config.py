@@ -32,10 +32,13 @@ MAX_ERRORS = 20  # doveconf stops at the first error: this many reruns find the 
 # a 2.3 configuration fails there, and whatever line is commented out the next fails the same way.
 WHOLE_FILE_REFUSED = ("The first setting must be dovecot_config_version",)
 # The admin's files from OWN over maillab's: Dovecot's whole configuration, Postfix's files by name
-# (maillab's master.cf stays where the folder has none).
+# (maillab's master.cf stays where the folder has none). The image's build checked maillab's
+# Postfix configuration and left Postfix's quick-start mark (dockerfiles/mailhost/Dockerfile):
+# the admin's is checked at Postfix's start as on their server, so the mark goes.
 INSTALL = """rm -rf /etc/dovecot/conf.d /etc/dovecot/maillab.d /etc/dovecot/dovecot.conf
     cp -R {own}/dovecot/. /etc/dovecot/
-    [ ! -d {own}/postfix ] || cp -R {own}/postfix/. /etc/postfix/""".format(own=OWN)
+    [ ! -d {own}/postfix ] || cp -R {own}/postfix/. /etc/postfix/
+    rm -f /var/spool/postfix/quick-start""".format(own=OWN)
 SUPERVISORD = "exec /usr/bin/supervisord -c /etc/supervisor/maillab.conf"
 # After an upgrade in place that keeps the configuration: what dpkg and ucf left in /etc is
 # what the host starts with from now on (START installs OWN at every boot); the include of the
@@ -69,6 +72,8 @@ install_own
 printf '\\n!include_try {LAB_FILE}\\n' >> /etc/dovecot/dovecot.conf
 chgrp -R dovecot /etc/dovecot && chmod -R g+rX /etc/dovecot && find /etc/dovecot -name "*.ext" -exec chmod 0640 {{}} +
 for map in /etc/postfix/*.cf; do case $map in */main.cf|*/master.cf) ;; *) chgrp postfix "$map"; chmod 0640 "$map";; esac; done
+# written just now: Postfix would wait up to 2 s for them to cool down (as in the entrypoint)
+find /etc/postfix -type f -exec touch -c -d '2 seconds ago' {{}} +
 {SUPERVISORD}
 """
 
