@@ -389,8 +389,12 @@ class MailServer:
                                  "listing homes").stdout.split("\n")
         return {address for address in addresses if vmail_home(address) in found}
 
-    def is_running(self, service: str) -> bool:
-        return self.run(Command.of("supervisorctl", "status", service)).exit_code == 0
+    def stopped(self, services: list[str]) -> list[str]:
+        """Those of `services` that supervisord does not have running: one supervisorctl for
+        all (each is a Python start, 0.2 s)."""
+        lines = self.run(Command.of("supervisorctl", "status", *services)).stdout.splitlines()
+        states = {fields[0]: fields[1] for fields in map(str.split, lines) if len(fields) >= 2}
+        return [service for service in services if states.get(service) != "RUNNING"]
 
 
 # Prints each argument Dovecot's userdb does not know; any other failure of the lookup fails it.

@@ -428,7 +428,7 @@ def start_stopped(host) -> None:
     Dovecot host's (no step stops a server of another kind)."""
     if host.spec.server != "dovecot":
         return
-    stopped = [service for service in SNAPSHOT_SERVICES if not host.is_running(service)]
+    stopped = host.stopped(list(SNAPSHOT_SERVICES))
     for service in stopped:
         log.info("%s on %s was left stopped: starting it to look at the source", service, host.role)
         host.service(service, "start")

@@ -177,9 +177,8 @@ class Harness:
         self.new.run_checked(Command.script("rm -rf /var/vmail/example.org; if ls /etc/dovecot/maillab.d/99-* 2>/dev/null;"
                                             " then rm /etc/dovecot/maillab.d/99-*; doveadm reload; sleep 1; fi"),
                              "wiping new")
-        for service in ("postfix", "dovecot"):
-            if not self.new.is_running(service):
-                self.new.service(service, "start")
+        for service in self.new.stopped(["postfix", "dovecot"]):
+            self.new.service(service, "start")
         self.new.wait_until_ready(timeout=30)
         steps = []
         assert converge(self.scenario, self.context, steps), [r.model_dump() for r in steps]
@@ -257,7 +256,7 @@ def test_a_stopped_service_stops_and_starts_alone(harness):
     try:
         with pytest.raises((OSError, imaplib.IMAP4.error)):
             harness.new.imap(ALICE, harness.passwords[ALICE])
-        assert harness.new.is_running("postfix")
+        assert harness.new.stopped(["postfix", "dovecot"]) == ["dovecot"]
     finally:
         harness.new.service("dovecot", "start")
     harness.new.wait_until_ready(timeout=30)
