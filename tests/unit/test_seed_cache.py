@@ -161,16 +161,17 @@ class Rehearsed(Exception):
     """Where the fake rehearsal ends `maillab run` (no lab, no report)."""
 
 
-@pytest.mark.parametrize(("options", "cached"), [([], True), (["--no-cache"], False)])
-def test_run_no_cache_skips_the_cache(tmp_path, monkeypatch, options, cached):
-    asked = []
+@pytest.mark.parametrize(("options", "asked"), [([], (True, False)), (["--no-cache"], (False, False)),
+                                              (["--standby"], (True, True))])
+def test_run_no_cache_skips_the_cache_and_standby_leaves_a_lab(tmp_path, monkeypatch, options, asked):
+    given = []
 
     def rehearse(scenario, keep=False, cache=True, standby=False):
-        asked.append(cache)
+        given.append((cache, standby))
         raise Rehearsed
 
     monkeypatch.setattr("maillab.runner.rehearsal.phases.rehearse", rehearse)
     monkeypatch.setattr("maillab.runner.entry.cli._name_stale_labs", lambda: None)  # no Docker here
     run = CliRunner().invoke(app, ["run", "scenarios/bullseye-to-bookworm.yaml", "--report-dir", str(tmp_path),
                                    *options])
-    assert isinstance(run.exception, Rehearsed) and asked == [cached]
+    assert isinstance(run.exception, Rehearsed) and given == [asked]

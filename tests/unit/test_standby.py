@@ -23,10 +23,6 @@ def state_dir(tmp_path, monkeypatch):
     return tmp_path
 
 
-class Rehearsed(Exception):
-    """Where the fake rehearsal ends `maillab run` (no lab, no report)."""
-
-
 def record(lab_id: str = "ml00000001", key: str = "k1", scenario: str = "s") -> standby.StandbyRecord:
     return standby.StandbyRecord(lab_id=lab_id, scenario=scenario, key=key, doveadm="d",
                                  hosts={"old": ("db1", "p1"), "new": ("db2", "p2")})
@@ -96,19 +92,6 @@ def test_another_lab_code_is_another_key(monkeypatch):
 ])
 def test_what_cannot_stand_by(given, why):
     assert standby.why_not(*given) == why
-
-
-@pytest.mark.parametrize(("options", "asked"), [([], False), (["--standby"], True)])
-def test_run_leaves_a_lab_on_standby_when_asked(tmp_path, monkeypatch, options, asked):
-    given = []
-
-    def rehearse(scenario, keep=False, cache=True, standby=False):
-        given.append(standby)
-        raise Rehearsed
-    monkeypatch.setattr("maillab.runner.rehearsal.phases.rehearse", rehearse)
-    monkeypatch.setattr("maillab.runner.entry.cli._name_stale_labs", lambda: None)  # no Docker here
-    run = CliRunner().invoke(app, ["run", "scenarios/bullseye-to-bookworm.yaml", "--report-dir", str(tmp_path), *options])
-    assert isinstance(run.exception, Rehearsed) and given == [asked]
 
 
 @pytest.mark.parametrize("options", [["--keep"], ["--interrupt-sweep", "3"]])
