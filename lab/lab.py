@@ -238,6 +238,7 @@ class Lab:
         if record is None:
             return False
         log.info("taking the lab %s on standby", record.lab_id)
+        fresh, self.id = self.id, record.lab_id  # from here on, what ends the run removes the lab taken
         secrets = {role: HostSecrets(doveadm=record.doveadm, db=db, probe=probe)
                    for role, (db, probe) in record.hosts.items()}
         try:
@@ -248,8 +249,9 @@ class Lab:
         except LabError as error:
             log.warning("the lab %s on standby cannot be used (%s): making a new one", record.lab_id, error)
             remove_lab(self.client, record.lab_id)
+            self.id = fresh
             return False
-        self.id, self.doveadm_password = taken.id, taken.doveadm_password
+        self.doveadm_password = taken.doveadm_password
         self.labels = self.labels | {LABEL: taken.id, STANDBY: key}  # the tool machines it starts are this runner's
         self.secrets |= taken.secrets
         self.hosts, self.forwarder = taken.hosts, taken.forwarder
