@@ -158,6 +158,11 @@ class LabContainer(DockerContainer):
         self.with_name(name)
         self.with_network(network).with_network_aliases(role)
         self.with_kwargs(labels=labels, hostname=role, dns=NO_OUTSIDE_DNS)
+        # Without TZ, glibc's localtime() stats /etc/localtime at every call, and on this engine's
+        # storage driver (fuse-overlayfs) a stat there took 0.13 ms: Dovecot's INTERNALDATE of
+        # 10,000 messages, 1.4 s instead of 0.015 s. The same zone, read once per process; Dovecot
+        # passes TZ on to its processes (import_environment's default).
+        self.with_env("TZ", ":/etc/localtime")
 
     def get_exposed_port(self, port: int) -> int:
         """The port on the engine's address that leads to `port` here: the forwarder's."""
