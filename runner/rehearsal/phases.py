@@ -260,12 +260,16 @@ def migrate(lab: Lab, scenario: Scenario, result: Rehearsal, faults: list[Fault]
 
 
 def _look_at_both(lab: Lab, result: Rehearsal) -> None:
-    """new and old at the end; in place, the one host (no source is left to look at)."""
+    """new and old at the end; in place, the one host (no source is left to look at). Each
+    host's earlier snapshot (new's after the first run, old's baseline) spares reading again
+    the bytes of the messages it still holds (snapshot._messages)."""
     if result.scenario.in_place:
-        result.new = snapshot_host(lab[result.scenario.target], result.passwords)
+        result.new = snapshot_host(lab[result.scenario.target], result.passwords, result.converged)
         return
     start_stopped(lab["old"])
-    result.new, result.old = snapshot_hosts([lab["new"], lab["old"]], result.passwords)
+    earlier = {"new": result.converged, "old": result.baseline}
+    result.new, result.old = snapshot_hosts([lab["new"], lab["old"]], result.passwords,
+                                            {role: state for role, state in earlier.items() if state})
     result.old_mail = accepted_message_ids(lab["old"].logs())
 
 
