@@ -5,7 +5,7 @@ A signal that arrives while the lab is being removed is held until the removal i
 second Ctrl-C must not leave half a lab behind. One that arrives while Docker is asked to
 create something is held until Docker has answered (`deferred`), so that what it made is known
 and removed. One that arrives while the program's own modules load is held (blocked) until
-the handlers are installed, and once the outcome is decided (`settle`) a signal changes nothing.
+the handlers are installed, and once the outcome is decided (`settle`) a signal changes nothing, up to the process's end.
 """
 
 from __future__ import annotations
@@ -50,9 +50,11 @@ def install() -> None:
 
 def settle() -> None:
     """The outcome is decided (the lab is gone or kept, the exit code known): a signal that
-    arrives while the program exits is noted and changes nothing."""
+    arrives while the program exits changes nothing. Ignored, not handled: the interpreter's
+    finalization gives a signal with a Python handler back its default action (_PySignal_Fini),
+    and a Ctrl-C then killed a run that had passed (CI, 2026-12-05)."""
     for signum in HANDLED:
-        signal.signal(signum, lambda _s, _f: None)
+        signal.signal(signum, signal.SIG_IGN)
 
 
 @contextmanager
