@@ -49,7 +49,7 @@ from maillab.runner.schema.scenario import HostSpec, Scenario  # noqa: E402
 from maillab.runner.schema.vocabulary import SUITES  # noqa: E402
 
 BIG_MAILBOX = 10_000
-# The million's seed cache entry is ~3.5 GB: over the default cap (2 GB), which would refuse it.
+# The million's seed cache entry is 4.6 GB: over the default cap (2 GB), which would evict it at once.
 MILLION_CACHE_MB = 8192
 
 

@@ -5,7 +5,8 @@ A signal that arrives while the lab is being removed is held until the removal i
 second Ctrl-C must not leave half a lab behind. One that arrives while Docker is asked to
 create something is held until Docker has answered (`deferred`), so that what it made is known
 and removed. One that arrives while the program's own modules load is held (blocked) until
-the handlers are installed, and once the outcome is decided (`settle`) a signal changes nothing, up to the process's end.
+the handlers are installed, and once the outcome is decided (`settle`) a signal changes
+nothing, up to the process's end.
 """
 
 from __future__ import annotations

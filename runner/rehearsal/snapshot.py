@@ -252,10 +252,8 @@ def _messages(host, imap: IMAPClient, session: tuple[str, str, str], uids: list[
         listed = _fetch(imap, uids, host.GUID_ITEM, body=False)
         kept = [replace(message, sha256=before.sha256, message_id=before.message_id) for message in listed
                 if (before := known.get(message.uid)) and same_message(before, message)]
-        if len(kept) == len(uids):
-            return kept
-        read_again = set(uids).difference(message.uid for message in kept)
-        uids = [uid for uid in uids if uid in read_again]
+        vouched = {message.uid for message in kept}
+        uids = [uid for uid in uids if uid not in vouched]
     if len(uids) >= PARALLEL_FROM and WORKERS > 1:
         fetched = _fetch_in_workers(host.port("imap"), *session, uids, host.GUID_ITEM)
     else:
